@@ -1,0 +1,48 @@
+/* progress.h — what the chief shows and records while training.
+ *
+ * On a terminal, a live line within an epoch (percent, examples/s, ETA),
+ * redrawn at most a few times per second; one permanent line per epoch; and
+ * the metrics of each epoch appended to the run folder as one JSON object
+ * per line. Only the chief uses it.
+ */
+#ifndef PSREC_PROGRESS_H
+#define PSREC_PROGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    int epoch;              /* 1-based */
+    int epochs;
+    double train_mse;       /* mean (r̂ − r)² over the epoch's batches, before each update */
+    double test_rmse;       /* NaN when there is no test set */
+    double test_mae;
+    double examples;        /* training examples in the epoch, all workers */
+    double train_seconds;   /* wall time of the epoch's training loop */
+    double elapsed_seconds; /* since training started */
+} EpochRecord;
+
+typedef struct {
+    bool live;              /* draw the live line (stderr is a terminal) */
+    double started_at;      /* time_now_s() when the epoch began */
+    double last_draw_at;
+    int epoch;
+    int epochs;
+    double examples_total;  /* expected examples this epoch (all workers) */
+} Progress;
+
+/* Starts an epoch's live display. live: draw at all. */
+void progress_begin_epoch(Progress *progress, bool live, int epoch, int epochs,
+                          double examples_total);
+
+/* Redraws the live line if enough time passed; fraction in [0, 1]. */
+void progress_update(Progress *progress, double fraction);
+
+/* Clears the live line and prints the epoch's permanent line to stdout. */
+void progress_end_epoch(Progress *progress, const EpochRecord *record);
+
+/* Appends one JSON line for the record to file. */
+void progress_write_json(FILE *file, const EpochRecord *record);
+
+#endif

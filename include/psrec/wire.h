@@ -1,0 +1,73 @@
+/* wire.h — encoding and decoding of the messages in proto/psrec.proto.
+ *
+ * This is the only module that sees the protobuf-c generated types; the rest
+ * of psrec uses the plain structs below. Decoding copies the repeated fields
+ * into arrays the decoded struct owns (free with the matching wire_*_free).
+ * Bytes that do not decode, or whose repeated fields disagree in length,
+ * return -1 with a message saying what was wrong; never a crash.
+ */
+#ifndef PSREC_WIRE_H
+#define PSREC_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/util.h"
+
+typedef struct {
+    uint32_t request_id;
+    uint64_t min_clock;
+    bool create;
+    size_t n_keys;
+    uint64_t *keys;   /* (n_keys,) */
+} WirePullRequest;
+
+typedef struct {
+    uint32_t request_id;
+    size_t n_values;
+    float *values;    /* (n_values,) */
+    size_t n_found;   /* 0, or the number of keys */
+    bool *found;      /* (n_found,) */
+} WirePullResponse;
+
+typedef struct {
+    uint64_t clock;
+    size_t n_keys;
+    uint64_t *keys;   /* (n_keys,) */
+    size_t n_grads;
+    float *grads;     /* (n_grads,) */
+} WirePush;
+
+typedef enum {
+    WIRE_CONTROL_WORKER_DONE = 1
+} WireControlKind;
+
+typedef struct {
+    WireControlKind kind;
+    uint64_t value;
+} WireControl;
+
+/* Encoders: replace out's contents (out->len = encoded size); the structs are
+ * only read, so their arrays may point at the caller's memory. */
+void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out);
+void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out);
+void wire_encode_push(const WirePush *msg, ByteBuffer *out);
+void wire_encode_control(const WireControl *msg, ByteBuffer *out);
+
+/* Decoders: fill *out (its arrays owned by *out) and return 0, or return -1
+ * with a message in *err and leave *out empty. Checks done here: the bytes
+ * decode, and a Control has a known kind. Whether the value counts agree
+ * with the keys (rows differ in width per table) is checked by the receiver,
+ * which knows the tables. */
+int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Error *err);
+
+/* Free the arrays of a decoded message and zero it; NULL-safe. */
+void wire_pull_request_free(WirePullRequest *msg);
+void wire_pull_response_free(WirePullResponse *msg);
+void wire_push_free(WirePush *msg);
+
+#endif

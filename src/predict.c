@@ -1,0 +1,136 @@
+/* predict.c — `psrec predict` (see predict.h). Single process, no MPI. */
+#include "psrec/predict.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psrec/checkpoint.h"
+#include "psrec/config.h"
+#include "psrec/dataset.h"
+#include "psrec/model.h"
+#include "psrec/store.h"
+
+#define EXIT_FAILED_RUN 1
+#define EXIT_BAD_USAGE 2
+
+/* Loads the model folder of run_dir into a new store; fills *manifest and
+ * *params. Returns the store, or NULL with a message. */
+static Store *load_model(const char *run_dir, ModelManifest *manifest, ModelParams *params,
+                         const ModelOps **model, Error *err)
+{
+    char model_dir[OPTION_STRING_BYTES + 16];
+    char path[OPTION_STRING_BYTES + 64];
+    snprintf(model_dir, sizeof model_dir, "%s/model", run_dir);
+    snprintf(path, sizeof path, "%s/manifest.txt", model_dir);
+    if (checkpoint_read_manifest(path, manifest, err) != 0)
+        return NULL;
+    *model = model_find(manifest->model);
+    if (!*model) {
+        error_set(err, "%s: unknown model '%s'", path, manifest->model);
+        return NULL;
+    }
+    memset(params, 0, sizeof *params);
+    params->dim = manifest->dim;
+    params->global_mean = manifest->global_mean;
+    params->rating_min = manifest->rating_min;
+    params->rating_max = manifest->rating_max;
+    TableSpec specs[STORE_MAX_TABLES];
+    int n_tables = (*model)->table_specs(params, specs);
+    OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};
+    Store *store = store_create(specs, n_tables, &optimizer, manifest->init_seed);
+    for (int s = 0; s < manifest->n_servers; s++) {
+        checkpoint_shard_path(path, sizeof path, model_dir, s, manifest->n_servers);
+        if (checkpoint_read_shard(path, store, err) != 0) {
+            store_destroy(store);
+            return NULL;
+        }
+    }
+    return store;
+}
+
+int predict_main(int argc, char **argv)
+{
+    PredictConfig config;
+    Error err;
+    int rc = config_load_predict(&config, argc, argv, &err);
+    if (rc == 1) {
+        printf("usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
+               "Writes user_id,item_id,prediction for every (user, item) pair of FILE with the\n"
+               "model a `psrec train` run saved in DIR/model. Options:\n\n");
+        options_print_help(stdout, PREDICT_OPTIONS, PREDICT_OPTION_COUNT);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "psrec predict: %s\n", err.message);
+        return EXIT_BAD_USAGE;
+    }
+
+    ModelManifest manifest;
+    ModelParams params;
+    const ModelOps *model = NULL;
+    Store *store = load_model(config.run_dir, &manifest, &params, &model, &err);
+    if (!store) {
+        fprintf(stderr, "psrec predict: %s\n", err.message);
+        return EXIT_FAILED_RUN;
+    }
+
+    DatasetOptions options;
+    dataset_options_default(&options);
+    options.require_rating = false;
+    options.skip_malformed = config.skip_malformed;
+    options.user_column = config.user_column;
+    options.item_column = config.item_column;
+    Ratings pairs = {0};
+    if (dataset_parse_format(config.format, &options.format, &err) != 0 ||
+        dataset_read(&pairs, config.pairs_path, &options, &err) != 0) {
+        fprintf(stderr, "psrec predict: %s\n", err.message);
+        ratings_free(&pairs);
+        store_destroy(store);
+        return EXIT_FAILED_RUN;
+    }
+
+    FILE *out = fopen(config.out_path, "w");
+    if (!out) {
+        fprintf(stderr, "psrec predict: cannot write %s: %s\n", config.out_path, strerror(errno));
+        ratings_free(&pairs);
+        store_destroy(store);
+        return EXIT_FAILED_RUN;
+    }
+    /* An unseen id's row counts as zeros: the model's fallback prediction. */
+    size_t max_width = (size_t)params.dim + 1;
+    TableSpec specs[STORE_MAX_TABLES];
+    int n_tables = model->table_specs(&params, specs);
+    for (int t = 0; t < n_tables; t++)
+        if (specs[t].width > max_width)
+            max_width = specs[t].width;
+    float *zeros = xcalloc(max_width, sizeof(float));
+    fprintf(out, "user_id,item_id,prediction\n");
+    uint64_t keys[MODEL_MAX_KEYS_PER_EXAMPLE];
+    const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
+    for (size_t i = 0; i < pairs.n; i++) {
+        model->example_keys(pairs.users[i], pairs.items[i], keys);
+        for (int k = 0; k < model->keys_per_example; k++) {
+            const float *row = store_pull(store, keys[k], false);
+            rows[k] = row ? row : zeros;
+        }
+        fprintf(out, "%llu,%llu,%.6f\n", (unsigned long long)pairs.users[i],
+                (unsigned long long)pairs.items[i], (double)model->predict(&params, rows));
+    }
+    int write_failed = ferror(out);
+    if (fclose(out) != 0 || write_failed) {
+        fprintf(stderr, "psrec predict: error writing %s: %s\n", config.out_path, strerror(errno));
+        rc = EXIT_FAILED_RUN;
+    } else {
+        fprintf(stderr, "psrec predict: wrote %zu predictions to %s", pairs.n, config.out_path);
+        if (pairs.n_skipped)
+            fprintf(stderr, " (%zu malformed lines skipped)", pairs.n_skipped);
+        fprintf(stderr, "\n");
+        rc = 0;
+    }
+    free(zeros);
+    ratings_free(&pairs);
+    store_destroy(store);
+    return rc;
+}

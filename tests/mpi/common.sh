@@ -1,0 +1,36 @@
+# common.sh — shared by the multi-rank test scripts (sourced, not run).
+# Needs PSREC and MPIEXEC in the environment (CTest sets them).
+set -euo pipefail
+: "${PSREC:?PSREC must name the psrec binary}"
+: "${MPIEXEC:=mpirun}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/psrec-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# run_mpi NP ARGS... — psrec under mpirun with a hard time limit, so a hang
+# fails the test instead of blocking CI.
+run_mpi() {
+    local np=$1
+    shift
+    timeout --kill-after=10 "${PSREC_TEST_TIMEOUT:-240}" \
+        "$MPIEXEC" -np "$np" --oversubscribe --bind-to none "$PSREC" "$@"
+}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# json_field FILE KEY — a number from a one-line JSON object.
+json_field() {
+    sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"
+}
+
+# rmse_from_predictions PREDICTIONS TRUTH — RMSE of psrec predict's output
+# (header + user,item,prediction) against a ratings file in the same order
+# (MovieLens tab-separated or CSV with header).
+rmse_from_predictions() {
+    awk -F'[,\t]' '
+        NR == FNR { if (FNR > 1) predicted[FNR - 1] = $3; next }
+        /^[0-9]/ { n++; e = predicted[n] - $3; sse += e * e }
+        END { printf "%.6f\n", sqrt(sse / n) }' "$1" "$2"
+}

@@ -1,0 +1,70 @@
+/* corrupt_sender.c — sends a parameter server a message that must be
+ * rejected, to check that the job ends with a clear protocol error instead
+ * of a crash, a hang or silent garbage.
+ *
+ * Run as `mpirun -np 2 corrupt_sender MODE`: rank 1 is a real server
+ * (server_run over an mf store); rank 0 plays a worker and sends
+ *   garbage — bytes that do not decode as a Push;
+ *   sizes   — a well-formed Push whose gradient count disagrees with its keys.
+ * The server must abort the job; rank 0 then waits for an answer that never
+ * comes, so the job only ends through that abort.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "psrec/comm.h"
+#include "psrec/keys.h"
+#include "psrec/log.h"
+#include "psrec/model.h"
+#include "psrec/server.h"
+#include "psrec/store.h"
+#include "psrec/wire.h"
+
+int main(int argc, char **argv)
+{
+    comm_init(&argc, &argv);
+    if (argc != 2 || comm_world_size() != 2) {
+        fprintf(stderr, "usage: mpirun -np 2 corrupt_sender garbage|sizes\n");
+        comm_abort(2);
+    }
+    CommLayout layout;
+    comm_split_roles(&layout, 1);
+    log_set_identity(layout.world_rank, layout.is_server ? "server" : "worker");
+    ShardMap map;
+    shardmap_init(&map, 16, 1);
+    ModelParams params = {.dim = 4, .init_std = 0.1f};
+    const ModelOps *mf = model_find("mf");
+    if (layout.is_server) {
+        TableSpec specs[STORE_MAX_TABLES];
+        int n_tables = mf->table_specs(&params, specs);
+        OptimizerConfig optimizer = {.kind = OPTIMIZER_SGD, .learning_rate = 0.1f};
+        Store *store = store_create(specs, n_tables, &optimizer, 1);
+        LearningRateSchedule schedule = {.learning_rate = 0.1f, .decay = 1.0f,
+                                         .batches_per_epoch = 1};
+        ServerStats stats;
+        server_run(&layout, &map, &schedule, store, &stats);
+        store_destroy(store);
+    } else {
+        CommOutbox *outbox = comm_outbox_create();
+        ByteBuffer message = {0};
+        if (strcmp(argv[1], "garbage") == 0) {
+            /* Field 2 (packed keys) claims 16 bytes but only one follows. */
+            static const uint8_t garbage[] = {0x12, 0x10, 0x01};
+            bytebuffer_reserve(&message, sizeof garbage);
+            memcpy(message.data, garbage, sizeof garbage);
+            message.len = sizeof garbage;
+        } else {
+            uint64_t keys[2];
+            mf->example_keys(1, 2, keys);
+            float grads[3] = {0.1f, 0.2f, 0.3f}; /* rows of width 5 need 10 */
+            WirePush push = {.clock = 1, .n_keys = 2, .keys = keys, .n_grads = 3, .grads = grads};
+            wire_encode_push(&push, &message);
+        }
+        comm_outbox_send(outbox, comm_server_world_rank(&layout, 0), COMM_TAG_PUSH, &message);
+        comm_outbox_flush(outbox);
+        ByteBuffer never = {0};
+        comm_recv(&never, COMM_ANY_SOURCE, COMM_ANY_TAG, NULL, NULL);
+    }
+    comm_finalize();
+    return 0;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bad input ends in one clear error line and a non-zero exit, never a hang:
+# a malformed line, a missing file, an unknown flag, too many servers. With
+# --skip-malformed the bad line is skipped and counted instead.
+source "$(dirname "$0")/common.sh"
+export PSREC_TEST_TIMEOUT=60
+printf 'user_id,item_id,rating\n1,10,4\n2,11,5\n3,x12,3\n4,13,2\n5,14,1\n' >"$WORK/bad.csv"
+
+# expect_failure NAME PATTERN NP ARGS... — the job must fail (not time out)
+# and print PATTERN exactly once.
+expect_failure() {
+    local name=$1 pattern=$2 np=$3
+    shift 3
+    local status=0
+    run_mpi "$np" train "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || status=$?
+    [ "$status" -ne 0 ] || fail "$name: exit status 0"
+    [ "$status" -ne 124 ] && [ "$status" -ne 137 ] || fail "$name: timed out (hang)"
+    local count
+    count=$(grep -c -- "$pattern" "$WORK/$name.err" || true)
+    [ "$count" = 1 ] || { cat "$WORK/$name.err"; fail "$name: '$pattern' printed $count times"; }
+    echo "$name: exit $status: $(grep -- "$pattern" "$WORK/$name.err")"
+}
+
+expect_failure malformed "bad.csv:4: expected an integer item id" 4 \
+    --servers 2 --train "$WORK/bad.csv" --run-dir "$WORK/r1"
+expect_failure missing_file "cannot open $WORK/nope.csv" 4 \
+    --servers 2 --train "$WORK/nope.csv" --run-dir "$WORK/r2"
+expect_failure unknown_flag "unknown option '--epoch'" 4 \
+    --servers 2 --train "$WORK/bad.csv" --epoch 3 --run-dir "$WORK/r3"
+expect_failure too_many_servers "servers 4 leaves no worker" 4 \
+    --servers 4 --train "$WORK/bad.csv" --run-dir "$WORK/r4"
+expect_failure bad_value "expected an integer" 2 \
+    --servers 1 --train "$WORK/bad.csv" --epochs many --run-dir "$WORK/r5"
+
+# Skipping instead: the run succeeds and counts the one bad line.
+run_mpi 3 train --servers 1 --skip-malformed --epochs 1 --train "$WORK/bad.csv" \
+    --run-dir "$WORK/skip" --progress false >"$WORK/skip.log" 2>&1 ||
+    { cat "$WORK/skip.log"; fail "skip-malformed run failed"; }
+skipped=$(json_field "$WORK/skip/summary.json" skipped_lines)
+trained=$(json_field "$WORK/skip/summary.json" train_examples)
+[ "$skipped" = 1 ] && [ "$trained" = 4 ] ||
+    fail "skip-malformed: skipped $skipped (want 1), trained on $trained (want 4)"
+echo "skip_malformed: 1 line skipped, 4 examples trained"
+
+# psrec predict: a corrupt model file is refused with its name.
+"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
+    --skip-malformed 2>/dev/null || fail "predict on a good model failed"
+shard=$(ls "$WORK"/skip/model/shard-*.bin | head -1)
+printf 'garbage' | dd of="$shard" bs=1 seek=40 conv=notrunc status=none
+status=0
+"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
+    --skip-malformed 2>"$WORK/corrupt.err" || status=$?
+[ "$status" -ne 0 ] && grep -q "$shard" "$WORK/corrupt.err" ||
+    fail "predict accepted a corrupt shard: $(cat "$WORK/corrupt.err")"
+echo "corrupt_shard: $(cat "$WORK/corrupt.err")"
