@@ -34,15 +34,15 @@ void progress_update(Progress *progress, double fraction)
     for (int i = 0; i < 30; i++)
         bar[i] = i < filled ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "\repoch %d/%d [%s] %5.1f%%  %.3g examples/s  ETA %.1fs   ", progress->epoch,
+    fprintf(stdout, "\repoch %d/%d [%s] %5.1f%%  %.3g examples/s  ETA %.1fs   ", progress->epoch,
             progress->epochs, bar, 100.0 * fraction, rate, eta);
-    fflush(stderr);
+    fflush(stdout);
 }
 
 void progress_end_epoch(Progress *progress, const EpochRecord *record)
 {
     if (progress->live)
-        fprintf(stderr, "\r%80s\r", "");
+        fprintf(stdout, "\r%90s\r", "");
     double rate = record->train_seconds > 0 ? record->examples / record->train_seconds : 0.0;
     if (isnan(record->test_rmse))
         printf("epoch %3d/%d  train_mse %.4f  %.3g examples/s  elapsed %.1fs\n", record->epoch,

@@ -254,7 +254,7 @@ static void run_worker(const TrainConfig *config, const CommLayout *layout, cons
     Progress progress;
     double started = time_now_s();
     for (int epoch = 0; epoch < config->epochs; epoch++) {
-        bool live = chief && config->progress && isatty(STDERR_FILENO);
+        bool live = chief && config->progress && isatty(STDOUT_FILENO);
         progress_begin_epoch(&progress, live, epoch + 1, config->epochs, data->n_train);
         comm_workers_barrier();
         double epoch_start = time_now_s();

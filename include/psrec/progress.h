@@ -1,6 +1,6 @@
 /* progress.h — what the chief shows and records while training.
  *
- * On a terminal, a live line within an epoch (percent, examples/s, ETA),
+ * On a terminal (stdout: under mpirun only stdout is a terminal), a live line within an epoch (percent, examples/s, ETA),
  * redrawn at most a few times per second; one permanent line per epoch; and
  * the metrics of each epoch appended to the run folder as one JSON object
  * per line. Only the chief uses it.
