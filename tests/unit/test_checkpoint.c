@@ -5,19 +5,19 @@
  * flipped byte, truncation, trailing bytes, wrong magic or version) and
  * stores that do not match the file are refused with a message that starts
  * with the path; manifests round-trip exactly and bad ones name the line or
- * the missing key. Scratch files live in a mkdtemp folder, removed after.
+ * the missing key. Each test gets a fresh mkdtemp scratch folder, removed after.
  */
 #include <check.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "psrec/checkpoint.h"
 #include "psrec/keys.h"
+
+#include "test_support.h"
 
 #define TABLE_USERS 1u
 #define TABLE_ITEMS 2u
@@ -31,31 +31,18 @@ static const TableSpec TABLES[2] = {
     {.table_id = TABLE_ITEMS, .width = 3, .zero_leading = 0, .init_std = 0.5f},
 };
 
-/* ---- scratch folder */
+/* ---- scratch folder: a fresh one per test (a checked fixture) */
 
 static char test_dir[64];
 
 static void test_dir_create(void)
 {
-    strcpy(test_dir, "/tmp/psrec_test_checkpoint_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    test_scratch_create(test_dir, sizeof test_dir, "checkpoint");
 }
 
 static void test_dir_remove(void)
 {
-    DIR *dir = opendir(test_dir);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    char path[512];
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", test_dir, entry->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(test_dir);
+    test_scratch_remove(test_dir);
 }
 
 static void test_path(char *out, size_t bytes, const char *name)
@@ -148,7 +135,6 @@ static void test_assert_same_rows(Store *a, Store *b)
 
 START_TEST(test_shard_round_trip)
 {
-    test_dir_create();
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     test_fill_store(store, 300, 200);
     /* Sanity of the fixture: some rows took steps, and Adam's m is non-zero. */
@@ -180,14 +166,12 @@ START_TEST(test_shard_round_trip)
 
     store_destroy(store);
     store_destroy(loaded);
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_large_crosses_chunks)
 {
     /* About 7 MB of rows: the reader's and writer's chunks must wrap mid-row. */
-    test_dir_create();
     Store *store = store_create(TABLES, 2, &ADAM, 7);
     test_fill_store(store, 60000, 30000);
     char path[256];
@@ -200,13 +184,11 @@ START_TEST(test_shard_large_crosses_chunks)
     test_assert_same_rows(store, loaded);
     store_destroy(store);
     store_destroy(loaded);
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_empty_store)
 {
-    test_dir_create();
     Store *store = store_create(TABLES, 2, &ADAM, 1);
     char path[256];
     test_path(path, sizeof path, "empty.bin");
@@ -219,7 +201,6 @@ START_TEST(test_shard_empty_store)
     ck_assert_uint_eq(store_row_count(loaded, 1), 0);
     store_destroy(store);
     store_destroy(loaded);
-    test_dir_remove();
 }
 END_TEST
 
@@ -252,7 +233,6 @@ static void test_assert_read_fails(const char *path, const char *expected)
 
 START_TEST(test_shard_flipped_byte)
 {
-    test_dir_create();
     char path[256];
     test_write_fixture(path, sizeof path, "flip.bin");
     /* A byte inside the floats of user row 25 (not a key, which would be
@@ -273,25 +253,21 @@ START_TEST(test_shard_flipped_byte)
     test_file_poke(path, 16 + 2 * 20 + 3 * (12 + 24 * 4) + 8, 0x01);
     test_file_poke(path, test_file_size(path) - 3, 0x80);
     test_assert_read_fails(path, "checksum mismatch");
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_corrupt_key_table)
 {
-    test_dir_create();
     char path[256];
     test_write_fixture(path, sizeof path, "key.bin");
     /* The top byte of user row 10's key is its table id: 1 → 9. */
     test_file_poke(path, 16 + 2 * 20 + 10 * (12 + 24 * 4) + 7, 0x08);
     test_assert_read_fails(path, "has a key of table 9");
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_truncated_and_trailing)
 {
-    test_dir_create();
     char path[256];
     test_write_fixture(path, sizeof path, "cut.bin");
     long size = test_file_size(path);
@@ -311,13 +287,11 @@ START_TEST(test_shard_truncated_and_trailing)
     fputs("xyz", f);
     fclose(f);
     test_assert_read_fails(path, "3 unexpected bytes");
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_wrong_magic_and_version)
 {
-    test_dir_create();
     char path[256];
     test_write_fixture(path, sizeof path, "magic.bin");
     test_file_poke(path, 0, 0x20); /* 'P' → 'p' */
@@ -333,13 +307,11 @@ START_TEST(test_shard_wrong_magic_and_version)
     char missing[256];
     test_path(missing, sizeof missing, "no-such-file.bin");
     test_assert_read_fails(missing, "cannot open");
-    test_dir_remove();
 }
 END_TEST
 
 START_TEST(test_shard_store_mismatch)
 {
-    test_dir_create();
     char path[256];
     test_write_fixture(path, sizeof path, "mismatch.bin");
     Error err;
@@ -369,7 +341,6 @@ START_TEST(test_shard_store_mismatch)
     ck_assert_ptr_nonnull(strstr(err.message, "table 2 is not part of this model"));
     ck_assert_uint_eq(store_row_count(store, 0), 0); /* refused before any row */
     store_destroy(store);
-    test_dir_remove();
 }
 END_TEST
 
@@ -418,7 +389,6 @@ static ModelManifest test_manifest(void)
 
 START_TEST(test_manifest_round_trip)
 {
-    test_dir_create();
     char path[256];
     test_path(path, sizeof path, "manifest.txt");
     ModelManifest m = test_manifest();
@@ -451,7 +421,6 @@ START_TEST(test_manifest_round_trip)
     ck_assert_str_eq(back.model, "bpr");
     ck_assert_int_eq(back.dim, 16);
     ck_assert(back.rating_min == -1e-3);
-    test_dir_remove();
 }
 END_TEST
 
@@ -477,7 +446,6 @@ static void test_manifest_fails(const char *text, const char *expected_suffix)
 
 START_TEST(test_manifest_errors)
 {
-    test_dir_create();
     /* The good base reads; each case below breaks one thing. */
     char path[256];
     test_path(path, sizeof path, "good.txt");
@@ -512,7 +480,6 @@ START_TEST(test_manifest_errors)
     test_manifest_fails("version = 1\nmodel = mf\ndim = 8\noptimizer = 3\n",
                         ":4: optimizer must be an integer from 0 to 2");
     test_manifest_fails("", ": missing key 'version'");
-    test_dir_remove();
 }
 END_TEST
 
@@ -520,6 +487,7 @@ static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
     TCase *shard = tcase_create("shard");
+    tcase_add_checked_fixture(shard, test_dir_create, test_dir_remove);
     tcase_set_timeout(shard, 60);
     tcase_add_test(shard, test_shard_round_trip);
     tcase_add_test(shard, test_shard_large_crosses_chunks);
@@ -534,6 +502,7 @@ static Suite *checkpoint_suite(void)
     suite_add_tcase(s, shard);
 
     TCase *manifest = tcase_create("manifest");
+    tcase_add_checked_fixture(manifest, test_dir_create, test_dir_remove);
     tcase_add_test(manifest, test_manifest_round_trip);
     tcase_add_test(manifest, test_manifest_errors);
     suite_add_tcase(s, manifest);
@@ -542,9 +511,5 @@ static Suite *checkpoint_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(checkpoint_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(checkpoint_suite());
 }

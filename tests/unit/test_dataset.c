@@ -3,21 +3,32 @@
  * expected and found, and byte-range partitions that together read every
  * line exactly once, in order, for any number of parts.
  *
- * Scratch files live in one mkdtemp folder made by main and removed at exit.
+ * Each test gets a fresh mkdtemp scratch folder, removed after it.
  */
 #include <check.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "psrec/dataset.h"
 #include "psrec/util.h"
 
+#include "test_support.h"
+
 static char scratch_dir[256];
+
+/* A fresh scratch folder per test (a checked fixture). */
+static void scratch_setup(void)
+{
+    test_scratch_create(scratch_dir, sizeof scratch_dir, "dataset");
+}
+
+static void scratch_teardown(void)
+{
+    test_scratch_remove(scratch_dir);
+}
 
 /* Writes `bytes` bytes of content to scratch_dir/name; path receives the
  * full name. */
@@ -491,6 +502,19 @@ static uint64_t row_item(size_t i, FileStyle style)
 static float row_rating(size_t i) { return (float)(i % 10) / 2.0f; }
 static int64_t row_timestamp(size_t i) { return 1000 + (int64_t)i; }
 
+/* Pairs styles have no rating or timestamp fields. */
+static bool style_is_pairs(FileStyle style)
+{
+    return style == STYLE_CSV_PAIRS || style == STYLE_TAB_PAIRS;
+}
+
+static const char *style_separator(FileStyle style)
+{
+    if (style == STYLE_COLONS)
+        return "::";
+    return style == STYLE_TAB || style == STYLE_TAB_PAIRS ? "\t" : ",";
+}
+
 /* Writes the file described by spec; rows i = 0..n_rows-1 carry the values
  * of the row_* functions above. */
 static void spec_write(const FileSpec *spec, const char *path)
@@ -498,6 +522,7 @@ static void spec_write(const FileSpec *spec, const char *path)
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     const char *eol = spec->crlf ? "\r\n" : "\n";
+    const char *sep = style_separator(spec->style);
     bool first = true;
     size_t line = 0;
     /* Each line is written with the end-of-line of the previous one, so the
@@ -519,27 +544,12 @@ static void spec_write(const FileSpec *spec, const char *path)
             EMIT("%s", "");
         if (spec->junk_every && i % (size_t)spec->junk_every == 2)
             EMIT("junk!");
-        uint64_t u = row_user(i, spec->style), it = row_item(i, spec->style);
-        switch (spec->style) {
-        case STYLE_CSV:
-            EMIT("%llu,%llu,%g,%lld", (unsigned long long)u, (unsigned long long)it,
-                 (double)row_rating(i), (long long)row_timestamp(i));
-            break;
-        case STYLE_CSV_PAIRS:
-            EMIT("%llu,%llu", (unsigned long long)u, (unsigned long long)it);
-            break;
-        case STYLE_TAB:
-            EMIT("%llu\t%llu\t%g\t%lld", (unsigned long long)u, (unsigned long long)it,
-                 (double)row_rating(i), (long long)row_timestamp(i));
-            break;
-        case STYLE_TAB_PAIRS:
-            EMIT("%llu\t%llu", (unsigned long long)u, (unsigned long long)it);
-            break;
-        case STYLE_COLONS:
-            EMIT("%llu::%llu::%g::%lld", (unsigned long long)u, (unsigned long long)it,
-                 (double)row_rating(i), (long long)row_timestamp(i));
-            break;
-        }
+        unsigned long long u = row_user(i, spec->style), it = row_item(i, spec->style);
+        if (style_is_pairs(spec->style))
+            EMIT("%llu%s%llu", u, sep, it);
+        else
+            EMIT("%llu%s%llu%s%g%s%lld", u, sep, it, sep, (double)row_rating(i), sep,
+                 (long long)row_timestamp(i));
     }
 #undef EMIT
     if (spec->final_newline && !first)
@@ -713,6 +723,7 @@ static Suite *dataset_suite(void)
 {
     Suite *suite = suite_create("dataset");
     TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_options_default_and_format_names);
     tcase_add_test(tc, test_csv_values);
@@ -731,35 +742,7 @@ static Suite *dataset_suite(void)
     return suite;
 }
 
-/* Removes the scratch folder and the plain files in it. */
-static void scratch_remove(void)
-{
-    DIR *dir = opendir(scratch_dir);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", scratch_dir, entry->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(scratch_dir);
-}
-
 int main(void)
 {
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/psrec_test_dataset_XXXXXX");
-    if (!mkdtemp(scratch_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    SRunner *runner = srunner_create(dataset_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    scratch_remove();
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(dataset_suite());
 }

@@ -7,7 +7,6 @@
  * signal (split-half correlation of means), as a known model would give.
  */
 #include <check.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,29 +19,19 @@
 #include "psrec/generate.h"
 #include "psrec/util.h"
 
+#include "test_support.h"
+
 static char scratch_dir[64];
 
+/* A fresh scratch folder per test (a checked fixture). */
 static void scratch_setup(void)
 {
-    strcpy(scratch_dir, "/tmp/psrec_test_generate_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch_dir));
+    test_scratch_create(scratch_dir, sizeof scratch_dir, "generate");
 }
 
-/* Removes the scratch folder; it holds only plain files this test wrote. */
 static void scratch_teardown(void)
 {
-    DIR *dir = opendir(scratch_dir);
-    ck_assert_ptr_nonnull(dir);
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", scratch_dir, entry->d_name);
-        ck_assert_int_eq(unlink(path), 0);
-    }
-    closedir(dir);
-    ck_assert_int_eq(rmdir(scratch_dir), 0);
+    test_scratch_remove(scratch_dir);
 }
 
 /* A GenerateConfig with the table defaults, writing into the scratch folder
@@ -568,9 +557,5 @@ static Suite *generate_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(generate_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(generate_suite());
 }

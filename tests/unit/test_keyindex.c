@@ -12,6 +12,8 @@
 #include "psrec/keys.h"
 #include "psrec/util.h"
 
+#include "test_support.h"
+
 /* Inserts keys[0..n) into index (all distinct) and checks each gets the next
  * index, then that every key is found at its index and listed in order.
  * Loops count mismatches and assert once: a passing ck_assert costs a write
@@ -163,9 +165,5 @@ static Suite *keyindex_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(keyindex_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(keyindex_suite());
 }

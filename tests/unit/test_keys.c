@@ -9,6 +9,8 @@
 #include "psrec/keys.h"
 #include "psrec/util.h"
 
+#include "test_support.h"
+
 START_TEST(test_key_round_trip_at_edges)
 {
     const uint32_t tables[] = {0, 1, 7, 128, KEY_TABLE_MAX};
@@ -103,9 +105,5 @@ static Suite *keys_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(keys_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(keys_suite());
 }

@@ -2,9 +2,10 @@
  * property that summed partial stats equal the stats of the whole. */
 #include <check.h>
 #include <math.h>
-#include <stdlib.h>
 
 #include "psrec/metrics.h"
+
+#include "test_support.h"
 
 START_TEST(test_rmse_mae_by_hand)
 {
@@ -36,16 +37,17 @@ START_TEST(test_partial_sums_add_up)
 }
 END_TEST
 
-int main(void)
+static Suite *metrics_suite(void)
 {
     Suite *suite = suite_create("metrics");
     TCase *tc = tcase_create("error_stats");
     tcase_add_test(tc, test_rmse_mae_by_hand);
     tcase_add_test(tc, test_partial_sums_add_up);
     suite_add_tcase(suite, tc);
-    SRunner *runner = srunner_create(suite);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite;
+}
+
+int main(void)
+{
+    return test_run_suite(metrics_suite());
 }

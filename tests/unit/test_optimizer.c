@@ -7,10 +7,11 @@
  */
 #include <check.h>
 #include <math.h>
-#include <stdlib.h>
 
 #include "psrec/optimizer.h"
 #include "psrec/util.h"
+
+#include "test_support.h"
 
 #define TOLERANCE 1e-6
 
@@ -234,9 +235,5 @@ static Suite *optimizer_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(optimizer_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(optimizer_suite());
 }

@@ -7,18 +7,18 @@
  * config_load_* functions, including a config file overridden by argv.
  */
 #include <check.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "psrec/config.h"
 #include "psrec/options.h"
 #include "psrec/util.h"
+
+#include "test_support.h"
 
 /* ---- a table with one option of each type */
 
@@ -52,13 +52,20 @@ static void demo_defaults(Demo *demo)
     options_set_defaults(DEMO_OPTIONS, DEMO_COUNT, demo);
 }
 
-/* Parses a NULL-terminated argument list into demo; returns the rc. */
-static int demo_parse(Demo *demo, bool *help, Error *err, const char **args)
+/* The number of arguments in a NULL-terminated list. */
+static int args_count(const char **args)
 {
     int argc = 0;
     while (args[argc])
         argc++;
-    return options_parse_args(DEMO_OPTIONS, DEMO_COUNT, demo, argc, (char **)args, help, err);
+    return argc;
+}
+
+/* Parses a NULL-terminated argument list into demo; returns the rc. */
+static int demo_parse(Demo *demo, bool *help, Error *err, const char **args)
+{
+    return options_parse_args(DEMO_OPTIONS, DEMO_COUNT, demo, args_count(args), (char **)args,
+                              help, err);
 }
 
 /* Expects parsing to fail with exactly `message`. */
@@ -76,27 +83,15 @@ static void demo_expect_error(const char **args, const char *message)
 
 static char scratch_dir[64];
 
+/* A fresh scratch folder per test (a checked fixture). */
 static void scratch_setup(void)
 {
-    strcpy(scratch_dir, "/tmp/psrec_test_options_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch_dir));
+    test_scratch_create(scratch_dir, sizeof scratch_dir, "options");
 }
 
-/* Removes the scratch folder; it holds only plain files this test wrote. */
 static void scratch_teardown(void)
 {
-    DIR *dir = opendir(scratch_dir);
-    ck_assert_ptr_nonnull(dir);
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", scratch_dir, entry->d_name);
-        ck_assert_int_eq(unlink(path), 0);
-    }
-    closedir(dir);
-    ck_assert_int_eq(rmdir(scratch_dir), 0);
+    test_scratch_remove(scratch_dir);
 }
 
 /* Writes text to scratch_dir/name and returns the path (static buffer). */
@@ -109,6 +104,32 @@ static const char *scratch_write(const char *name, const char *text)
     fputs(text, file);
     ck_assert_int_eq(fclose(file), 0);
     return path;
+}
+
+/* ---- printed text as a string */
+
+/* What options_write prints for config, NUL-terminated; the caller frees it. */
+static char *text_of_write(const OptionSpec *specs, int count, const void *config)
+{
+    char *text = NULL;
+    size_t text_bytes = 0;
+    FILE *mem = open_memstream(&text, &text_bytes);
+    ck_assert_ptr_nonnull(mem);
+    options_write(mem, specs, count, config);
+    ck_assert_int_eq(fclose(mem), 0);
+    return text;
+}
+
+/* What options_print_help prints for the table; the caller frees it. */
+static char *text_of_help(const OptionSpec *specs, int count)
+{
+    char *text = NULL;
+    size_t text_bytes = 0;
+    FILE *mem = open_memstream(&text, &text_bytes);
+    ck_assert_ptr_nonnull(mem);
+    options_print_help(mem, specs, count);
+    ck_assert_int_eq(fclose(mem), 0);
+    return text;
 }
 
 /* ---- options.c */
@@ -341,11 +362,7 @@ START_TEST(test_write_round_trip)
     strcpy(demo.path, " lead # \"q\" \\ 'x'\ttab ");
     demo.optimizer = 1;
 
-    char *text = NULL;
-    size_t text_bytes = 0;
-    FILE *mem = open_memstream(&text, &text_bytes);
-    options_write(mem, DEMO_OPTIONS, DEMO_COUNT, &demo);
-    fclose(mem);
+    char *text = text_of_write(DEMO_OPTIONS, DEMO_COUNT, &demo);
     ck_assert_ptr_nonnull(strstr(text, "epochs = 12345\n"));
     ck_assert_ptr_nonnull(strstr(text, "seed = 18446744073709551614\n"));
     ck_assert_ptr_nonnull(strstr(text, "verbose = true\nprogress = false\n"));
@@ -364,9 +381,7 @@ START_TEST(test_write_round_trip)
     /* Defaults echo short: the fewest digits that round trip, plain
      * strings unquoted. */
     demo_defaults(&demo);
-    mem = open_memstream(&text, &text_bytes);
-    options_write(mem, DEMO_OPTIONS, DEMO_COUNT, &demo);
-    fclose(mem);
+    text = text_of_write(DEMO_OPTIONS, DEMO_COUNT, &demo);
     ck_assert_str_eq(text, "epochs = 20\nseed = 42\nrate = 0.005\nfraction = 0.1\n"
                            "verbose = false\nprogress = true\npath = runs/latest\n"
                            "optimizer = adam\n");
@@ -376,11 +391,7 @@ END_TEST
 
 START_TEST(test_help_text)
 {
-    char *text = NULL;
-    size_t text_bytes = 0;
-    FILE *mem = open_memstream(&text, &text_bytes);
-    options_print_help(mem, DEMO_OPTIONS, DEMO_COUNT);
-    fclose(mem);
+    char *text = text_of_help(DEMO_OPTIONS, DEMO_COUNT);
     ck_assert_ptr_nonnull(
         strstr(text, "  --optimizer NAME   rule (default: adam; one of adam|adagrad|sgd)\n"));
     ck_assert_ptr_nonnull(
@@ -401,11 +412,7 @@ START_TEST(test_tables_help_and_defaults)
     const OptionSpec *tables[] = {TRAIN_OPTIONS, GENERATE_OPTIONS, PREDICT_OPTIONS};
     const int counts[] = {TRAIN_OPTION_COUNT, GENERATE_OPTION_COUNT, PREDICT_OPTION_COUNT};
     for (int t = 0; t < 3; t++) {
-        char *text = NULL;
-        size_t text_bytes = 0;
-        FILE *mem = open_memstream(&text, &text_bytes);
-        options_print_help(mem, tables[t], counts[t]);
-        fclose(mem);
+        char *text = text_of_help(tables[t], counts[t]);
         for (int i = 0; i < counts[t]; i++) {
             char flag[96];
             snprintf(flag, sizeof flag, "  --%s ", tables[t][i].name);
@@ -487,11 +494,7 @@ START_TEST(test_train_file_then_args)
     ck_assert_int_eq(config.dim, 32); /* default */
 
     /* The echo of a loaded config loads back to the same struct. */
-    char *text = NULL;
-    size_t text_bytes = 0;
-    FILE *mem = open_memstream(&text, &text_bytes);
-    options_write(mem, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, &config);
-    fclose(mem);
+    char *text = text_of_write(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, &config);
     const char *echo = scratch_write("echo.conf", text);
     free(text);
     char *echo_args[] = {"--config", (char *)echo};
@@ -521,12 +524,9 @@ END_TEST
 /* Loads train args (NULL-terminated) and expects failure with `message`. */
 static void train_expect_error(const char **args, const char *message)
 {
-    int argc = 0;
-    while (args[argc])
-        argc++;
     TrainConfig config;
     Error err = {{0}};
-    ck_assert_int_eq(config_load_train(&config, argc, (char **)args, &err), -1);
+    ck_assert_int_eq(config_load_train(&config, args_count(args), (char **)args, &err), -1);
     ck_assert_str_eq(err.message, message);
 }
 
@@ -669,9 +669,5 @@ static Suite *options_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(options_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(options_suite());
 }

@@ -8,12 +8,13 @@
  */
 #include <check.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "psrec/keys.h"
 #include "psrec/store.h"
 #include "psrec/util.h"
+
+#include "test_support.h"
 
 enum { USER_TABLE = 1, ITEM_TABLE = 2, DENSE_TABLE = 9, WIDTH = 9, DENSE_WIDTH = 4 };
 
@@ -354,9 +355,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(store_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(store_suite());
 }

@@ -11,6 +11,8 @@
 
 #include "psrec/wire.h"
 
+#include "test_support.h"
+
 /* Hand-written encodings below follow the protobuf wire format: a tag byte is
  * field << 3 | wire type (0 varint, 2 length-delimited). */
 
@@ -219,6 +221,17 @@ END_TEST
 
 /* ---- truncation: every prefix of a message with packed fields */
 
+/* A fresh heap copy of the first len bytes of buf, exactly that long, so
+ * ASan sees any read past it (one byte when len is 0: malloc(0) may be
+ * NULL). The caller frees it. */
+static uint8_t *test_copy_prefix(const ByteBuffer *buf, size_t len)
+{
+    uint8_t *prefix = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(prefix);
+    memcpy(prefix, buf->data, len);
+    return prefix;
+}
+
 START_TEST(test_push_truncations)
 {
     enum { N_KEYS = 20, WIDTH = 4 };
@@ -235,9 +248,7 @@ START_TEST(test_push_truncations)
 
     size_t accepted = 0;
     for (size_t len = 0; len < buf.len; len++) {
-        /* A fresh copy of exactly len bytes, so ASan sees any read past it. */
-        uint8_t *prefix = malloc(len ? len : 1);
-        memcpy(prefix, buf.data, len);
+        uint8_t *prefix = test_copy_prefix(&buf, len);
         WirePush back;
         Error err;
         if (wire_decode_push(&back, prefix, len, &err) == 0) {
@@ -285,8 +296,7 @@ START_TEST(test_pull_response_truncations)
 
     size_t accepted = 0;
     for (size_t len = 0; len < buf.len; len++) {
-        uint8_t *prefix = malloc(len ? len : 1);
-        memcpy(prefix, buf.data, len);
+        uint8_t *prefix = test_copy_prefix(&buf, len);
         WirePullResponse back;
         Error err;
         if (wire_decode_pull_response(&back, prefix, len, &err) == 0) {
@@ -439,9 +449,5 @@ static Suite *wire_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(wire_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return test_run_suite(wire_suite());
 }
