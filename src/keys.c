@@ -1,6 +1,6 @@
-/* keys.c — virtual shards of keys and the vshard → server table.
+/* keys.c — parameter keys, their virtual shards and the vshard → server table.
  *
- * key_vshard is part of the on-disk and on-wire contract: checkpoints are
+ * A key packs (table, id) into 64 bits. key_vshard is part of the on-disk and on-wire contract: checkpoints are
  * stored per vshard and every rank must agree on where a key lives, so the
  * hash (hash_u64 mod n_vshards) must never change. The ShardMap is the only
  * thing a restore onto a different number of servers rewrites.
@@ -11,6 +11,16 @@
 #include <stdlib.h>
 
 #include "psrec/util.h"
+
+uint64_t key_make(uint32_t table, uint64_t id)
+{
+    assert(table <= KEY_TABLE_MAX);
+    return ((uint64_t)table << KEY_ID_BITS) | (id & KEY_ID_MAX);
+}
+
+uint32_t key_table(uint64_t key) { return (uint32_t)(key >> KEY_ID_BITS); }
+
+uint64_t key_id(uint64_t key) { return key & KEY_ID_MAX; }
 
 uint32_t key_vshard(uint64_t key, uint32_t n_vshards)
 {

@@ -15,12 +15,12 @@
 #define KEY_ID_MAX ((UINT64_C(1) << KEY_ID_BITS) - 1)
 #define KEY_TABLE_MAX 255
 
-static inline uint64_t key_make(uint32_t table, uint64_t id)
-{
-    return ((uint64_t)table << KEY_ID_BITS) | (id & KEY_ID_MAX);
-}
-static inline uint32_t key_table(uint64_t key) { return (uint32_t)(key >> KEY_ID_BITS); }
-static inline uint64_t key_id(uint64_t key) { return key & KEY_ID_MAX; }
+/* The key of row `id` of table `table` (≤ KEY_TABLE_MAX). Only the low 56
+ * bits of id are kept; the readers reject larger ids before this. */
+uint64_t key_make(uint32_t table, uint64_t id);
+/* The table id and the row id of a key. */
+uint32_t key_table(uint64_t key);
+uint64_t key_id(uint64_t key);
 
 /* The virtual shard of a key, in [0, n_vshards). Depends only on the key and
  * n_vshards. */
