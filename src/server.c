@@ -37,8 +37,6 @@ typedef struct {
     ByteBuffer encoded;     /* reused for every response */
     float *values;          /* reused response rows */
     size_t values_capacity;
-    bool *found;
-    size_t found_capacity;
 } Server;
 
 static const char *tag_name(int tag)
@@ -89,10 +87,6 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
         server->values_capacity = n_values * 2;
         server->values = xrealloc(server->values, server->values_capacity * sizeof(float));
     }
-    if (request->n_keys > server->found_capacity) {
-        server->found_capacity = request->n_keys * 2;
-        server->found = xrealloc(server->found, server->found_capacity * sizeof(bool));
-    }
     size_t offset = 0;
     for (size_t k = 0; k < request->n_keys; k++) {
         uint32_t width = store_table_spec(server->store, key_table(request->keys[k]))->width;
@@ -101,15 +95,12 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
             memcpy(server->values + offset, row, width * sizeof(float));
         else
             memset(server->values + offset, 0, width * sizeof(float));
-        server->found[k] = row != NULL;
         offset += width;
     }
     WirePullResponse response = {
         .request_id = request->request_id,
         .n_values = n_values,
         .values = server->values,
-        .n_found = request->create ? 0 : request->n_keys,
-        .found = server->found,
     };
     wire_encode_pull_response(&response, &server->encoded);
     ServerStats *stats = server->stats;
@@ -254,6 +245,5 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
     bytebuffer_free(&server.encoded);
     free(server.pending);
     free(server.values);
-    free(server.found);
     free(server.clocks);
 }

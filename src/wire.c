@@ -1,8 +1,7 @@
 /* wire.c — the plain message structs of wire.h to and from protobuf-c bytes.
  *
  * The only file that includes the generated psrec.pb-c.h. Encoders point the
- * generated structs at the caller's arrays (no copy, except `found`, whose
- * element type differs); decoders copy the repeated fields into arrays the
+ * generated structs at the caller's arrays (no copy); decoders copy the repeated fields into arrays the
  * plain struct owns and free the unpacked message before returning. Any byte
  * string may reach a decoder: it returns 0 or -1 with a message, never
  * crashes, and on failure leaves *out empty.
@@ -64,20 +63,10 @@ void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out)
 
 void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
 {
-    /* protobuf-c's bool is an int, so `found` is the one field copied. */
-    protobuf_c_boolean *found = NULL;
-    if (msg->n_found > 0) {
-        found = xmalloc(msg->n_found * sizeof *found);
-        for (size_t i = 0; i < msg->n_found; i++)
-            found[i] = msg->found[i] ? 1 : 0;
-    }
-
     Psrec__PullResponse pb = PSREC__PULL_RESPONSE__INIT;
     pb.request_id = msg->request_id;
     pb.n_values = msg->n_values;
     pb.values = msg->values;
-    pb.n_found = msg->n_found;
-    pb.found = found;
 
     wire_prepare_output(out, psrec__pull_response__get_packed_size(&pb));
     if (out->len > 0) {
@@ -85,7 +74,6 @@ void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
         assert(written == out->len);
         (void)written;
     }
-    free(found);
 }
 
 void wire_encode_push(const WirePush *msg, ByteBuffer *out)
@@ -153,12 +141,6 @@ int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_
     out->request_id = pb->request_id;
     out->n_values = pb->n_values;
     out->values = wire_copy_array(pb->values, pb->n_values, sizeof *pb->values);
-    out->n_found = pb->n_found;
-    if (pb->n_found > 0) {
-        out->found = xmalloc(pb->n_found * sizeof *out->found);
-        for (size_t i = 0; i < pb->n_found; i++)
-            out->found[i] = pb->found[i] != 0;
-    }
     psrec__pull_response__free_unpacked(pb, NULL);
     return 0;
 }
@@ -217,7 +199,6 @@ void wire_pull_response_free(WirePullResponse *msg)
     if (!msg)
         return;
     free(msg->values);
-    free(msg->found);
     memset(msg, 0, sizeof *msg);
 }
 

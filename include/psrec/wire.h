@@ -27,8 +27,6 @@ typedef struct {
     uint32_t request_id;
     size_t n_values;
     float *values;    /* (n_values,) */
-    size_t n_found;   /* 0, or the number of keys */
-    bool *found;      /* (n_found,) */
 } WirePullResponse;
 
 typedef struct {

@@ -76,9 +76,7 @@ END_TEST
 START_TEST(test_pull_response_round_trip)
 {
     float values[] = {0.0f, -0.0f, 1.5f, -3.25e-30f, 3.4e38f, 0.1f};
-    bool found[] = {true, false, true};
-    WirePullResponse msg = {.request_id = 17, .n_values = 6, .values = values, .n_found = 3,
-                            .found = found};
+    WirePullResponse msg = {.request_id = 17, .n_values = 6, .values = values};
     ByteBuffer buf = {0};
     wire_encode_pull_response(&msg, &buf);
 
@@ -89,22 +87,8 @@ START_TEST(test_pull_response_round_trip)
     ck_assert_uint_eq(back.n_values, 6);
     /* Bit-exact: compare the representation, so -0.0f is told from 0.0f. */
     ck_assert_int_eq(memcmp(back.values, values, sizeof values), 0);
-    ck_assert_uint_eq(back.n_found, 3);
-    ck_assert(back.found[0]);
-    ck_assert(!back.found[1]);
-    ck_assert(back.found[2]);
     wire_pull_response_free(&back);
     ck_assert_ptr_null(back.values);
-    ck_assert_ptr_null(back.found);
-
-    /* Empty found (the create = true case) stays empty. */
-    msg.n_found = 0;
-    msg.found = NULL;
-    wire_encode_pull_response(&msg, &buf);
-    ck_assert_int_eq(wire_decode_pull_response(&back, buf.data, buf.len, &err), 0);
-    ck_assert_uint_eq(back.n_values, 6);
-    ck_assert_uint_eq(back.n_found, 0);
-    wire_pull_response_free(&back);
     bytebuffer_free(&buf);
 }
 END_TEST
@@ -282,15 +266,11 @@ END_TEST
 
 START_TEST(test_pull_response_truncations)
 {
-    enum { N_VALUES = 24, N_FOUND = 6 };
+    enum { N_VALUES = 24 };
     float values[N_VALUES];
-    bool found[N_FOUND];
     for (size_t i = 0; i < N_VALUES; i++)
         values[i] = test_value(i);
-    for (size_t i = 0; i < N_FOUND; i++)
-        found[i] = i % 2 == 0;
-    WirePullResponse msg = {.request_id = 99, .n_values = N_VALUES, .values = values,
-                            .n_found = N_FOUND, .found = found};
+    WirePullResponse msg = {.request_id = 99, .n_values = N_VALUES, .values = values};
     ByteBuffer buf = {0};
     wire_encode_pull_response(&msg, &buf);
 
@@ -302,20 +282,18 @@ START_TEST(test_pull_response_truncations)
         if (wire_decode_pull_response(&back, prefix, len, &err) == 0) {
             accepted++;
             ck_assert(back.n_values == 0 || back.n_values == N_VALUES);
-            ck_assert(back.n_found == 0 || back.n_found == N_FOUND);
             ck_assert((back.values == NULL) == (back.n_values == 0));
-            ck_assert((back.found == NULL) == (back.n_found == 0));
-            for (size_t i = 0; i < back.n_found; i++)
-                ck_assert(back.found[i] == found[i]);
+            if (back.n_values == N_VALUES)
+                ck_assert_int_eq(memcmp(back.values, values, sizeof values), 0);
             wire_pull_response_free(&back);
         } else {
             ck_assert_uint_eq(back.n_values, 0);
-            ck_assert_uint_eq(back.n_found, 0);
         }
         free(prefix);
     }
     ck_assert_uint_le(accepted, 3);
-    ck_assert_uint_gt(buf.len, 100);
+    /* request_id (tag + 1-byte varint), values (tag + length + 4 bytes each) */
+    ck_assert_uint_eq(buf.len, 2 + 2 + 4 * N_VALUES);
     bytebuffer_free(&buf);
 }
 END_TEST
@@ -351,8 +329,6 @@ static void test_decode_all(const uint8_t *bytes, size_t len, int *n_ok)
     WirePullResponse resp;
     if (wire_decode_pull_response(&resp, bytes, len, &err) == 0) {
         test_touch_float(resp.values, resp.n_values);
-        for (size_t i = 0; i < resp.n_found; i++)
-            ck_assert(resp.found[i] == true || resp.found[i] == false);
         wire_pull_response_free(&resp);
         n_ok[1]++;
     }
