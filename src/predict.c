@@ -106,7 +106,6 @@ int predict_main(int argc, char **argv)
         if (specs[t].width > max_width)
             max_width = specs[t].width;
     float *zeros = xcalloc(max_width, sizeof(float));
-    fprintf(out, "user_id,item_id,prediction\n");
     uint64_t keys[MODEL_MAX_KEYS_PER_EXAMPLE];
     const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
     for (size_t i = 0; i < pairs.n; i++) {

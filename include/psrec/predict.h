@@ -2,7 +2,7 @@
  *
  * Loads the manifest and every shard of a run folder's model into one store
  * (no MPI needed) and writes `user_id,item_id,prediction` for every input
- * pair, in input order, after a header line. Ids the model has never seen
+ * pair, one line per pair in input order (no header line). Ids the model has never seen
  * get the model's fallback (their rows count as zeros: μ + the known bias).
  */
 #ifndef PSREC_PREDICT_H

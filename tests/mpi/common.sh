@@ -26,11 +26,11 @@ json_field() {
 }
 
 # rmse_from_predictions PREDICTIONS TRUTH — RMSE of psrec predict's output
-# (header + user,item,prediction) against a ratings file in the same order
+# (user,item,prediction lines) against a ratings file in the same order
 # (MovieLens tab-separated or CSV with header).
 rmse_from_predictions() {
     awk -F'[,\t]' '
-        NR == FNR { if (FNR > 1) predicted[FNR - 1] = $3; next }
+        NR == FNR { predicted[FNR] = $3; next }
         /^[0-9]/ { n++; e = predicted[n] - $3; sse += e * e }
         END { printf "%.6f\n", sqrt(sse / n) }' "$1" "$2"
 }

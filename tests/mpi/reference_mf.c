@@ -180,10 +180,6 @@ int main(int argc, char **argv)
         return 2;
     }
     char line[256];
-    if (!fgets(line, sizeof line, file)) {
-        fprintf(stderr, "reference_mf: %s is empty\n", argv[2]);
-        return 2;
-    }
     size_t compared = 0;
     double worst = 0.0;
     unsigned long long worst_user = 0, worst_item = 0;
