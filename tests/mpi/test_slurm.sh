@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# cluster/psrec.sbatch through a real Slurm: the job runs psrec with
+# srun --mpi=pmix on 4 tasks (2 servers + 2 workers) and learns the data;
+# a job with a bad flag fails, and sbatch --wait reports the failure.
+# Needs a running cluster (cluster/slurm-local start, then export SLURM_CONF).
+source "$(dirname "$0")/common.sh"
+if [ -z "${SLURM_CONF:-}" ] || ! command -v sbatch >/dev/null || ! sinfo -h >/dev/null 2>&1; then
+    echo "SKIP: no Slurm cluster reachable (run cluster/slurm-local start and export SLURM_CONF)"
+    exit 77
+fi
+export PSREC
+"$PSREC" generate --users 2000 --items 1000 --ratings 60000 --dim 4 --seed 5 \
+    --out "$WORK/train.csv" --test-out "$WORK/test.csv" --test-fraction 0.1 >/dev/null
+baseline=$(awk -F, 'NR == FNR { if (FNR > 1) { s += $3; n++ } next }
+                    FNR > 1 { e = $3 - s / n; sse += e * e; m++ }
+                    END { printf "%.6f", sqrt(sse / m) }' "$WORK/train.csv" "$WORK/test.csv")
+
+timeout --kill-after=10 240 sbatch --wait --time=00:05:00 -n 4 -o "$WORK/job.out" \
+    "$PSREC_SOURCE_DIR/cluster/psrec.sbatch" --servers 2 --epochs 6 --dim 8 \
+    --learning-rate 0.01 --train "$WORK/train.csv" --test "$WORK/test.csv" --run-dir "$WORK/run" \
+    >"$WORK/sbatch.out" 2>&1 || { cat "$WORK/sbatch.out" "$WORK/job.out"; fail "the Slurm job failed"; }
+tail -n 1 "$WORK/job.out"
+workers=$(json_field "$WORK/run/summary.json" workers)
+servers=$(json_field "$WORK/run/summary.json" servers)
+rmse=$(json_field "$WORK/run/summary.json" test_rmse)
+[ "$workers" = 2 ] && [ "$servers" = 2 ] || fail "expected 2 workers + 2 servers, got $workers + $servers"
+awk -v r="$rmse" -v b="$baseline" 'BEGIN { exit !(r < 0.9 * b) }' ||
+    fail "test RMSE $rmse is not clearly below the mean predictor's $baseline"
+echo "slurm job: 2 workers + 2 servers, test_rmse $rmse (mean predictor $baseline)"
+
+status=0
+timeout --kill-after=10 120 sbatch --wait --time=00:02:00 -n 2 -o "$WORK/bad.out" \
+    "$PSREC_SOURCE_DIR/cluster/psrec.sbatch" --servers 1 --train "$WORK/train.csv" --epoch 3 \
+    >/dev/null 2>&1 || status=$?
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "a job with a bad flag: sbatch status $status"
+grep -q "unknown option '--epoch'" "$WORK/bad.out" || { cat "$WORK/bad.out"; fail "no error line"; }
+echo "bad flag: sbatch --wait exit $status, $(grep -m1 "unknown option" "$WORK/bad.out")"
