@@ -14,14 +14,19 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "psrec/dataset.h"
 #include "psrec/optimizer.h"
 
 /* A range that the table does not check (min > max means unbounded). */
 #define UNBOUNDED .min_value = 1, .max_value = 0
 #define RANGE(lo, hi) .min_value = (lo), .max_value = (hi)
 
-/* The dataset format names (dataset_parse_format accepts the same). */
+/* The dataset format names, in the order of DatasetFormat: the option's
+ * value is the enum itself. */
 #define FORMAT_NAMES "auto|csv|movielens|movielens-colons"
+_Static_assert(DATASET_FORMAT_AUTO == 0 && DATASET_FORMAT_CSV == 1 &&
+                   DATASET_FORMAT_MOVIELENS_TAB == 2 && DATASET_FORMAT_MOVIELENS_COLONS == 3,
+               "FORMAT_NAMES must list the formats in enum order");
 
 #define TRAIN_FIELD(field) offsetof(TrainConfig, field)
 
@@ -36,8 +41,8 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"config", OPTION_STRING, TRAIN_FIELD(config_path), "",
      "read options from this 'key = value' file first (the command line wins)", NULL,
      UNBOUNDED},
-    {"format", OPTION_STRING, TRAIN_FIELD(format), "auto",
-     "input format: " FORMAT_NAMES, NULL, UNBOUNDED},
+    {"format", OPTION_CHOICE, TRAIN_FIELD(format), "auto",
+     "input format (auto: decided from the first line)", FORMAT_NAMES, UNBOUNDED},
     {"user-column", OPTION_STRING, TRAIN_FIELD(user_column), "user_id",
      "CSV header name of the user id column", NULL, UNBOUNDED},
     {"item-column", OPTION_STRING, TRAIN_FIELD(item_column), "item_id",
@@ -134,8 +139,8 @@ const OptionSpec PREDICT_OPTIONS[] = {
      "file of (user, item) pairs to score", NULL, UNBOUNDED},
     {"out", OPTION_STRING, PREDICT_FIELD(out_path), "",
      "CSV file to write the predictions to", NULL, UNBOUNDED},
-    {"format", OPTION_STRING, PREDICT_FIELD(format), "auto",
-     "input format: " FORMAT_NAMES, NULL, UNBOUNDED},
+    {"format", OPTION_CHOICE, PREDICT_FIELD(format), "auto",
+     "input format (auto: decided from the first line)", FORMAT_NAMES, UNBOUNDED},
     {"user-column", OPTION_STRING, PREDICT_FIELD(user_column), "user_id",
      "CSV header name of the user id column", NULL, UNBOUNDED},
     {"item-column", OPTION_STRING, PREDICT_FIELD(item_column), "item_id",
@@ -185,24 +190,12 @@ static int config_load(const OptionSpec *specs, int n_specs, void *config, size_
     return help ? 1 : 0;
 }
 
-/* Checks a format name; 0 or -1 naming the flag and the accepted names. */
-static int format_check(const char *format, Error *err)
-{
-    static const char *const NAMES[] = {"auto", "csv", "movielens", "movielens-colons"};
-    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-        if (strcmp(format, NAMES[i]) == 0)
-            return 0;
-    return error_set(err, "--format: expected one of " FORMAT_NAMES ", found '%s'", format);
-}
-
 int config_validate_train(const TrainConfig *config, Error *err)
 {
     if (config->train_path[0] == '\0')
         return error_set(err, "--train is required: the file of training interactions");
     if (config->run_dir[0] == '\0')
         return error_set(err, "--run-dir must not be empty: the run's output goes there");
-    if (format_check(config->format, err) != 0)
-        return -1;
     if (config->user_column[0] == '\0' || config->item_column[0] == '\0' ||
         config->rating_column[0] == '\0')
         return error_set(err, "--user-column, --item-column and --rating-column must not be "
@@ -289,8 +282,6 @@ int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err
         return error_set(err, "--pairs is required: the file of (user, item) pairs to score");
     if (config->out_path[0] == '\0')
         return error_set(err, "--out is required: the CSV file to write the predictions to");
-    if (format_check(config->format, err) != 0)
-        return -1;
     if (config->user_column[0] == '\0' || config->item_column[0] == '\0')
         return error_set(err, "--user-column and --item-column must not be empty");
     return 0;

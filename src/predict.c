@@ -83,8 +83,8 @@ int predict_main(int argc, char **argv)
     options.user_column = config.user_column;
     options.item_column = config.item_column;
     Ratings pairs = {0};
-    if (dataset_parse_format(config.format, &options.format, &err) != 0 ||
-        dataset_read(&pairs, config.pairs_path, &options, &err) != 0) {
+    options.format = (DatasetFormat)config.format;
+    if (dataset_read(&pairs, config.pairs_path, &options, &err) != 0) {
         fprintf(stderr, "psrec predict: %s\n", err.message);
         ratings_free(&pairs);
         store_destroy(store);

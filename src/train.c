@@ -62,10 +62,7 @@ typedef struct {
 static void dataset_options_from_config(DatasetOptions *options, const TrainConfig *config)
 {
     dataset_options_default(options);
-    Error ignored;
-    /* The format name was validated with the configuration. */
-    if (dataset_parse_format(config->format, &options->format, &ignored) != 0)
-        options->format = DATASET_FORMAT_AUTO;
+    options->format = (DatasetFormat)config->format;
     options->user_column = config->user_column;
     options->item_column = config->item_column;
     options->rating_column = config->rating_column;

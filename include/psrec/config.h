@@ -24,7 +24,7 @@ typedef struct {
     char test_path[OPTION_STRING_BYTES];   /* "" = no test set */
     char run_dir[OPTION_STRING_BYTES];
     char config_path[OPTION_STRING_BYTES]; /* the --config file, if any */
-    char format[OPTION_STRING_BYTES];      /* auto|csv|movielens|movielens-colons */
+    int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
     char item_column[OPTION_STRING_BYTES];
     char rating_column[OPTION_STRING_BYTES];
@@ -74,7 +74,7 @@ typedef struct {
     char run_dir[OPTION_STRING_BYTES];
     char pairs_path[OPTION_STRING_BYTES];
     char out_path[OPTION_STRING_BYTES];
-    char format[OPTION_STRING_BYTES];
+    int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
     char item_column[OPTION_STRING_BYTES];
     bool skip_malformed;

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
     }
     DatasetOptions options;
     dataset_options_default(&options);
-    dataset_parse_format(config.format, &options.format, &err);
+    options.format = (DatasetFormat)config.format;
     Ratings train = {0};
     if (dataset_read(&train, config.train_path, &options, &err) != 0) {
         fprintf(stderr, "reference_mf: %s\n", err.message);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "psrec/config.h"
+#include "psrec/dataset.h"
 #include "psrec/options.h"
 #include "psrec/util.h"
 
@@ -428,7 +429,7 @@ START_TEST(test_tables_help_and_defaults)
     ck_assert_str_eq(train.train_path, "data.csv");
     ck_assert_str_eq(train.test_path, "");
     ck_assert_str_eq(train.run_dir, "runs/latest");
-    ck_assert_str_eq(train.format, "auto");
+    ck_assert_int_eq(train.format, DATASET_FORMAT_AUTO);
     ck_assert_str_eq(train.user_column, "user_id");
     ck_assert_str_eq(train.timestamp_column, "timestamp");
     ck_assert(!train.skip_malformed);
