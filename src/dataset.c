@@ -755,29 +755,6 @@ void dataset_options_default(DatasetOptions *options)
     options->skip_malformed = false;
 }
 
-int dataset_parse_format(const char *name, DatasetFormat *out, Error *err)
-{
-    static const struct {
-        const char *name;
-        DatasetFormat format;
-    } FORMATS[] = {
-        {"auto", DATASET_FORMAT_AUTO},
-        {"csv", DATASET_FORMAT_CSV},
-        {"movielens", DATASET_FORMAT_MOVIELENS_TAB},
-        {"movielens-colons", DATASET_FORMAT_MOVIELENS_COLONS},
-    };
-    for (size_t i = 0; i < sizeof FORMATS / sizeof *FORMATS; i++) {
-        if (strcmp(name, FORMATS[i].name) == 0) {
-            *out = FORMATS[i].format;
-            return 0;
-        }
-    }
-    return error_set(err,
-                     "unknown dataset format '%s' (expected auto, csv, movielens or "
-                     "movielens-colons)",
-                     name);
-}
-
 int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions *options,
                            int part, int n_parts, Error *err)
 {

@@ -54,10 +54,6 @@ typedef struct {
  * require_rating true, skip_malformed false. */
 void dataset_options_default(DatasetOptions *options);
 
-/* Parses a format name: "auto", "csv", "movielens" (tab), "movielens-colons".
- * Returns 0, or -1 with a message naming the accepted values. */
-int dataset_parse_format(const char *name, DatasetFormat *out, Error *err);
-
 /* Reads partition `part` of `n_parts` (0 ≤ part < n_parts) of the file into
  * *out (zeroed first; the caller frees it with ratings_free, also on error).
  * Returns 0, or -1 with "FILE:LINE: expected …, found …" (or a file error)

@@ -86,7 +86,7 @@ static void expect_row(const Ratings *r, size_t i, uint64_t user, uint64_t item,
     ck_assert_int_eq(r->timestamps[i], timestamp);
 }
 
-START_TEST(test_options_default_and_format_names)
+START_TEST(test_options_default)
 {
     DatasetOptions o;
     memset(&o, 0xff, sizeof o);
@@ -98,23 +98,6 @@ START_TEST(test_options_default_and_format_names)
     ck_assert_str_eq(o.timestamp_column, "timestamp");
     ck_assert(o.require_rating);
     ck_assert(!o.skip_malformed);
-
-    const char *names[] = {"auto", "csv", "movielens", "movielens-colons"};
-    const DatasetFormat formats[] = {DATASET_FORMAT_AUTO, DATASET_FORMAT_CSV,
-                                     DATASET_FORMAT_MOVIELENS_TAB,
-                                     DATASET_FORMAT_MOVIELENS_COLONS};
-    for (size_t i = 0; i < 4; i++) {
-        DatasetFormat f = DATASET_FORMAT_AUTO;
-        Error err = {{0}};
-        ck_assert_int_eq(dataset_parse_format(names[i], &f, &err), 0);
-        ck_assert_int_eq(f, formats[i]);
-    }
-    DatasetFormat f = DATASET_FORMAT_CSV;
-    Error err = {{0}};
-    ck_assert_int_eq(dataset_parse_format("tsv", &f, &err), -1);
-    ck_assert_str_eq(err.message, "unknown dataset format 'tsv' (expected auto, csv, movielens "
-                                  "or movielens-colons)");
-    ck_assert_int_eq(f, DATASET_FORMAT_CSV);
 }
 END_TEST
 
@@ -725,7 +708,7 @@ static Suite *dataset_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_options_default_and_format_names);
+    tcase_add_test(tc, test_options_default);
     tcase_add_test(tc, test_csv_values);
     tcase_add_test(tc, test_csv_crlf_blank_lines_spaces_quotes_no_final_newline);
     tcase_add_test(tc, test_csv_named_columns_in_other_order);
