@@ -7,7 +7,8 @@
  *   u64 FNV-1a checksum of every byte before it
  * Every file is written to path + ".tmp", synced and renamed, so a reader sees
  * a whole file or none. A shard is read only after its size matches its
- * directory exactly; every error message starts with the file's path.
+ * directory exactly; given an owner map, every key must belong to the slot the
+ * file is read for. Every error message starts with the file's path.
  */
 #include "psrec/checkpoint.h"
 
@@ -182,6 +183,8 @@ typedef struct {
     ByteBuffer chunk;
     size_t pos;        /* next unread byte in chunk */
     uint64_t checksum; /* of every byte taken so far */
+    const ShardMap *owner_map; /* NULL: any key is accepted */
+    int server;                /* the slot every key must belong to */
 } ShardReader;
 
 /* The next `bytes` bytes of the file, contiguous and valid until the next
@@ -331,6 +334,22 @@ static int shard_read_directory(ShardReader *r, Store *store, uint64_t file_byte
     return 0;
 }
 
+/* Whether key belongs to the slot r is read for; otherwise sets a message
+ * naming the owner. A file in the wrong slot fails at its first row, before
+ * that row reaches the store. */
+static int shard_check_owner(const ShardReader *r, uint64_t key, Error *err)
+{
+    if (!r->owner_map)
+        return 0;
+    uint32_t owner = shardmap_server_of(r->owner_map, key);
+    if (owner == (uint32_t)r->server)
+        return 0;
+    return error_set(err, "%s: holds key %u:%llu, which belongs to shard %u of %u, not shard %d: "
+                     "shard files are mixed up",
+                     r->path, key_table(key), (unsigned long long)key_id(key), owner,
+                     r->owner_map->n_servers, r->server);
+}
+
 /* Reads the rows of every table into the store, then the checksum. */
 static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *dir,
                            uint32_t n_tables, Error *err)
@@ -361,6 +380,9 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
                                r->path, (unsigned long long)i, dir[t].table_id, key_table(key));
                 break;
             }
+            rc = shard_check_owner(r, key, err);
+            if (rc != 0)
+                break;
             memcpy(row, bytes + SHARD_ROW_HEADER_BYTES, stride * sizeof *row);
             store_put_row(store, key, row, step);
         }
@@ -378,9 +400,12 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
     return 0;
 }
 
-int checkpoint_read_shard(const char *path, Store *store, Error *err)
+int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
+                          Error *err)
 {
-    ShardReader r = {.path = path, .checksum = CHECKSUM_INIT};
+    assert(!owner_map || (server >= 0 && (uint32_t)server < owner_map->n_servers));
+    ShardReader r = {.path = path, .checksum = CHECKSUM_INIT, .owner_map = owner_map,
+                     .server = server};
     r.file = fopen(path, "rb");
     if (!r.file)
         return error_set(err, "%s: cannot open: %s", path, strerror(errno));
@@ -579,6 +604,21 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
     return rc;
 }
 
+/* Fields valid alone but contradictory together: an empty rating range would
+ * clip every prediction to one value, and fewer virtual shards than servers
+ * cannot be mapped (shardmap_init requires n_vshards >= n_servers). */
+static int manifest_check_consistent(const char *path, const ModelManifest *m, Error *err)
+{
+    if (m->rating_min > m->rating_max)
+        return error_set(err, "%s: rating_min %g is above rating_max %g", path, m->rating_min,
+                         m->rating_max);
+    if (m->n_vshards < m->n_servers)
+        return error_set(err, "%s: n_vshards %d is below n_servers %d (every server needs at "
+                         "least one virtual shard)",
+                         path, m->n_vshards, m->n_servers);
+    return 0;
+}
+
 int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err)
 {
     memset(out, 0, sizeof *out);
@@ -591,5 +631,7 @@ int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err)
     for (size_t f = 0; f < MANIFEST_N_FIELDS && rc == 0; f++)
         if (!seen[f])
             rc = error_set(err, "%s: missing key '%s'", path, MANIFEST_FIELDS[f].key);
+    if (rc == 0)
+        rc = manifest_check_consistent(path, out, err);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* comm.c — MPI behind the contract of comm.h. The only file that includes
- * <mpi.h>. Role communicators and the byte counter are the module's state;
- * they are set once in comm_split_roles / grow monotonically. */
+ * <mpi.h>. The role communicator is the module's state, set once in
+ * comm_split_roles. */
 #include "psrec/comm.h"
 
 #include <assert.h>
@@ -12,7 +12,6 @@
 #include "psrec/log.h"
 
 static MPI_Comm role_comm = MPI_COMM_NULL;
-static uint64_t bytes_sent_total = 0;
 
 static _Noreturn void abort_job(int exit_code)
 {
@@ -67,13 +66,6 @@ int comm_server_world_rank(const CommLayout *layout, int server)
 {
     assert(server >= 0 && server < layout->n_servers);
     return layout->n_workers + server;
-}
-
-int comm_worker_world_rank(const CommLayout *layout, int worker)
-{
-    (void)layout; /* only the assert needs it: workers are world ranks 0.. */
-    assert(worker >= 0 && worker < layout->n_workers);
-    return worker;
 }
 
 /* ---- outbox: in-flight sends with the buffers they own, plus a pool of
@@ -137,7 +129,6 @@ void comm_outbox_send(CommOutbox *outbox, int dest_world_rank, CommTag tag, Byte
     outbox->buffers[slot] = *message;
     MPI_Isend(outbox->buffers[slot].data, (int)message->len, MPI_BYTE, dest_world_rank, (int)tag,
               MPI_COMM_WORLD, &outbox->requests[slot]);
-    bytes_sent_total += message->len;
     /* Hand back recycled memory so the caller can encode the next message. */
     if (outbox->n_pool > 0) {
         *message = outbox->pool[--outbox->n_pool];
@@ -235,8 +226,6 @@ void comm_world_min_int(int *value)
     MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
 }
 
-void comm_world_barrier(void) { MPI_Barrier(MPI_COMM_WORLD); }
-
 void comm_world_broadcast(void *data, size_t bytes, int root)
 {
     assert(bytes <= (size_t)INT_MAX);
@@ -244,5 +233,3 @@ void comm_world_broadcast(void *data, size_t bytes, int root)
 }
 
 _Noreturn void comm_abort(int exit_code) { abort_job(exit_code); }
-
-uint64_t comm_bytes_sent(void) { return bytes_sent_total; }

@@ -98,7 +98,7 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "seed of initialisation and shuffling (same seed, same run)", NULL, UNBOUNDED},
     /* output */
     {"progress", OPTION_BOOL, TRAIN_FIELD(progress), "true",
-     "show a live progress line when stderr is a terminal", NULL, UNBOUNDED},
+     "live progress line within epochs (under mpirun every rank's stdout is a terminal: say false when logging to a file)", NULL, UNBOUNDED},
     {"log-level", OPTION_CHOICE, TRAIN_FIELD(log_level), "info", "how much to log",
      "error|warn|info|debug", UNBOUNDED},
 };

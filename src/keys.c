@@ -1,7 +1,7 @@
 /* keys.c — parameter keys, their virtual shards and the vshard → server table.
  *
- * A key packs (table, id) into 64 bits. key_vshard is part of the on-disk and on-wire contract: checkpoints are
- * stored per vshard and every rank must agree on where a key lives, so the
+ * A key packs (table, id) into 64 bits. key_vshard is part of the on-disk
+ * and on-wire contract: every rank must agree on where a key lives, so the
  * hash (hash_u64 mod n_vshards) must never change. The ShardMap is the only
  * thing a restore onto a different number of servers rewrites.
  */
@@ -41,6 +41,8 @@ void shardmap_init(ShardMap *map, uint32_t n_vshards, uint32_t n_servers)
 
 void shardmap_free(ShardMap *map)
 {
+    if (!map)
+        return;
     free(map->server_of_vshard);
     map->server_of_vshard = NULL;
     map->n_vshards = 0;

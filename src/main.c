@@ -32,12 +32,12 @@ static int generate_main(int argc, char **argv)
     }
     if (rc != 0) {
         fprintf(stderr, "psrec generate: %s\n", err.message);
-        return 2;
+        return CONFIG_EXIT_BAD_USAGE;
     }
     GenerateSummary summary;
     if (generate_ratings(&config, &summary, &err) != 0) {
         fprintf(stderr, "psrec generate: %s\n", err.message);
-        return 1;
+        return CONFIG_EXIT_RUN_FAILED;
     }
     printf("psrec generate: %llu ratings to %s", (unsigned long long)summary.n_train,
            config.out_path);
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? CONFIG_EXIT_BAD_USAGE : 0;
     }
     const char *command = argv[1];
     if (strcmp(command, "generate") == 0)
@@ -64,5 +64,5 @@ int main(int argc, char **argv)
         return predict_main(argc - 2, argv + 2);
     fprintf(stderr, "psrec: unknown command '%s'\n", command);
     print_usage(stderr);
-    return 2;
+    return CONFIG_EXIT_BAD_USAGE;
 }

@@ -558,6 +558,7 @@ static void number_format(char *out, size_t bytes, double x, bool is_float)
  * command line (unquoted) into out (OPTION_STRING_BYTES). */
 static void option_format_value(const OptionSpec *spec, const void *config, char *out)
 {
+    assert(out != NULL); /* also keeps gcc's -fsanitize=null paths from warning */
     const char *field = (const char *)config + spec->offset;
     switch (spec->type) {
     case OPTION_INT: {
@@ -602,6 +603,14 @@ static void option_format_value(const OptionSpec *spec, const void *config, char
     }
     }
     assert(!"unknown option type");
+}
+
+void options_value_text(const OptionSpec *specs, int n_specs, const void *config,
+                        const char *name, char *out)
+{
+    const OptionSpec *spec = options_find(specs, n_specs, name);
+    assert(spec != NULL);
+    option_format_value(spec, config, out);
 }
 
 /* True when a string must be quoted to read back unchanged from a file. */

@@ -1,4 +1,10 @@
-/* predict.c — `psrec predict` (see predict.h). Single process, no MPI. */
+/* predict.c — `psrec predict` (see predict.h). Single process, no MPI.
+ *
+ * Every shard file is checked to hold only keys its slot owns (by the
+ * manifest's shard map), so swapped or copied files fail instead of silently
+ * turning half the rows into fallbacks. A pairs CSV needs only the user and
+ * item columns: ratings and timestamps are never read.
+ */
 #include "psrec/predict.h"
 
 #include <errno.h>
@@ -9,11 +15,9 @@
 #include "psrec/checkpoint.h"
 #include "psrec/config.h"
 #include "psrec/dataset.h"
+#include "psrec/keys.h"
 #include "psrec/model.h"
 #include "psrec/store.h"
-
-#define EXIT_FAILED_RUN 1
-#define EXIT_BAD_USAGE 2
 
 /* Loads the model folder of run_dir into a new store; fills *manifest and
  * *params. Returns the store, or NULL with a message. */
@@ -40,13 +44,18 @@ static Store *load_model(const char *run_dir, ModelManifest *manifest, ModelPara
     int n_tables = (*model)->table_specs(params, specs);
     OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};
     Store *store = store_create(specs, n_tables, &optimizer, manifest->init_seed);
+    /* The manifest reader guarantees n_vshards >= n_servers >= 1. */
+    ShardMap owners;
+    shardmap_init(&owners, (uint32_t)manifest->n_vshards, (uint32_t)manifest->n_servers);
     for (int s = 0; s < manifest->n_servers; s++) {
         checkpoint_shard_path(path, sizeof path, model_dir, s, manifest->n_servers);
-        if (checkpoint_read_shard(path, store, err) != 0) {
+        if (checkpoint_read_shard(path, store, &owners, s, err) != 0) {
             store_destroy(store);
-            return NULL;
+            store = NULL;
+            break;
         }
     }
+    shardmap_free(&owners);
     return store;
 }
 
@@ -64,7 +73,7 @@ int predict_main(int argc, char **argv)
     }
     if (rc != 0) {
         fprintf(stderr, "psrec predict: %s\n", err.message);
-        return EXIT_BAD_USAGE;
+        return CONFIG_EXIT_BAD_USAGE;
     }
 
     ModelManifest manifest;
@@ -73,7 +82,7 @@ int predict_main(int argc, char **argv)
     Store *store = load_model(config.run_dir, &manifest, &params, &model, &err);
     if (!store) {
         fprintf(stderr, "psrec predict: %s\n", err.message);
-        return EXIT_FAILED_RUN;
+        return CONFIG_EXIT_RUN_FAILED;
     }
 
     DatasetOptions options;
@@ -82,13 +91,17 @@ int predict_main(int argc, char **argv)
     options.skip_malformed = config.skip_malformed;
     options.user_column = config.user_column;
     options.item_column = config.item_column;
+    /* Pairs are scored, not compared: a rating or timestamp column may be
+     * absent, empty or anything, so it is not read at all. */
+    options.rating_column = NULL;
+    options.timestamp_column = NULL;
     Ratings pairs = {0};
     options.format = (DatasetFormat)config.format;
     if (dataset_read(&pairs, config.pairs_path, &options, &err) != 0) {
         fprintf(stderr, "psrec predict: %s\n", err.message);
         ratings_free(&pairs);
         store_destroy(store);
-        return EXIT_FAILED_RUN;
+        return CONFIG_EXIT_RUN_FAILED;
     }
 
     FILE *out = fopen(config.out_path, "w");
@@ -96,7 +109,7 @@ int predict_main(int argc, char **argv)
         fprintf(stderr, "psrec predict: cannot write %s: %s\n", config.out_path, strerror(errno));
         ratings_free(&pairs);
         store_destroy(store);
-        return EXIT_FAILED_RUN;
+        return CONFIG_EXIT_RUN_FAILED;
     }
     /* An unseen id's row counts as zeros: the model's fallback prediction. */
     size_t max_width = (size_t)params.dim + 1;
@@ -120,7 +133,7 @@ int predict_main(int argc, char **argv)
     int write_failed = ferror(out);
     if (fclose(out) != 0 || write_failed) {
         fprintf(stderr, "psrec predict: error writing %s: %s\n", config.out_path, strerror(errno));
-        rc = EXIT_FAILED_RUN;
+        rc = CONFIG_EXIT_RUN_FAILED;
     } else {
         fprintf(stderr, "psrec predict: wrote %zu predictions to %s", pairs.n, config.out_path);
         if (pairs.n_skipped)

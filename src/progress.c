@@ -55,10 +55,9 @@ void progress_end_epoch(Progress *progress, const EpochRecord *record)
     fflush(stdout);
 }
 
-/* JSON has no NaN: a missing figure is written as null. */
-static void write_json_number(FILE *file, const char *name, double value, bool last)
+void progress_json_number(FILE *file, const char *name, double value, bool last)
 {
-    if (isnan(value))
+    if (!isfinite(value))
         fprintf(file, "\"%s\":null%s", name, last ? "" : ",");
     else
         fprintf(file, "\"%s\":%.9g%s", name, value, last ? "" : ",");
@@ -68,13 +67,13 @@ void progress_write_json(FILE *file, const EpochRecord *record)
 {
     double rate = record->train_seconds > 0 ? record->examples / record->train_seconds : 0.0;
     fprintf(file, "{\"epoch\":%d,", record->epoch);
-    write_json_number(file, "train_mse", record->train_mse, false);
-    write_json_number(file, "test_rmse", record->test_rmse, false);
-    write_json_number(file, "test_mae", record->test_mae, false);
-    write_json_number(file, "examples", record->examples, false);
-    write_json_number(file, "train_seconds", record->train_seconds, false);
-    write_json_number(file, "examples_per_s", rate, false);
-    write_json_number(file, "elapsed_seconds", record->elapsed_seconds, true);
+    progress_json_number(file, "train_mse", record->train_mse, false);
+    progress_json_number(file, "test_rmse", record->test_rmse, false);
+    progress_json_number(file, "test_mae", record->test_mae, false);
+    progress_json_number(file, "examples", record->examples, false);
+    progress_json_number(file, "train_seconds", record->train_seconds, false);
+    progress_json_number(file, "examples_per_s", rate, false);
+    progress_json_number(file, "elapsed_seconds", record->elapsed_seconds, true);
     fprintf(file, "}\n");
     fflush(file);
 }

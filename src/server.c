@@ -108,9 +108,11 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
     stats->rows_pulled += request->n_keys;
     if (request->create) {
         stats->train_bytes_sent += server->encoded.len;
-        int worker = source; /* workers are world ranks 0..n_workers-1 */
+        /* The pull serves batch `batch`, which in a sequential run would see
+         * every batch before it; the slowest worker has pushed only
+         * `slowest` of them. */
         uint64_t slowest = slowest_clock(server);
-        uint64_t staleness = server->clocks[worker] > slowest ? server->clocks[worker] - slowest : 0;
+        uint64_t staleness = request->batch > slowest ? request->batch - slowest : 0;
         stats->staleness_sum += staleness;
         stats->staleness_samples++;
         if (staleness > stats->staleness_max)
@@ -191,8 +193,11 @@ static void handle_control(Server *server, int source, const ByteBuffer *message
     if (wire_decode_control(&control, message->data, message->len, &err) != 0)
         fatal("protocol error: Control from rank %d: %s", source, err.message);
     assert(control.kind == WIRE_CONTROL_WORKER_DONE); /* wire rejects other kinds */
-    if (server->clocks[source] == UINT64_MAX)
-        fatal("protocol error: rank %d said WORKER_DONE twice", source);
+    if (control.value != server->clocks[source])
+        fatal("protocol error: rank %d is done after %llu batches, but %llu of its pushes "
+              "arrived here",
+              source, (unsigned long long)control.value,
+              (unsigned long long)server->clocks[source]);
     server->clocks[source] = UINT64_MAX;
     server->workers_done++;
     if (server->n_pending > 0)
@@ -227,6 +232,9 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         if (source < 0 || source >= layout->n_workers)
             fatal("protocol error: %s message (tag %d) from rank %d, which is not a worker",
                   tag_name(tag), tag, source);
+        if (server.clocks[source] == UINT64_MAX)
+            fatal("protocol error: %s message from rank %d after it said WORKER_DONE",
+                  tag_name(tag), source);
         switch (tag) {
         case COMM_TAG_PULL_REQUEST: handle_pull(&server, source, &message); break;
         case COMM_TAG_PUSH: handle_push(&server, source, &message); break;

@@ -7,6 +7,8 @@
  */
 #include "psrec/train.h"
 
+#include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -28,11 +30,20 @@
 #include "psrec/store.h"
 #include "psrec/worker.h"
 
-#define EXIT_FAILED_RUN 1
-#define EXIT_BAD_USAGE 2
+/* The names of the run's choices, for messages and the summary. */
+typedef struct {
+    char model[OPTION_STRING_BYTES];
+    char consistency[OPTION_STRING_BYTES];
+    char optimizer[OPTION_STRING_BYTES];
+} RunNames;
 
-static const char *const CONSISTENCY_NAMES[] = {"bsp", "ssp", "asp"};
-static const char *const OPTIMIZER_NAMES[] = {"sgd", "adagrad", "adam"};
+static void run_names_from_config(RunNames *names, const TrainConfig *config)
+{
+    options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "model", names->model);
+    options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "consistency",
+                       names->consistency);
+    options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "optimizer", names->optimizer);
+}
 
 /* Collective over the world: true when any rank failed. The failed rank
  * with the lowest number prints its message, so a failure every worker
@@ -149,12 +160,39 @@ static uint64_t staleness_from_config(const TrainConfig *config)
     return WORKER_NEVER_WAIT;
 }
 
-/* Chief only: the run folder, its model folder and the saved configuration. */
+/* Removes a previous run's model files from model_dir, manifest first, so
+ * the folder never pairs an old manifest with new shards. */
+static int remove_old_model(const char *model_dir, Error *err)
+{
+    char path[OPTION_STRING_BYTES + 512]; /* model_dir + '/' + a file name */
+    snprintf(path, sizeof path, "%s/manifest.txt", model_dir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return error_set(err, "cannot remove the old %s: %s", path, strerror(errno));
+    DIR *dir = opendir(model_dir);
+    if (!dir)
+        return error_set(err, "cannot read %s: %s", model_dir, strerror(errno));
+    struct dirent *entry;
+    int rc = 0;
+    while (rc == 0 && (entry = readdir(dir)) != NULL) {
+        size_t len = strlen(entry->d_name);
+        if (strncmp(entry->d_name, "shard-", 6) != 0 || len < 4 ||
+            strcmp(entry->d_name + len - 4, ".bin") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", model_dir, entry->d_name);
+        if (unlink(path) != 0)
+            rc = error_set(err, "cannot remove the old %s: %s", path, strerror(errno));
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Chief only: the run folder, its (emptied) model folder and the saved
+ * configuration. */
 static int prepare_run_dir(const TrainConfig *config, Error *err)
 {
     char path[OPTION_STRING_BYTES + 64];
     snprintf(path, sizeof path, "%s/model", config->run_dir);
-    if (path_make_dirs(path, err) != 0)
+    if (path_make_dirs(path, err) != 0 || remove_old_model(path, err) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/config.conf", config->run_dir);
     FILE *file = fopen(path, "w");
@@ -183,58 +221,69 @@ typedef struct {
     double staleness_samples;
     double staleness_max;
     double load_seconds;
+    double worker_wait_seconds; /* longest time a worker waited for pull responses */
 } RunTotals;
 
-static int write_summary(const TrainConfig *config, const CommLayout *layout,
-                         const DataSummary *data, const RunTotals *totals, Error *err)
+static int write_summary(const TrainConfig *config, const RunNames *names,
+                         const CommLayout *layout, const DataSummary *data,
+                         const RunTotals *totals, Error *err)
 {
     char path[OPTION_STRING_BYTES + 64];
     snprintf(path, sizeof path, "%s/summary.json", config->run_dir);
     FILE *file = fopen(path, "w");
     if (!file)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
-    double rate = totals->train_seconds > 0 ? totals->train_examples / totals->train_seconds : 0;
-    double bytes_per_example = totals->train_examples > 0
-                                   ? totals->train_bytes / totals->train_examples
-                                   : 0;
-    double staleness_mean = totals->staleness_samples > 0
-                                ? totals->staleness_sum / totals->staleness_samples
-                                : 0;
+    double per_example = totals->train_examples > 0 ? 1.0 / totals->train_examples : NAN;
+    double samples = totals->staleness_samples;
+    const struct {
+        const char *name;
+        double value;
+    } figures[] = {
+        {"train_examples", data->n_train},
+        {"test_examples", data->n_test},
+        {"skipped_lines", data->n_skipped},
+        {"global_mean", data->global_mean},
+        {"load_seconds", totals->load_seconds},
+        {"train_seconds", totals->train_seconds},
+        {"examples_per_s", totals->train_examples / totals->train_seconds},
+        {"train_bytes", totals->train_bytes},
+        {"bytes_per_example", totals->train_bytes * per_example},
+        {"final_train_mse", totals->last_train_mse},
+        {"test_rmse", data->n_test > 0 ? totals->test_rmse : NAN},
+        {"test_mae", data->n_test > 0 ? totals->test_mae : NAN},
+        {"staleness_mean", samples > 0 ? totals->staleness_sum / samples : 0},
+        {"staleness_max", totals->staleness_max},
+        {"worker_wait_seconds", totals->worker_wait_seconds},
+    };
+    size_t n_figures = sizeof figures / sizeof figures[0];
     fprintf(file,
-            "{\"model\":\"mf\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
-            "\"optimizer\":\"%s\",\"dim\":%d,\"epochs\":%d,\"batch_size\":%d,"
-            "\"train_examples\":%.0f,\"test_examples\":%.0f,\"skipped_lines\":%.0f,"
-            "\"global_mean\":%.9g,\"load_seconds\":%.6g,\"train_seconds\":%.6g,"
-            "\"examples_per_s\":%.6g,\"train_bytes\":%.0f,\"bytes_per_example\":%.6g,"
-            "\"final_train_mse\":%.9g,",
-            layout->world_size, layout->n_servers, layout->n_workers,
-            CONSISTENCY_NAMES[config->consistency], OPTIMIZER_NAMES[config->optimizer],
-            config->dim, config->epochs, config->batch_size, data->n_train, data->n_test,
-            data->n_skipped, data->global_mean, totals->load_seconds, totals->train_seconds, rate,
-            totals->train_bytes, bytes_per_example, totals->last_train_mse);
-    if (data->n_test > 0)
-        fprintf(file, "\"test_rmse\":%.9g,\"test_mae\":%.9g,", totals->test_rmse,
-                totals->test_mae);
-    else
-        fprintf(file, "\"test_rmse\":null,\"test_mae\":null,");
-    fprintf(file, "\"staleness_mean\":%.6g,\"staleness_max\":%.0f}\n", staleness_mean,
-            totals->staleness_max);
+            "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
+            "\"optimizer\":\"%s\",\"dim\":%d,\"epochs\":%d,\"batch_size\":%d,",
+            names->model, layout->world_size, layout->n_servers, layout->n_workers,
+            names->consistency, names->optimizer, config->dim, config->epochs,
+            config->batch_size);
+    for (size_t i = 0; i < n_figures; i++)
+        progress_json_number(file, figures[i].name, figures[i].value, i + 1 == n_figures);
+    fprintf(file, "}\n");
     if (fclose(file) != 0)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
 /* Worker side of training: epochs, evaluation, progress. Fills the totals
- * the chief reports (only the chief's copy is complete). */
-static void run_worker(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
-                       const ModelParams *params, const DataSummary *data, const Ratings *train,
-                       const Ratings *test, RunTotals *totals)
+ * the chief reports (only the chief's copy is complete). Returns -1 with a
+ * message when training diverged (the loss is no longer finite: every worker
+ * sees the same reduced loss, so all stop after the same epoch), else 0. */
+static int run_worker(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
+                      const ModelOps *model, const ModelParams *params, const DataSummary *data,
+                      const Ratings *train, const Ratings *test, RunTotals *totals, Error *err)
 {
     bool chief = layout->world_rank == 0;
+    int rc = 0;
     WorkerSetup setup = {
         .layout = layout,
         .map = map,
-        .model = model_find("mf"),
+        .model = model,
         .params = *params,
         .staleness = staleness_from_config(config),
         .seed = config->seed,
@@ -286,21 +335,30 @@ static void run_worker(const TrainConfig *config, const CommLayout *layout, cons
             if (metrics)
                 progress_write_json(metrics, &record);
         }
+        if (!isfinite(record.train_mse)) {
+            rc = error_set(err,
+                           "training diverged: the train MSE is %g after epoch %d; lower "
+                           "--learning-rate (now %g) or raise --l2",
+                           record.train_mse, epoch + 1, (double)config->learning_rate);
+            break;
+        }
     }
     worker_finish(worker);
     totals->train_bytes = (double)worker_stats(worker)->train_bytes_sent;
+    totals->worker_wait_seconds = worker_stats(worker)->pull_wait_seconds;
     if (metrics)
         fclose(metrics);
     worker_destroy(worker);
+    return rc;
 }
 
 /* Server side: serve until the workers are done, then write our shard. */
 static int run_server(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
-                      const ModelParams *params, uint64_t batches_per_epoch, RunTotals *totals,
-                      Error *err)
+                      const ModelOps *model, const ModelParams *params,
+                      uint64_t batches_per_epoch, RunTotals *totals, Error *err)
 {
     TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = model_find("mf")->table_specs(params, specs);
+    int n_tables = model->table_specs(params, specs);
     OptimizerConfig optimizer;
     optimizer_from_config(&optimizer, config);
     Store *store = store_create(specs, n_tables, &optimizer, config->seed);
@@ -325,8 +383,8 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
     return rc;
 }
 
-static int write_manifest(const TrainConfig *config, const CommLayout *layout,
-                          const DataSummary *data, Error *err)
+static int write_manifest(const TrainConfig *config, const RunNames *names,
+                          const CommLayout *layout, const DataSummary *data, Error *err)
 {
     ModelManifest manifest = {
         .version = CHECKPOINT_MANIFEST_VERSION,
@@ -341,7 +399,7 @@ static int write_manifest(const TrainConfig *config, const CommLayout *layout,
         .rating_min = data->rating_min,
         .rating_max = data->rating_max,
     };
-    snprintf(manifest.model, sizeof manifest.model, "mf");
+    snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[OPTION_STRING_BYTES + 64];
     snprintf(path, sizeof path, "%s/model/manifest.txt", config->run_dir);
     return checkpoint_write_manifest(path, &manifest, err);
@@ -354,28 +412,35 @@ int train_main(int argc, char **argv)
     int world_size = comm_world_size();
     log_set_identity(world_rank, "rank");
 
-    /* ---- configuration: every rank parses the same arguments; rank 0 speaks */
+    /* ---- configuration: every rank parses its own arguments (a --config
+     * file may be missing on one node only), then all agree */
     TrainConfig config;
     Error err;
     int rc = config_load_train(&config, argc, argv, &err);
     if (rc == 0 && config_check_layout(&config, world_size, &err) != 0)
         rc = -1;
-    if (rc != 0) {
+    if (agree_on_failure(rc < 0, &err)) {
+        comm_finalize();
+        return CONFIG_EXIT_BAD_USAGE;
+    }
+    int help_asked = rc == 1;
+    comm_world_max_int(&help_asked);
+    if (help_asked) {
         if (world_rank == 0) {
-            if (rc == 1) {
-                printf("usage: mpirun -np N psrec train --train FILE [options]\n\n"
-                       "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
-                       "parameters, the rest are workers. Options (also as `key = value` lines in\n"
-                       "a --config file; the command line wins):\n\n");
-                options_print_help(stdout, TRAIN_OPTIONS, TRAIN_OPTION_COUNT);
-            } else {
-                fprintf(stderr, "psrec train: %s\n", err.message);
-            }
+            printf("usage: mpirun -np N psrec train --train FILE [options]\n\n"
+                   "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
+                   "parameters, the rest are workers. Options (also as `key = value` lines in\n"
+                   "a --config file; the command line wins):\n\n");
+            options_print_help(stdout, TRAIN_OPTIONS, TRAIN_OPTION_COUNT);
         }
         comm_finalize();
-        return rc == 1 ? 0 : EXIT_BAD_USAGE;
+        return 0;
     }
     log_set_level((LogLevel)config.log_level);
+    RunNames names;
+    run_names_from_config(&names, &config);
+    const ModelOps *model = model_find(names.model);
+    assert(model != NULL); /* the option's choices are the models */
 
     /* ---- roles */
     CommLayout layout;
@@ -385,19 +450,19 @@ int train_main(int argc, char **argv)
     ShardMap map;
     shardmap_init(&map, (uint32_t)config.vshards, (uint32_t)config.servers);
 
-    int exit_code = EXIT_FAILED_RUN;
+    int exit_code = CONFIG_EXIT_RUN_FAILED;
     Ratings train = {0}, test = {0};
 
     /* ---- run folder */
     if (agree_on_failure(chief && prepare_run_dir(&config, &err) != 0, &err))
         goto finish;
     if (chief)
-        printf("psrec train: %d ranks = %d workers + %d servers; model mf dim %d; %s; "
+        printf("psrec train: %d ranks = %d workers + %d servers; model %s dim %d; %s; "
                "%s lr %g; %d epochs of batch %d\n"
                "configuration saved to %s/config.conf\n",
-               world_size, layout.n_workers, layout.n_servers, config.dim,
-               CONSISTENCY_NAMES[config.consistency], OPTIMIZER_NAMES[config.optimizer],
-               (double)config.learning_rate, config.epochs, config.batch_size, config.run_dir);
+               world_size, layout.n_workers, layout.n_servers, names.model, config.dim,
+               names.consistency, names.optimizer, (double)config.learning_rate, config.epochs,
+               config.batch_size, config.run_dir);
 
     /* ---- data: each worker reads its own byte range */
     double load_start = time_now_s();
@@ -421,6 +486,9 @@ int train_main(int argc, char **argv)
                "mean rating %.4f, %llu batches per epoch, loaded in %.2fs\n",
                data.n_train, data.n_test, data.n_skipped, data.global_mean,
                (unsigned long long)data.n_batches, totals.load_seconds);
+        if (config.test_path[0] && data.n_test == 0)
+            fprintf(stderr, "psrec train: warning: %s has no examples; no test metrics\n",
+                    config.test_path);
         fflush(stdout);
     }
 
@@ -430,23 +498,27 @@ int train_main(int argc, char **argv)
     params.global_mean = data.global_mean;
     params.rating_min = data.rating_min;
     params.rating_max = data.rating_max;
-    failed = false;
     if (layout.is_server)
-        failed = run_server(&config, &layout, &map, &params, data.n_batches, &totals, &err) != 0;
+        failed = run_server(&config, &layout, &map, model, &params, data.n_batches, &totals,
+                            &err) != 0;
     else
-        run_worker(&config, &layout, &map, &params, &data, &train, &test, &totals);
+        failed = run_worker(&config, &layout, &map, model, &params, &data, &train, &test,
+                            &totals, &err) != 0;
 
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
     comm_world_sum_double(reduced, 3);
-    comm_world_max_double(&totals.staleness_max, 1);
+    double maxima[2] = {totals.staleness_max, totals.worker_wait_seconds};
+    comm_world_max_double(maxima, 2);
+    totals.staleness_max = maxima[0];
+    totals.worker_wait_seconds = maxima[1];
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];
     if (agree_on_failure(failed, &err))
         goto finish;
-    failed = chief && (write_manifest(&config, &layout, &data, &err) != 0 ||
-                       write_summary(&config, &layout, &data, &totals, &err) != 0);
+    failed = chief && (write_manifest(&config, &names, &layout, &data, &err) != 0 ||
+                       write_summary(&config, &names, &layout, &data, &totals, &err) != 0);
     if (agree_on_failure(failed, &err))
         goto finish;
     if (chief) {

@@ -49,6 +49,7 @@ void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out)
     Psrec__PullRequest pb = PSREC__PULL_REQUEST__INIT;
     pb.request_id = msg->request_id;
     pb.min_clock = msg->min_clock;
+    pb.batch = msg->batch;
     pb.create = msg->create ? 1 : 0;
     pb.n_keys = msg->n_keys;
     pb.keys = msg->keys; /* pack only reads it */
@@ -124,6 +125,7 @@ int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t 
 
     out->request_id = pb->request_id;
     out->min_clock = pb->min_clock;
+    out->batch = pb->batch;
     out->create = pb->create != 0;
     out->n_keys = pb->n_keys;
     out->keys = wire_copy_array(pb->keys, pb->n_keys, sizeof *pb->keys);

@@ -47,7 +47,8 @@ typedef struct {
 struct Worker {
     WorkerSetup setup;
     uint32_t table_width[KEY_TABLE_MAX + 1];
-    BatchPlan plans[2];
+    BatchPlan plans[2];        /* training: current and next batch */
+    BatchPlan eval_plan;       /* evaluation chunks, larger than batches */
     CommOutbox *outbox;
     ByteBuffer encoded;
     ByteBuffer received;
@@ -141,8 +142,10 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
     }
 }
 
-/* Sends one PullRequest to each server that owns keys of the plan. */
-static void plan_send_pulls(Worker *worker, BatchPlan *plan, uint64_t min_clock, bool create)
+/* Sends one PullRequest to each server that owns keys of the plan, for the
+ * batch with global index `batch`. */
+static void plan_send_pulls(Worker *worker, BatchPlan *plan, uint64_t batch, uint64_t min_clock,
+                            bool create)
 {
     plan->request_id = worker->next_request_id++;
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
@@ -153,6 +156,7 @@ static void plan_send_pulls(Worker *worker, BatchPlan *plan, uint64_t min_clock,
         WirePullRequest request = {
             .request_id = plan->request_id,
             .min_clock = min_clock,
+            .batch = batch,
             .create = create,
             .n_keys = server->n_keys,
             .keys = server->keys,
@@ -211,7 +215,8 @@ static double plan_compute(Worker *worker, BatchPlan *plan)
 {
     const ModelOps *model = worker->setup.model;
     int per_example = model->keys_per_example;
-    memset(plan->grads, 0, plan->n_floats * sizeof(float));
+    if (plan->n_floats > 0) /* an empty partition's plan has no arrays yet */
+        memset(plan->grads, 0, plan->n_floats * sizeof(float));
     const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
     float *grads[MODEL_MAX_KEYS_PER_EXAMPLE];
     double squared_error = 0.0;
@@ -275,6 +280,7 @@ Worker *worker_create(const WorkerSetup *setup)
         worker->table_width[specs[t].table_id] = specs[t].width;
     for (int p = 0; p < 2; p++)
         plan_init(&worker->plans[p], setup->layout->n_servers);
+    plan_init(&worker->eval_plan, setup->layout->n_servers);
     worker->outbox = comm_outbox_create();
     return worker;
 }
@@ -286,6 +292,7 @@ void worker_destroy(Worker *worker)
     comm_outbox_destroy(worker->outbox);
     for (int p = 0; p < 2; p++)
         plan_free(&worker->plans[p], worker->setup.layout->n_servers);
+    plan_free(&worker->eval_plan, worker->setup.layout->n_servers);
     bytebuffer_free(&worker->encoded);
     bytebuffer_free(&worker->received);
     free(worker->push_values);
@@ -340,14 +347,15 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
     BatchPlan *next = &worker->plans[1];
     plan_build(worker, current, train, worker->order, worker_batch_start(n, n_batches, 0),
                worker_batch_start(n, n_batches, 1));
-    plan_send_pulls(worker, current, pull_min_clock(worker, first_global), true);
+    plan_send_pulls(worker, current, first_global, pull_min_clock(worker, first_global), true);
     for (uint64_t b = 0; b < n_batches; b++) {
         plan_receive_pulls(worker, current);
         if (b + 1 < n_batches) {
             plan_build(worker, next, train, worker->order,
                        worker_batch_start(n, n_batches, b + 1),
                        worker_batch_start(n, n_batches, b + 2));
-            plan_send_pulls(worker, next, pull_min_clock(worker, first_global + b + 1), true);
+            plan_send_pulls(worker, next, first_global + b + 1,
+                            pull_min_clock(worker, first_global + b + 1), true);
         }
         squared_error += plan_compute(worker, current);
         plan_push(worker, current);
@@ -366,12 +374,12 @@ void worker_evaluate(Worker *worker, const Ratings *test, ErrorStats *stats)
 {
     const ModelOps *model = worker->setup.model;
     int per_example = model->keys_per_example;
-    BatchPlan *plan = &worker->plans[0];
+    BatchPlan *plan = &worker->eval_plan;
     const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
     for (size_t first = 0; first < test->n; first += EVAL_CHUNK_EXAMPLES) {
         size_t last = first + EVAL_CHUNK_EXAMPLES < test->n ? first + EVAL_CHUNK_EXAMPLES : test->n;
         plan_build(worker, plan, test, NULL, first, last);
-        plan_send_pulls(worker, plan, worker->clock, false);
+        plan_send_pulls(worker, plan, worker->clock, worker->clock, false);
         plan_receive_pulls(worker, plan);
         for (size_t e = 0; e < plan->n_examples; e++) {
             const uint32_t *slots = plan->example_slots + e * (size_t)per_example;

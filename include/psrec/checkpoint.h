@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "psrec/keys.h"
 #include "psrec/store.h"
 #include "psrec/util.h"
 
@@ -28,9 +29,14 @@ int checkpoint_write_shard(const char *path, Store *store, Error *err);
 /* Reads a shard file into store (rows are inserted with store_put_row).
  * Fails with a message naming the file and what is wrong when the magic,
  * version or checksum is wrong, the file is truncated, or a table in the file
- * is missing from store or has another width or stride. On failure store may
- * hold some of the file's rows. */
-int checkpoint_read_shard(const char *path, Store *store, Error *err);
+ * is missing from store or has another width or stride. When owner_map is not
+ * NULL, every key in the file must satisfy
+ * shardmap_server_of(owner_map, key) == server (0 <= server < n_servers), else
+ * it fails saying the shard files are mixed up; NULL skips that check (a
+ * restore that re-shards the rows). On failure store may hold some of the
+ * file's rows. */
+int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
+                          Error *err);
 
 /* The file name of shard `server` of `n_servers` inside dir:
  * "<dir>/shard-00001-of-00004.bin". Writes at most out_bytes bytes. */
@@ -56,7 +62,8 @@ typedef struct {
 int checkpoint_write_manifest(const char *path, const ModelManifest *manifest, Error *err);
 
 /* Reads a manifest; fails naming the file and line on an unknown key, a
- * malformed value, a missing key or another version. */
+ * malformed value, a missing key or another version, and naming the file when
+ * rating_min is above rating_max or n_vshards is below n_servers. */
 int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err);
 
 #endif

@@ -57,13 +57,13 @@ typedef struct {
  * role's communicator. Collective over the world. */
 void comm_split_roles(CommLayout *layout, int n_servers);
 
-/* World rank of server `server` (0-based) and of worker `worker`. */
+/* World rank of server `server` (0-based); worker w is world rank w. */
 int comm_server_world_rank(const CommLayout *layout, int server);
-int comm_worker_world_rank(const CommLayout *layout, int worker);
 
 /* ---- asynchronous sends */
 typedef struct CommOutbox CommOutbox;
 
+/* An empty outbox; the caller owns it (comm_outbox_destroy). */
 CommOutbox *comm_outbox_create(void);
 
 /* Sends message->data[0..len) to world rank dest with tag. The outbox takes
@@ -100,14 +100,10 @@ void comm_world_sum_double(double *values, int n);
 void comm_world_max_double(double *values, int n);
 void comm_world_max_int(int *value);
 void comm_world_min_int(int *value);
-void comm_world_barrier(void);
 /* Broadcast n bytes from world rank `root` to every rank. */
 void comm_world_broadcast(void *data, size_t bytes, int root);
 
 /* Ends every rank of the job with exit_code (MPI_Abort). */
 _Noreturn void comm_abort(int exit_code);
-
-/* Bytes this rank has handed to MPI through outboxes since start. */
-uint64_t comm_bytes_sent(void);
 
 #endif

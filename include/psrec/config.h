@@ -12,6 +12,12 @@
 #include "psrec/options.h"
 #include "psrec/util.h"
 
+/* Exit codes of every psrec command. */
+enum {
+    CONFIG_EXIT_RUN_FAILED = 1, /* the run failed: unreadable or malformed files, divergence */
+    CONFIG_EXIT_BAD_USAGE = 2   /* bad flags or values, or a layout that cannot work */
+};
+
 typedef enum {
     CONSISTENCY_BSP = 0, /* every worker waits for all others each batch */
     CONSISTENCY_SSP = 1, /* a pull waits until the slowest worker is within `staleness` batches */

@@ -36,6 +36,7 @@ typedef struct {
  * n_servers). Requires n_vshards ≥ n_servers ≥ 1. The map owns its table;
  * free it with shardmap_free. */
 void shardmap_init(ShardMap *map, uint32_t n_vshards, uint32_t n_servers);
+/* Frees the table and zeroes *map; shardmap_free(NULL) is a no-op. */
 void shardmap_free(ShardMap *map);
 
 /* The server index (0..n_servers-1) that owns key. */

@@ -64,6 +64,11 @@ int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const
  * find --config before the rest of the command line is applied. */
 const char *options_find_arg(int argc, char **argv, const char *name);
 
+/* The current value of option `name` as it would be typed (a choice as its
+ * name), into out (OPTION_STRING_BYTES bytes). The option must exist. */
+void options_value_text(const OptionSpec *specs, int n_specs, const void *config,
+                        const char *name, char *out);
+
 /* Writes "usage" help: one line per option with its default and choices. */
 void options_print_help(FILE *out, const OptionSpec *specs, int n_specs);
 

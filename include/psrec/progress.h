@@ -1,7 +1,8 @@
 /* progress.h — what the chief shows and records while training.
  *
- * On a terminal (stdout: under mpirun only stdout is a terminal), a live line within an epoch (percent, examples/s, ETA),
- * redrawn at most a few times per second; one permanent line per epoch; and
+ * On a terminal, a live line within an epoch (percent, examples/s, ETA) on
+ * stdout — under mpirun only stdout reaches a terminal — redrawn at most a
+ * few times per second; one permanent line per epoch; and
  * the metrics of each epoch appended to the run folder as one JSON object
  * per line. Only the chief uses it.
  */
@@ -24,7 +25,7 @@ typedef struct {
 } EpochRecord;
 
 typedef struct {
-    bool live;              /* draw the live line (stderr is a terminal) */
+    bool live;              /* draw the live line on stdout */
     double started_at;      /* time_now_s() when the epoch began */
     double last_draw_at;
     int epoch;
@@ -44,5 +45,9 @@ void progress_end_epoch(Progress *progress, const EpochRecord *record);
 
 /* Appends one JSON line for the record to file. */
 void progress_write_json(FILE *file, const EpochRecord *record);
+
+/* Writes `"name":value` (followed by a comma unless last) with enough digits
+ * to read back; NaN and infinities, which JSON cannot hold, as null. */
+void progress_json_number(FILE *file, const char *name, double value, bool last);
 
 #endif

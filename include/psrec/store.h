@@ -32,6 +32,7 @@ typedef struct Store Store;
  * The caller owns the store; free with store_destroy. */
 Store *store_create(const TableSpec *tables, int n_tables, const OptimizerConfig *optimizer,
                     uint64_t init_seed);
+/* Frees the store; store_destroy(NULL) is a no-op. */
 void store_destroy(Store *store);
 
 /* The spec of the table a key belongs to, or NULL if the store has no such

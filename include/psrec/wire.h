@@ -3,8 +3,9 @@
  * This is the only module that sees the protobuf-c generated types; the rest
  * of psrec uses the plain structs below. Decoding copies the repeated fields
  * into arrays the decoded struct owns (free with the matching wire_*_free).
- * Bytes that do not decode, or whose repeated fields disagree in length,
- * return -1 with a message saying what was wrong; never a crash.
+ * Bytes that do not decode return -1 with a message saying what was wrong;
+ * never a crash. Whether the sizes agree with the keys is the receiver's
+ * check, which knows the tables.
  */
 #ifndef PSREC_WIRE_H
 #define PSREC_WIRE_H
@@ -18,6 +19,7 @@
 typedef struct {
     uint32_t request_id;
     uint64_t min_clock;
+    uint64_t batch;   /* global index of the batch the pull serves */
     bool create;
     size_t n_keys;
     uint64_t *keys;   /* (n_keys,) */

@@ -6,7 +6,9 @@
  * gradients on the rows it gets back, sums them per key, and sends one Push
  * to every server (empty ones too: a push also reports the worker's clock,
  * which BSP/SSP servers wait on). The next batch's pull is sent before the
- * current batch is computed, so it is in flight during the computation.
+ * current batch is computed, so it is in flight during the computation; under
+ * ASP and SSP it may therefore be answered before this worker's own previous
+ * push arrives (BSP holds it until that push, like every other, is in).
  * The worker's clock is the number of batches it has pushed; a pull for the
  * batch with global index g asks servers to wait until every worker's clock
  * is at least g − staleness (BSP: staleness 0; ASP: never wait).
@@ -45,7 +47,8 @@ typedef struct {
 
 typedef struct Worker Worker;
 
-/* Creates a worker; setup is copied (its pointers must outlive the worker). */
+/* Creates a worker; setup is copied (its pointers must outlive the worker).
+ * The caller owns the worker; worker_destroy(NULL) is a no-op. */
 Worker *worker_create(const WorkerSetup *setup);
 void worker_destroy(Worker *worker);
 
@@ -58,8 +61,9 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
 
 /* Adds the errors of the model's predictions for every test example to
  * *stats. Rows are read (never created) once every worker has pushed as many
- * batches as this one, so the figures are those of the same model on every
- * worker. */
+ * batches as this one. The figures are those of one model on every worker
+ * provided no worker pushes again before all have evaluated (train.c's
+ * reduction of the results after evaluating ensures it). */
 void worker_evaluate(Worker *worker, const Ratings *test, ErrorStats *stats);
 
 /* Tells every server this worker is done and waits for its sends. */

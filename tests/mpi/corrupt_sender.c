@@ -4,8 +4,10 @@
  *
  * Run as `mpirun -np 2 corrupt_sender MODE`: rank 1 is a real server
  * (server_run over an mf store); rank 0 plays a worker and sends
- *   garbage — bytes that do not decode as a Push;
- *   sizes   — a well-formed Push whose gradient count disagrees with its keys.
+ *   garbage    — bytes that do not decode as a Push;
+ *   sizes      — a well-formed Push whose gradient count disagrees with its keys;
+ *   after-done — WORKER_DONE, then a Push, which must not reset the worker's
+ *                clock and let the server stop serving the others early.
  * The server must abort the job; rank 0 then waits for an answer that never
  * comes, so the job only ends through that abort.
  */
@@ -23,10 +25,12 @@
 int main(int argc, char **argv)
 {
     comm_init(&argc, &argv);
-    if (argc != 2 || comm_world_size() != 2) {
-        fprintf(stderr, "usage: mpirun -np 2 corrupt_sender garbage|sizes\n");
+    if (argc != 2 || comm_world_size() != 3) {
+        fprintf(stderr, "usage: mpirun -np 3 corrupt_sender garbage|sizes|after-done\n");
         comm_abort(2);
     }
+    /* Ranks 0 and 1 are workers (rank 1 stays silent, so the server must keep
+     * serving), rank 2 the server. */
     CommLayout layout;
     comm_split_roles(&layout, 1);
     log_set_identity(layout.world_rank, layout.is_server ? "server" : "worker");
@@ -44,7 +48,7 @@ int main(int argc, char **argv)
         ServerStats stats;
         server_run(&layout, &map, &schedule, store, &stats);
         store_destroy(store);
-    } else {
+    } else if (layout.role_rank == 0) {
         CommOutbox *outbox = comm_outbox_create();
         ByteBuffer message = {0};
         if (strcmp(argv[1], "garbage") == 0) {
@@ -53,6 +57,13 @@ int main(int argc, char **argv)
             bytebuffer_reserve(&message, sizeof garbage);
             memcpy(message.data, garbage, sizeof garbage);
             message.len = sizeof garbage;
+        } else if (strcmp(argv[1], "after-done") == 0) {
+            WireControl done = {.kind = WIRE_CONTROL_WORKER_DONE, .value = 0};
+            wire_encode_control(&done, &message);
+            comm_outbox_send(outbox, comm_server_world_rank(&layout, 0), COMM_TAG_CONTROL,
+                             &message);
+            WirePush push = {.clock = 0};
+            wire_encode_push(&push, &message);
         } else {
             uint64_t keys[2];
             mf->example_keys(1, 2, keys);
@@ -63,6 +74,9 @@ int main(int argc, char **argv)
         comm_outbox_send(outbox, comm_server_world_rank(&layout, 0), COMM_TAG_PUSH, &message);
         comm_outbox_flush(outbox);
         ByteBuffer never = {0};
+        comm_recv(&never, COMM_ANY_SOURCE, COMM_ANY_TAG, NULL, NULL);
+    } else {
+        ByteBuffer never = {0}; /* the silent worker: waits for the abort */
         comm_recv(&never, COMM_ANY_SOURCE, COMM_ANY_TAG, NULL, NULL);
     }
     comm_finalize();

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Bad input ends in one clear error line and a non-zero exit, never a hang:
-# a malformed line, a missing file, an unknown flag, too many servers. With
-# --skip-malformed the bad line is skipped and counted instead.
+# a malformed line, a missing file, an unknown flag, too many servers, a bad
+# value, a diverging learning rate. With
+# --skip-malformed the bad line is skipped and counted instead. psrec predict
+# refuses a corrupt shard and shard files swapped between slots, and reads a
+# pairs CSV whose unused rating column is empty.
 source "$(dirname "$0")/common.sh"
 export PSREC_TEST_TIMEOUT=60
 printf 'user_id,item_id,rating\n1,10,4\n2,11,5\n3,x12,3\n4,13,2\n5,14,1\n' >"$WORK/bad.csv"
@@ -32,8 +35,17 @@ expect_failure too_many_servers "servers 4 leaves no worker" 4 \
 expect_failure bad_value "expected an integer" 2 \
     --servers 1 --train "$WORK/bad.csv" --epochs many --run-dir "$WORK/r5"
 
-# Skipping instead: the run succeeds and counts the one bad line.
-run_mpi 3 train --servers 1 --skip-malformed --epochs 1 --train "$WORK/bad.csv" \
+# A learning rate far too large: the loss stops being finite; the job says so
+# and commits no model (no manifest), so predict cannot use a broken one.
+"$PSREC" generate --users 50 --items 40 --ratings 600 --seed 2 --out "$WORK/small.csv" >/dev/null
+expect_failure diverged "training diverged" 3 \
+    --servers 1 --optimizer sgd --learning-rate 50 --epochs 5 --batch-size 16 --train "$WORK/small.csv" \
+    --run-dir "$WORK/r6" --progress false
+[ ! -e "$WORK/r6/model/manifest.txt" ] || fail "diverged: a manifest was written"
+
+# Skipping instead: the run succeeds and counts the one bad line. Two servers,
+# so the model has two shard files for the mix-up case below.
+run_mpi 3 train --servers 2 --skip-malformed --epochs 1 --train "$WORK/bad.csv" \
     --run-dir "$WORK/skip" --progress false >"$WORK/skip.log" 2>&1 ||
     { cat "$WORK/skip.log"; fail "skip-malformed run failed"; }
 skipped=$(json_field "$WORK/skip/summary.json" skipped_lines)
@@ -45,6 +57,26 @@ echo "skip_malformed: 1 line skipped, 4 examples trained"
 # psrec predict: a corrupt model file is refused with its name.
 "$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
     --skip-malformed 2>/dev/null || fail "predict on a good model failed"
+
+# psrec predict: a pairs CSV needs only user and item columns; an empty rating
+# field is not read. One output line per pair, in input order.
+printf 'user_id,item_id,rating\n1,10,\n5,14,\n' >"$WORK/pairs-empty.csv"
+"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/pairs-empty.csv" \
+    --out "$WORK/p-empty.csv" 2>"$WORK/empty.err" ||
+    fail "predict on pairs with an empty rating column failed: $(cat "$WORK/empty.err")"
+[ "$(cut -d, -f1,2 "$WORK/p-empty.csv" | tr '\n' ' ')" = "1,10 5,14 " ] ||
+    fail "predict on pairs with empty ratings wrote: $(cat "$WORK/p-empty.csv")"
+echo "empty_rating_column: $(tr '\n' ' ' <"$WORK/p-empty.csv")"
+
+# psrec predict: shard 0 copied over shard 1 is refused, naming the file.
+cp -r "$WORK/skip" "$WORK/mixed"
+cp "$WORK/mixed/model/shard-00000-of-00002.bin" "$WORK/mixed/model/shard-00001-of-00002.bin"
+status=0
+"$PSREC" predict --run-dir "$WORK/mixed" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
+    --skip-malformed 2>"$WORK/mixed.err" || status=$?
+[ "$status" -ne 0 ] && grep -q "mixed/model/shard-00001-of-00002.bin: .*mixed up" "$WORK/mixed.err" ||
+    fail "predict accepted swapped shard files (exit $status): $(cat "$WORK/mixed.err")"
+echo "mixed_shards: $(cat "$WORK/mixed.err")"
 shard=$(ls "$WORK"/skip/model/shard-*.bin | head -1)
 printf 'garbage' | dd of="$shard" bs=1 seek=40 conv=notrunc status=none
 status=0
@@ -53,3 +85,15 @@ status=0
 [ "$status" -ne 0 ] && grep -q "$shard" "$WORK/corrupt.err" ||
     fail "predict accepted a corrupt shard: $(cat "$WORK/corrupt.err")"
 echo "corrupt_shard: $(cat "$WORK/corrupt.err")"
+
+# A run into a folder that holds an older model removes that model first: if
+# the new run fails, no old manifest is left to pair with new shards.
+cp -r "$WORK/skip" "$WORK/stale"
+[ -e "$WORK/stale/model/manifest.txt" ] || fail "stale: the copied model has no manifest"
+run_mpi 3 train --servers 1 --optimizer sgd --learning-rate 50 --epochs 5 --batch-size 16 \
+    --train "$WORK/small.csv" --run-dir "$WORK/stale" --progress false >/dev/null 2>&1 &&
+    fail "stale: the diverging run succeeded"
+[ ! -e "$WORK/stale/model/manifest.txt" ] || fail "stale: the old manifest survived a failed run"
+[ -z "$(ls "$WORK"/stale/model/shard-00001-of-00002.bin 2>/dev/null)" ] ||
+    fail "stale: the old run's second shard survived"
+echo "stale_model: the old manifest and shards are gone after a failed run"

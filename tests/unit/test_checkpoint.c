@@ -4,8 +4,9 @@
  * read back into a fresh store, row by row, bit for bit; damaged files (one
  * flipped byte, truncation, trailing bytes, wrong magic or version) and
  * stores that do not match the file are refused with a message that starts
- * with the path; manifests round-trip exactly and bad ones name the line or
- * the missing key. Each test gets a fresh mkdtemp scratch folder, removed after.
+ * with the path, and so is a shard file read for a slot whose keys it does not
+ * own; manifests round-trip exactly and bad ones name the line, the missing
+ * key or the fields that contradict each other. Each test gets a fresh mkdtemp scratch folder, removed after.
  */
 #include <check.h>
 #include <stdbool.h>
@@ -156,7 +157,7 @@ START_TEST(test_shard_round_trip)
     ck_assert_int_ne(access(tmp, F_OK), 0); /* renamed away */
 
     Store *loaded = store_create(TABLES, 2, &ADAM, 42);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
     test_assert_same_rows(store, loaded);
     /* And through the key path, as a server would see it. */
     uint64_t key = key_make(TABLE_USERS, 5 * 31 + 5);
@@ -180,7 +181,7 @@ START_TEST(test_shard_large_crosses_chunks)
     ck_assert_msg(checkpoint_write_shard(path, store, &err) == 0, "%s", err.message);
     ck_assert_int_gt(test_file_size(path), 6 << 20);
     Store *loaded = store_create(TABLES, 2, &ADAM, 7);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
     test_assert_same_rows(store, loaded);
     store_destroy(store);
     store_destroy(loaded);
@@ -196,7 +197,7 @@ START_TEST(test_shard_empty_store)
     ck_assert_int_eq(checkpoint_write_shard(path, store, &err), 0);
     ck_assert_int_eq(test_file_size(path), 16 + 2 * 20 + 8);
     Store *loaded = store_create(TABLES, 2, &ADAM, 1);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(store_row_count(loaded, 0), 0);
     ck_assert_uint_eq(store_row_count(loaded, 1), 0);
     store_destroy(store);
@@ -223,7 +224,7 @@ static void test_assert_read_fails(const char *path, const char *expected)
 {
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     Error err = {{0}};
-    ck_assert_int_eq(checkpoint_read_shard(path, store, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
     ck_assert_msg(test_starts_with(err.message, path), "message does not start with the path: %s",
                   err.message);
     ck_assert_msg(strstr(err.message, expected) != NULL, "expected '%s' in: %s", expected,
@@ -244,7 +245,7 @@ START_TEST(test_shard_flipped_byte)
     test_file_poke(path, offset, 0x10);
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     Error err;
-    ck_assert_msg(checkpoint_read_shard(path, store, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, store, NULL, 0, &err) == 0, "%s", err.message);
     store_destroy(store);
 
     /* A step field, and the checksum itself, are covered too. */
@@ -320,7 +321,7 @@ START_TEST(test_shard_store_mismatch)
     TableSpec wider[2] = {TABLES[0], TABLES[1]};
     wider[1].width = 4;
     Store *store = store_create(wider, 2, &ADAM, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "table 2 has width 3 in the file but 4"));
     store_destroy(store);
@@ -329,18 +330,96 @@ START_TEST(test_shard_store_mismatch)
     OptimizerConfig adagrad = ADAM;
     adagrad.kind = OPTIMIZER_ADAGRAD;
     store = store_create(TABLES, 2, &adagrad, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "24 floats per row in the file but 16"));
     store_destroy(store);
 
     /* The items table is missing from the model. */
     store = store_create(TABLES, 1, &ADAM, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "table 2 is not part of this model"));
     ck_assert_uint_eq(store_row_count(store, 0), 0); /* refused before any row */
     store_destroy(store);
+}
+END_TEST
+
+/* Splits the fixture rows between two stores by the owner of each key. */
+static void test_split_store(Store *whole, const ShardMap *map, Store *parts[2])
+{
+    for (int t = 0; t < store_table_count(whole); t++) {
+        for (size_t r = 0; r < store_row_count(whole, t); r++) {
+            uint64_t key = store_row_key(whole, t, r);
+            store_put_row(parts[shardmap_server_of(map, key)], key, store_row_data(whole, t, r),
+                          *store_row_step(whole, t, r));
+        }
+    }
+}
+
+START_TEST(test_shard_owner_check)
+{
+    ShardMap map;
+    shardmap_init(&map, 16, 2);
+    Store *whole = store_create(TABLES, 2, &ADAM, 42);
+    test_fill_store(whole, 50, 40);
+    Store *parts[2] = {store_create(TABLES, 2, &ADAM, 42), store_create(TABLES, 2, &ADAM, 42)};
+    test_split_store(whole, &map, parts);
+    /* Both servers own rows, so reading either file in the wrong slot is caught. */
+    ck_assert_uint_gt(store_row_count(parts[0], 0), 0);
+    ck_assert_uint_gt(store_row_count(parts[1], 0), 0);
+
+    char paths[2][256];
+    Error err;
+    for (int s = 0; s < 2; s++) {
+        checkpoint_shard_path(paths[s], sizeof paths[s], test_dir, s, 2);
+        ck_assert_msg(checkpoint_write_shard(paths[s], parts[s], &err) == 0, "%s", err.message);
+    }
+
+    /* Each file in its own slot: accepted, every row back. */
+    Store *loaded = store_create(TABLES, 2, &ADAM, 42);
+    for (int s = 0; s < 2; s++)
+        ck_assert_msg(checkpoint_read_shard(paths[s], loaded, &map, s, &err) == 0, "%s",
+                      err.message);
+    ck_assert_uint_eq(store_row_count(loaded, 0), 50);
+    ck_assert_uint_eq(store_row_count(loaded, 1), 40);
+    store_destroy(loaded);
+
+    /* Shard 0 read as shard 1 (and the reverse): refused at its first row,
+     * naming the file, the key, its owner and the slot asked for. */
+    for (int s = 0; s < 2; s++) {
+        uint64_t first = store_row_key(parts[s], 0, 0);
+        char expected[768];
+        snprintf(expected, sizeof expected,
+                 "%s: holds key %u:%llu, which belongs to shard %d of 2, not shard %d: shard "
+                 "files are mixed up",
+                 paths[s], key_table(first), (unsigned long long)key_id(first), s, 1 - s);
+        loaded = store_create(TABLES, 2, &ADAM, 42);
+        Error wrong = {{0}};
+        ck_assert_int_eq(checkpoint_read_shard(paths[s], loaded, &map, 1 - s, &wrong), -1);
+        ck_assert_str_eq(wrong.message, expected);
+        store_destroy(loaded);
+    }
+
+    /* NULL skips the check: any file goes into any store. */
+    loaded = store_create(TABLES, 2, &ADAM, 42);
+    ck_assert_msg(checkpoint_read_shard(paths[0], loaded, NULL, 1, &err) == 0, "%s", err.message);
+    test_assert_same_rows(parts[0], loaded);
+    store_destroy(loaded);
+
+    /* With one server, server 0 owns every key. */
+    ShardMap single;
+    shardmap_init(&single, 16, 1);
+    loaded = store_create(TABLES, 2, &ADAM, 42);
+    ck_assert_msg(checkpoint_read_shard(paths[1], loaded, &single, 0, &err) == 0, "%s",
+                  err.message);
+    store_destroy(loaded);
+    shardmap_free(&single);
+
+    store_destroy(parts[0]);
+    store_destroy(parts[1]);
+    store_destroy(whole);
+    shardmap_free(&map);
 }
 END_TEST
 
@@ -483,6 +562,32 @@ START_TEST(test_manifest_errors)
 }
 END_TEST
 
+START_TEST(test_manifest_contradictions)
+{
+    /* Every value is fine alone; together they cannot describe a model. */
+    test_manifest_fails("version = 1\nmodel = mf\ndim = 8\nn_servers = 2\nn_vshards = 64\n"
+                        "optimizer = 2\ninit_seed = 9\nepochs_done = 0\nclock = 0\n"
+                        "global_mean = 0\nrating_min = 9\nrating_max = 5\n",
+                        ": rating_min 9 is above rating_max 5");
+    test_manifest_fails("version = 1\nmodel = mf\ndim = 8\nn_servers = 4\nn_vshards = 3\n"
+                        "optimizer = 2\ninit_seed = 9\nepochs_done = 0\nclock = 0\n"
+                        "global_mean = 0\nrating_min = 1\nrating_max = 5\n",
+                        ": n_vshards 3 is below n_servers 4");
+
+    /* The edges are fine: a single rating value, one virtual shard per server. */
+    char path[256];
+    test_path(path, sizeof path, "edge.txt");
+    test_write_text(path, "version = 1\nmodel = mf\ndim = 8\nn_servers = 4\nn_vshards = 4\n"
+                          "optimizer = 2\ninit_seed = 9\nepochs_done = 0\nclock = 0\n"
+                          "global_mean = 0\nrating_min = 5\nrating_max = 5\n");
+    ModelManifest back;
+    Error err;
+    ck_assert_msg(checkpoint_read_manifest(path, &back, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(back.n_vshards, 4);
+    ck_assert(back.rating_min == 5.0 && back.rating_max == 5.0);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -497,6 +602,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(shard, test_shard_truncated_and_trailing);
     tcase_add_test(shard, test_shard_wrong_magic_and_version);
     tcase_add_test(shard, test_shard_store_mismatch);
+    tcase_add_test(shard, test_shard_owner_check);
     tcase_add_test(shard, test_shard_write_error);
     tcase_add_test(shard, test_shard_path_format);
     suite_add_tcase(s, shard);
@@ -505,6 +611,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_checked_fixture(manifest, test_dir_create, test_dir_remove);
     tcase_add_test(manifest, test_manifest_round_trip);
     tcase_add_test(manifest, test_manifest_errors);
+    tcase_add_test(manifest, test_manifest_contradictions);
     suite_add_tcase(s, manifest);
     return s;
 }

@@ -24,7 +24,8 @@ static float test_value(size_t i) { return (float)i * 0.25f - 1000.0f + 1e-3f * 
 START_TEST(test_pull_request_round_trip)
 {
     uint64_t keys[] = {0, 1, UINT64_MAX, (uint64_t)3 << 56 | 12345, 1ull << 63};
-    WirePullRequest msg = {.request_id = 4000000000u, .min_clock = 1ull << 40, .create = true,
+    WirePullRequest msg = {.request_id = 4000000000u, .min_clock = 1ull << 40,
+                           .batch = (1ull << 40) + 3, .create = true,
                            .n_keys = 5, .keys = keys};
     ByteBuffer buf = {0};
     wire_encode_pull_request(&msg, &buf);
@@ -35,6 +36,7 @@ START_TEST(test_pull_request_round_trip)
     ck_assert_int_eq(wire_decode_pull_request(&back, buf.data, buf.len, &err), 0);
     ck_assert_uint_eq(back.request_id, 4000000000u);
     ck_assert_uint_eq(back.min_clock, 1ull << 40);
+    ck_assert_uint_eq(back.batch, (1ull << 40) + 3);
     ck_assert(back.create);
     ck_assert_uint_eq(back.n_keys, 5);
     for (size_t i = 0; i < 5; i++)
