@@ -2,8 +2,10 @@
  *
  * A BatchPlan holds everything about one batch: its distinct keys (a
  * KeyIndex numbering them 0..n_unique-1), which key slot each example uses,
- * where each key's row sits in the gathered params/grads arrays, and the keys
- * grouped by owning server. Two plans alternate so the next batch's pull can
+ * the keys grouped by owning server, and where each key's row sits in the
+ * gathered params/grads arrays. Rows are laid out server by server, in the
+ * order of that server's keys, so a pull response is copied in with one
+ * memcpy and a push sends a slice of grads as it is. Two plans alternate so the next batch's pull can
  * be in flight while this one computes.
  */
 #include "psrec/worker.h"
@@ -25,6 +27,8 @@ typedef struct {
     size_t capacity;
     uint64_t *keys;     /* (n_keys,) keys this server owns, in slot order */
     uint32_t *slots;    /* (n_keys,) their unique slot */
+    size_t first_float; /* where this server's rows start in params/grads */
+    size_t n_floats;    /* how many floats its rows hold */
     bool awaiting;      /* a pull to this server is in flight */
 } ServerBatch;
 
@@ -52,8 +56,6 @@ struct Worker {
     CommOutbox *outbox;
     ByteBuffer encoded;
     ByteBuffer received;
-    float *push_values;
-    size_t push_capacity;
     size_t *order;
     size_t order_capacity;
     uint64_t clock;            /* batches pushed */
@@ -68,6 +70,10 @@ static void plan_init(BatchPlan *plan, int n_servers)
     memset(plan, 0, sizeof *plan);
     plan->unique = keyindex_create(4096);
     plan->servers = xcalloc((size_t)n_servers, sizeof(ServerBatch));
+    /* Never NULL, so an empty batch's slices are still valid pointers. */
+    plan->float_capacity = 1024;
+    plan->params = xmalloc(plan->float_capacity * sizeof(float));
+    plan->grads = xmalloc(plan->float_capacity * sizeof(float));
 }
 
 static void plan_free(BatchPlan *plan, int n_servers)
@@ -120,10 +126,7 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
     int n_servers = worker->setup.layout->n_servers;
     for (int s = 0; s < n_servers; s++)
         plan->servers[s].n_keys = 0;
-    size_t offset = 0;
     for (size_t u = 0; u < n_unique; u++) {
-        plan->row_offset[u] = offset;
-        offset += worker->table_width[key_table(unique_keys[u])];
         ServerBatch *server = &plan->servers[shardmap_server_of(worker->setup.map, unique_keys[u])];
         if (server->n_keys == server->capacity) {
             server->capacity = server->capacity ? 2 * server->capacity : 256;
@@ -133,6 +136,16 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
         server->keys[server->n_keys] = unique_keys[u];
         server->slots[server->n_keys] = (uint32_t)u;
         server->n_keys++;
+    }
+    size_t offset = 0;
+    for (int s = 0; s < n_servers; s++) {
+        ServerBatch *server = &plan->servers[s];
+        server->first_float = offset;
+        for (size_t k = 0; k < server->n_keys; k++) {
+            plan->row_offset[server->slots[k]] = offset;
+            offset += worker->table_width[key_table(server->keys[k])];
+        }
+        server->n_floats = offset - server->first_float;
     }
     plan->n_floats = offset;
     if (offset > plan->float_capacity) {
@@ -189,20 +202,12 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
             fatal("protocol error: PullResponse from server rank %d answers request %u, "
                   "expected %u",
                   source, response.request_id, plan->request_id);
-        size_t expected = 0;
-        for (size_t k = 0; k < server->n_keys; k++)
-            expected += worker->table_width[key_table(server->keys[k])];
-        if (response.n_values != expected)
+        if (response.n_values != server->n_floats)
             fatal("protocol error: PullResponse from server rank %d has %zu values for %zu keys "
                   "whose rows hold %zu",
-                  source, response.n_values, server->n_keys, expected);
-        size_t offset = 0;
-        for (size_t k = 0; k < server->n_keys; k++) {
-            uint32_t width = worker->table_width[key_table(server->keys[k])];
-            memcpy(plan->params + plan->row_offset[server->slots[k]], response.values + offset,
-                   width * sizeof(float));
-            offset += width;
-        }
+                  source, response.n_values, server->n_keys, server->n_floats);
+        memcpy(plan->params + server->first_float, response.values,
+               server->n_floats * sizeof(float));
         wire_pull_response_free(&response);
         server->awaiting = false;
     }
@@ -215,8 +220,7 @@ static double plan_compute(Worker *worker, BatchPlan *plan)
 {
     const ModelOps *model = worker->setup.model;
     int per_example = model->keys_per_example;
-    if (plan->n_floats > 0) /* an empty partition's plan has no arrays yet */
-        memset(plan->grads, 0, plan->n_floats * sizeof(float));
+    memset(plan->grads, 0, plan->n_floats * sizeof(float));
     const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
     float *grads[MODEL_MAX_KEYS_PER_EXAMPLE];
     double squared_error = 0.0;
@@ -238,27 +242,12 @@ static void plan_push(Worker *worker, BatchPlan *plan)
     worker->clock++;
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         ServerBatch *server = &plan->servers[s];
-        size_t n_values = 0;
-        for (size_t k = 0; k < server->n_keys; k++)
-            n_values += worker->table_width[key_table(server->keys[k])];
-        if (n_values > worker->push_capacity) {
-            worker->push_capacity = 2 * n_values;
-            worker->push_values = xrealloc(worker->push_values,
-                                           worker->push_capacity * sizeof(float));
-        }
-        size_t offset = 0;
-        for (size_t k = 0; k < server->n_keys; k++) {
-            uint32_t width = worker->table_width[key_table(server->keys[k])];
-            memcpy(worker->push_values + offset, plan->grads + plan->row_offset[server->slots[k]],
-                   width * sizeof(float));
-            offset += width;
-        }
         WirePush push = {
             .clock = worker->clock,
             .n_keys = server->n_keys,
             .keys = server->keys,
-            .n_grads = n_values,
-            .grads = worker->push_values,
+            .n_grads = server->n_floats,
+            .grads = plan->grads + server->first_float,
         };
         wire_encode_push(&push, &worker->encoded);
         worker->stats.train_bytes_sent += worker->encoded.len;
@@ -295,7 +284,6 @@ void worker_destroy(Worker *worker)
     plan_free(&worker->eval_plan, worker->setup.layout->n_servers);
     bytebuffer_free(&worker->encoded);
     bytebuffer_free(&worker->received);
-    free(worker->push_values);
     free(worker->order);
     free(worker);
 }
