@@ -28,6 +28,38 @@ _Static_assert(DATASET_FORMAT_AUTO == 0 && DATASET_FORMAT_CSV == 1 &&
                    DATASET_FORMAT_MOVIELENS_TAB == 2 && DATASET_FORMAT_MOVIELENS_COLONS == 3,
                "FORMAT_NAMES must list the formats in enum order");
 
+const char TRAIN_USAGE[] =
+    "usage: mpirun -np N psrec train --train FILE [options]\n\n"
+    "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
+    "parameters, the rest are workers. Options (also as `key = value` lines in\n"
+    "a --config file; the command line wins):\n\n";
+
+const char GENERATE_USAGE[] =
+    "usage: psrec generate [options]\n\n"
+    "Writes synthetic ratings user_id,item_id,rating,timestamp drawn from known latent\n"
+    "factors with power-law item popularity; the same --seed gives the same files.\n"
+    "Options:\n\n";
+
+const char PREDICT_USAGE[] =
+    "usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
+    "Writes user_id,item_id,prediction for every (user, item) pair of FILE with the\n"
+    "model a `psrec train` run saved in DIR/model, one line per pair. Options:\n\n";
+
+int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
+                       int n_specs, const Error *err)
+{
+    if (rc == 1) {
+        fputs(usage, stdout);
+        options_print_help(stdout, specs, n_specs);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "psrec %s: %s\n", command, err->message);
+        return CONFIG_EXIT_BAD_USAGE;
+    }
+    return -1;
+}
+
 #define TRAIN_FIELD(field) offsetof(TrainConfig, field)
 
 const OptionSpec TRAIN_OPTIONS[] = {

@@ -22,18 +22,10 @@ static int generate_main(int argc, char **argv)
     GenerateConfig config;
     Error err;
     int rc = config_load_generate(&config, argc, argv, &err);
-    if (rc == 1) {
-        printf("usage: psrec generate [options]\n\n"
-               "Writes synthetic ratings user_id,item_id,rating,timestamp drawn from known latent\n"
-               "factors with power-law item popularity; the same --seed gives the same files.\n"
-               "Options:\n\n");
-        options_print_help(stdout, GENERATE_OPTIONS, GENERATE_OPTION_COUNT);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "psrec generate: %s\n", err.message);
-        return CONFIG_EXIT_BAD_USAGE;
-    }
+    int exit_code = config_report_load(rc, "generate", GENERATE_USAGE, GENERATE_OPTIONS,
+                                       GENERATE_OPTION_COUNT, &err);
+    if (exit_code >= 0)
+        return exit_code;
     GenerateSummary summary;
     if (generate_ratings(&config, &summary, &err) != 0) {
         fprintf(stderr, "psrec generate: %s\n", err.message);

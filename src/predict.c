@@ -64,17 +64,10 @@ int predict_main(int argc, char **argv)
     PredictConfig config;
     Error err;
     int rc = config_load_predict(&config, argc, argv, &err);
-    if (rc == 1) {
-        printf("usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
-               "Writes user_id,item_id,prediction for every (user, item) pair of FILE with the\n"
-               "model a `psrec train` run saved in DIR/model. Options:\n\n");
-        options_print_help(stdout, PREDICT_OPTIONS, PREDICT_OPTION_COUNT);
-        return 0;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "psrec predict: %s\n", err.message);
-        return CONFIG_EXIT_BAD_USAGE;
-    }
+    int exit_code = config_report_load(rc, "predict", PREDICT_USAGE, PREDICT_OPTIONS,
+                                       PREDICT_OPTION_COUNT, &err);
+    if (exit_code >= 0)
+        return exit_code;
 
     ModelManifest manifest;
     ModelParams params;

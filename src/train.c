@@ -426,13 +426,8 @@ int train_main(int argc, char **argv)
     int help_asked = rc == 1;
     comm_world_max_int(&help_asked);
     if (help_asked) {
-        if (world_rank == 0) {
-            printf("usage: mpirun -np N psrec train --train FILE [options]\n\n"
-                   "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
-                   "parameters, the rest are workers. Options (also as `key = value` lines in\n"
-                   "a --config file; the command line wins):\n\n");
-            options_print_help(stdout, TRAIN_OPTIONS, TRAIN_OPTION_COUNT);
-        }
+        if (world_rank == 0)
+            config_report_load(1, "train", TRAIN_USAGE, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, &err);
         comm_finalize();
         return 0;
     }

@@ -86,6 +86,11 @@ typedef struct {
     bool skip_malformed;
 } PredictConfig;
 
+/* What each command's --help prints above its options. */
+extern const char TRAIN_USAGE[];
+extern const char GENERATE_USAGE[];
+extern const char PREDICT_USAGE[];
+
 extern const OptionSpec TRAIN_OPTIONS[];
 extern const int TRAIN_OPTION_COUNT;
 extern const OptionSpec GENERATE_OPTIONS[];
@@ -101,6 +106,12 @@ extern const int PREDICT_OPTION_COUNT;
 int config_load_train(TrainConfig *config, int argc, char **argv, Error *err);
 int config_load_generate(GenerateConfig *config, int argc, char **argv, Error *err);
 int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err);
+
+/* Reports what config_load_* returned: for 1 prints the usage and the
+ * options to stdout, for -1 prints "psrec COMMAND: message" to stderr.
+ * Returns the exit code the command should end with, or -1 for rc 0 (go on). */
+int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
+                       int n_specs, const Error *err);
 
 /* Cross-field checks; return 0 or -1 with a message. */
 int config_validate_train(const TrainConfig *config, Error *err);
