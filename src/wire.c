@@ -1,10 +1,11 @@
 /* wire.c — the plain message structs of wire.h to and from protobuf-c bytes.
  *
  * The only file that includes the generated psrec.pb-c.h. Encoders point the
- * generated structs at the caller's arrays (no copy); decoders copy the repeated fields into arrays the
- * plain struct owns and free the unpacked message before returning. Any byte
- * string may reach a decoder: it returns 0 or -1 with a message, never
- * crashes, and on failure leaves *out empty.
+ * generated structs at the caller's arrays (no copy); decoders point the
+ * plain struct at the arrays protobuf-c unpacked (no copy either) and keep
+ * the unpacked message, opaque, until wire_*_free. Any byte string may reach
+ * a decoder: it returns 0 or -1 with a message, never crashes, and on
+ * failure leaves *out empty.
  */
 #include "psrec/wire.h"
 
@@ -21,17 +22,6 @@ static const uint8_t WIRE_EMPTY_INPUT[1] = {0};
 static const uint8_t *wire_input_bytes(const uint8_t *bytes, size_t len)
 {
     return len == 0 ? WIRE_EMPTY_INPUT : bytes;
-}
-
-/* A heap copy of count elements of elem_bytes each, or NULL when count is 0,
- * so that an empty array never needs freeing. */
-static void *wire_copy_array(const void *src, size_t count, size_t elem_bytes)
-{
-    if (count == 0)
-        return NULL;
-    void *copy = xmalloc(count * elem_bytes);
-    memcpy(copy, src, count * elem_bytes);
-    return copy;
 }
 
 /* Makes room for `bytes` in out and sets its length. Packing is skipped by the
@@ -128,8 +118,8 @@ int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t 
     out->batch = pb->batch;
     out->create = pb->create != 0;
     out->n_keys = pb->n_keys;
-    out->keys = wire_copy_array(pb->keys, pb->n_keys, sizeof *pb->keys);
-    psrec__pull_request__free_unpacked(pb, NULL);
+    out->keys = pb->n_keys > 0 ? pb->keys : NULL;
+    out->unpacked = pb;
     return 0;
 }
 
@@ -142,8 +132,8 @@ int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_
 
     out->request_id = pb->request_id;
     out->n_values = pb->n_values;
-    out->values = wire_copy_array(pb->values, pb->n_values, sizeof *pb->values);
-    psrec__pull_response__free_unpacked(pb, NULL);
+    out->values = pb->n_values > 0 ? pb->values : NULL;
+    out->unpacked = pb;
     return 0;
 }
 
@@ -156,10 +146,10 @@ int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err
 
     out->clock = pb->clock;
     out->n_keys = pb->n_keys;
-    out->keys = wire_copy_array(pb->keys, pb->n_keys, sizeof *pb->keys);
+    out->keys = pb->n_keys > 0 ? pb->keys : NULL;
     out->n_grads = pb->n_grads;
-    out->grads = wire_copy_array(pb->grads, pb->n_grads, sizeof *pb->grads);
-    psrec__push__free_unpacked(pb, NULL);
+    out->grads = pb->n_grads > 0 ? pb->grads : NULL;
+    out->unpacked = pb;
     return 0;
 }
 
@@ -192,7 +182,8 @@ void wire_pull_request_free(WirePullRequest *msg)
 {
     if (!msg)
         return;
-    free(msg->keys);
+    if (msg->unpacked)
+        psrec__pull_request__free_unpacked(msg->unpacked, NULL);
     memset(msg, 0, sizeof *msg);
 }
 
@@ -200,7 +191,8 @@ void wire_pull_response_free(WirePullResponse *msg)
 {
     if (!msg)
         return;
-    free(msg->values);
+    if (msg->unpacked)
+        psrec__pull_response__free_unpacked(msg->unpacked, NULL);
     memset(msg, 0, sizeof *msg);
 }
 
@@ -208,7 +200,7 @@ void wire_push_free(WirePush *msg)
 {
     if (!msg)
         return;
-    free(msg->keys);
-    free(msg->grads);
+    if (msg->unpacked)
+        psrec__push__free_unpacked(msg->unpacked, NULL);
     memset(msg, 0, sizeof *msg);
 }

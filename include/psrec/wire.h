@@ -1,8 +1,9 @@
 /* wire.h — encoding and decoding of the messages in proto/psrec.proto.
  *
  * This is the only module that sees the protobuf-c generated types; the rest
- * of psrec uses the plain structs below. Decoding copies the repeated fields
- * into arrays the decoded struct owns (free with the matching wire_*_free).
+ * of psrec uses the plain structs below. A decoded struct's arrays are where
+ * protobuf-c unpacked them (no copy); the struct owns that memory, through
+ * its opaque `unpacked` field, until the matching wire_*_free.
  * Bytes that do not decode return -1 with a message saying what was wrong;
  * never a crash. Whether the sizes agree with the keys is the receiver's
  * check, which knows the tables.
@@ -23,12 +24,14 @@ typedef struct {
     bool create;
     size_t n_keys;
     uint64_t *keys;   /* (n_keys,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
 } WirePullRequest;
 
 typedef struct {
     uint32_t request_id;
     size_t n_values;
     float *values;    /* (n_values,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
 } WirePullResponse;
 
 typedef struct {
@@ -37,6 +40,7 @@ typedef struct {
     uint64_t *keys;   /* (n_keys,) */
     size_t n_grads;
     float *grads;     /* (n_grads,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
 } WirePush;
 
 typedef enum {
@@ -55,7 +59,7 @@ void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out);
 void wire_encode_push(const WirePush *msg, ByteBuffer *out);
 void wire_encode_control(const WireControl *msg, ByteBuffer *out);
 
-/* Decoders: fill *out (its arrays owned by *out) and return 0, or return -1
+/* Decoders: fill *out (owning its arrays, see above) and return 0, or return -1
  * with a message in *err and leave *out empty. Checks done here: the bytes
  * decode, and a Control has a known kind. Whether the value counts agree
  * with the keys (rows differ in width per table) is checked by the receiver,
