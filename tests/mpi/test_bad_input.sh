@@ -68,23 +68,25 @@ printf 'user_id,item_id,rating\n1,10,\n5,14,\n' >"$WORK/pairs-empty.csv"
     fail "predict on pairs with empty ratings wrote: $(cat "$WORK/p-empty.csv")"
 echo "empty_rating_column: $(tr '\n' ' ' <"$WORK/p-empty.csv")"
 
+# expect_predict_failure NAME RUN_DIR PATTERN — predict with the model in
+# RUN_DIR must exit non-zero with PATTERN (a grep pattern) in its error.
+expect_predict_failure() {
+    local name=$1 run_dir=$2 pattern=$3 status=0
+    "$PSREC" predict --run-dir "$run_dir" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
+        --skip-malformed 2>"$WORK/$name.err" || status=$?
+    [ "$status" -ne 0 ] && grep -q -- "$pattern" "$WORK/$name.err" ||
+        fail "$name: predict exit $status, expected '$pattern': $(cat "$WORK/$name.err")"
+    echo "$name: $(cat "$WORK/$name.err")"
+}
+
 # psrec predict: shard 0 copied over shard 1 is refused, naming the file.
 cp -r "$WORK/skip" "$WORK/mixed"
 cp "$WORK/mixed/model/shard-00000-of-00002.bin" "$WORK/mixed/model/shard-00001-of-00002.bin"
-status=0
-"$PSREC" predict --run-dir "$WORK/mixed" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
-    --skip-malformed 2>"$WORK/mixed.err" || status=$?
-[ "$status" -ne 0 ] && grep -q "mixed/model/shard-00001-of-00002.bin: .*mixed up" "$WORK/mixed.err" ||
-    fail "predict accepted swapped shard files (exit $status): $(cat "$WORK/mixed.err")"
-echo "mixed_shards: $(cat "$WORK/mixed.err")"
+expect_predict_failure mixed_shards "$WORK/mixed" \
+    "mixed/model/shard-00001-of-00002.bin: .*mixed up"
 shard=$(ls "$WORK"/skip/model/shard-*.bin | head -1)
 printf 'garbage' | dd of="$shard" bs=1 seek=40 conv=notrunc status=none
-status=0
-"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
-    --skip-malformed 2>"$WORK/corrupt.err" || status=$?
-[ "$status" -ne 0 ] && grep -q "$shard" "$WORK/corrupt.err" ||
-    fail "predict accepted a corrupt shard: $(cat "$WORK/corrupt.err")"
-echo "corrupt_shard: $(cat "$WORK/corrupt.err")"
+expect_predict_failure corrupt_shard "$WORK/skip" "$shard"
 
 # A run into a folder that holds an older model removes that model first: if
 # the new run fails, no old manifest is left to pair with new shards.
