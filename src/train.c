@@ -371,8 +371,10 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
     totals->staleness_sum = (double)stats.staleness_sum;
     totals->staleness_samples = (double)stats.staleness_samples;
     totals->staleness_max = (double)stats.staleness_max;
-    log_debug("served %llu pulls, %llu pushes; %zu bytes of rows; waited %.2fs",
-              (unsigned long long)stats.pulls, (unsigned long long)stats.pushes,
+    log_debug("served %llu pulls (%llu rows), %llu pushes (%llu rows); %zu bytes of rows; "
+              "waited %.2fs",
+              (unsigned long long)stats.pulls, (unsigned long long)stats.rows_pulled,
+              (unsigned long long)stats.pushes, (unsigned long long)stats.rows_pushed,
               store_bytes(store), stats.wait_seconds);
     char model_dir[OPTION_STRING_BYTES + 16];
     char path[OPTION_STRING_BYTES + 64];

@@ -347,8 +347,6 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
         }
         squared_error += plan_compute(worker, current);
         plan_push(worker, current);
-        worker->stats.batches++;
-        worker->stats.examples += current->n_examples;
         if (progress)
             progress_update(progress, (double)(b + 1) / (double)n_batches);
         BatchPlan *done = current;

@@ -40,8 +40,6 @@ typedef struct {
 
 typedef struct {
     uint64_t train_bytes_sent; /* pull requests and pushes of training batches */
-    uint64_t batches;
-    uint64_t examples;
     double pull_wait_seconds;  /* blocked waiting for pull responses */
 } WorkerStats;
 
