@@ -5,7 +5,7 @@ set -euo pipefail
 PSREC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$PSREC_ROOT/build}
 PSREC_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev
-                libprotobuf-c-dev protobuf-c-compiler check)
+                libprotobuf-c-dev protobuf-c-compiler libopenblas-dev check)
 
 # as_root CMD... — run as root: directly when we are root, else through sudo.
 as_root() {

@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "psrec/comm.h"
-#include "psrec/keys.h"
-#include "psrec/log.h"
-#include "psrec/model.h"
-#include "psrec/server.h"
-#include "psrec/store.h"
-#include "psrec/wire.h"
+#include "psrec/ps/comm.h"
+#include "psrec/core/keys.h"
+#include "psrec/core/log.h"
+#include "psrec/models/model.h"
+#include "psrec/ps/server.h"
+#include "psrec/ps/store.h"
+#include "psrec/ps/wire.h"
 
 int main(int argc, char **argv)
 {

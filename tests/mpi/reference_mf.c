@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "psrec/config.h"
-#include "psrec/dataset.h"
-#include "psrec/keys.h"
-#include "psrec/model.h"
-#include "psrec/store.h"
-#include "psrec/worker.h"
+#include "psrec/app/config.h"
+#include "psrec/data/dataset.h"
+#include "psrec/core/keys.h"
+#include "psrec/models/model.h"
+#include "psrec/ps/store.h"
+#include "psrec/ps/worker.h"
 
 #define TOLERANCE 1e-5
 

@@ -1,0 +1,124 @@
+/* config.h — the configuration of each subcommand: one struct each, filled
+ * from its option table (defaults, config file, then command line) and
+ * checked by a *_validate function that returns a message a user can act on.
+ */
+#ifndef PSREC_CONFIG_H
+#define PSREC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "psrec/core/options.h"
+#include "psrec/core/util.h"
+
+/* Exit codes of every psrec command. */
+enum {
+    CONFIG_EXIT_RUN_FAILED = 1, /* the run failed: unreadable or malformed files, divergence */
+    CONFIG_EXIT_BAD_USAGE = 2   /* bad flags or values, or a layout that cannot work */
+};
+
+typedef enum {
+    CONSISTENCY_BSP = 0, /* every worker waits for all others each batch */
+    CONSISTENCY_SSP = 1, /* a pull waits until the slowest worker is within `staleness` batches */
+    CONSISTENCY_ASP = 2  /* no one waits */
+} Consistency;
+
+typedef struct {
+    /* data */
+    char train_path[OPTION_STRING_BYTES];
+    char test_path[OPTION_STRING_BYTES];   /* "" = no test set */
+    char run_dir[OPTION_STRING_BYTES];
+    char config_path[OPTION_STRING_BYTES]; /* the --config file, if any */
+    int format;           /* DatasetFormat */
+    char user_column[OPTION_STRING_BYTES];
+    char item_column[OPTION_STRING_BYTES];
+    char rating_column[OPTION_STRING_BYTES];
+    char timestamp_column[OPTION_STRING_BYTES];
+    bool skip_malformed;
+    /* job layout */
+    int servers;
+    int vshards;
+    int consistency;      /* Consistency */
+    int staleness;        /* SSP bound in batches */
+    /* model */
+    int model;            /* 0 = mf */
+    int dim;
+    float init_std;
+    float l2;             /* on factors, per occurrence in a batch */
+    float l2_bias;        /* on biases */
+    /* optimisation */
+    int optimizer;        /* OptimizerKind */
+    float learning_rate;
+    float lr_decay;       /* per-epoch factor on the learning rate */
+    float beta1;
+    float beta2;
+    float epsilon;
+    float adagrad_init;
+    int epochs;
+    int batch_size;
+    uint64_t seed;
+    /* output */
+    bool progress;        /* live progress line on a terminal */
+    int log_level;        /* 0 error … 3 debug */
+} TrainConfig;
+
+typedef struct {
+    char out_path[OPTION_STRING_BYTES];
+    char test_out_path[OPTION_STRING_BYTES]; /* "" = no test split */
+    double test_fraction;
+    int users;
+    int items;
+    uint64_t ratings;
+    int dim;              /* true latent factors */
+    double zipf_exponent; /* item popularity ~ rank^-exponent */
+    double noise_std;
+    uint64_t seed;
+} GenerateConfig;
+
+typedef struct {
+    char run_dir[OPTION_STRING_BYTES];
+    char pairs_path[OPTION_STRING_BYTES];
+    char out_path[OPTION_STRING_BYTES];
+    int format;           /* DatasetFormat */
+    char user_column[OPTION_STRING_BYTES];
+    char item_column[OPTION_STRING_BYTES];
+    bool skip_malformed;
+} PredictConfig;
+
+/* What each command's --help prints above its options. */
+extern const char TRAIN_USAGE[];
+extern const char GENERATE_USAGE[];
+extern const char PREDICT_USAGE[];
+
+extern const OptionSpec TRAIN_OPTIONS[];
+extern const int TRAIN_OPTION_COUNT;
+extern const OptionSpec GENERATE_OPTIONS[];
+extern const int GENERATE_OPTION_COUNT;
+extern const OptionSpec PREDICT_OPTIONS[];
+extern const int PREDICT_OPTION_COUNT;
+
+/* Fill a config from defaults, then the --config file named in argv (train
+ * only), then argv itself (the command line wins). Returns 0; 1 when --help
+ * was asked (the caller prints help); -1 with a message in *err. The config
+ * is validated too (cross-field checks that need no MPI, e.g. a test file
+ * that cannot be opened is NOT checked here: each rank reports its own). */
+int config_load_train(TrainConfig *config, int argc, char **argv, Error *err);
+int config_load_generate(GenerateConfig *config, int argc, char **argv, Error *err);
+int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err);
+
+/* Reports what config_load_* returned: for 1 prints the usage and the
+ * options to stdout, for -1 prints "psrec COMMAND: message" to stderr.
+ * Returns the exit code the command should end with, or -1 for rc 0 (go on). */
+int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
+                       int n_specs, const Error *err);
+
+/* Cross-field checks; return 0 or -1 with a message. */
+int config_validate_train(const TrainConfig *config, Error *err);
+
+/* The world-size dependent check: --servers must leave at least one worker.
+ * Returns 0 or -1 with e.g. "--servers 4 leaves no worker: mpirun -np 4 has
+ * 4 ranks; use --servers 1 to 3 or start more ranks". */
+int config_check_layout(const TrainConfig *config, int world_size, Error *err);
+
+#endif

@@ -1,0 +1,69 @@
+/* checkpoint.h — the model on disk: one shard file per server and a manifest.
+ *
+ * A shard file holds every row a server owns (weights and optimizer state)
+ * in a binary format: the magic "PSRECSHD", a format version, a table
+ * directory, the rows, and a 64-bit FNV-1a checksum of everything before it.
+ * Files are written to a temporary name and renamed, so a reader never sees
+ * a half-written file. The manifest is a `key = value` text file the chief
+ * writes last: it is the commit point — a model folder without one is
+ * incomplete. Numbers are stored in the machine's (little-endian) order.
+ */
+#ifndef PSREC_CHECKPOINT_H
+#define PSREC_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/core/keys.h"
+#include "psrec/ps/store.h"
+#include "psrec/core/util.h"
+
+#define CHECKPOINT_SHARD_MAGIC "PSRECSHD"
+#define CHECKPOINT_SHARD_VERSION 1u
+#define CHECKPOINT_MANIFEST_VERSION 1
+
+/* Writes all rows of store to path (via path + ".tmp" and rename).
+ * Returns 0, or -1 with a message naming the file and the OS error. */
+int checkpoint_write_shard(const char *path, Store *store, Error *err);
+
+/* Reads a shard file into store (rows are inserted with store_put_row).
+ * Fails with a message naming the file and what is wrong when the magic,
+ * version or checksum is wrong, the file is truncated, or a table in the file
+ * is missing from store or has another width or stride. When owner_map is not
+ * NULL, every key in the file must satisfy
+ * shardmap_server_of(owner_map, key) == server (0 <= server < n_servers), else
+ * it fails saying the shard files are mixed up; NULL skips that check (a
+ * restore that re-shards the rows). On failure store may hold some of the
+ * file's rows. */
+int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
+                          Error *err);
+
+/* The file name of shard `server` of `n_servers` inside dir:
+ * "<dir>/shard-00001-of-00004.bin". Writes at most out_bytes bytes. */
+void checkpoint_shard_path(char *out, size_t out_bytes, const char *dir, int server, int n_servers);
+
+/* What a model folder holds beside its shards. */
+typedef struct {
+    int version;            /* CHECKPOINT_MANIFEST_VERSION */
+    char model[32];         /* "mf" */
+    int dim;                /* latent factors */
+    int n_servers;          /* shard files */
+    int n_vshards;
+    int optimizer;          /* OptimizerKind */
+    uint64_t init_seed;
+    int epochs_done;
+    uint64_t clock;         /* batches pushed per worker so far */
+    double global_mean;     /* μ of the training ratings */
+    double rating_min;      /* predictions are clipped to [rating_min, rating_max] */
+    double rating_max;
+} ModelManifest;
+
+/* Writes the manifest (via a temporary file and rename). */
+int checkpoint_write_manifest(const char *path, const ModelManifest *manifest, Error *err);
+
+/* Reads a manifest; fails naming the file and line on an unknown key, a
+ * malformed value, a missing key or another version, and naming the file when
+ * rating_min is above rating_max or n_vshards is below n_servers. */
+int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err);
+
+#endif

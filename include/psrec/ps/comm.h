@@ -1,0 +1,109 @@
+/* comm.h — the only door to MPI.
+ *
+ * Layout: world ranks [0, n_workers) are workers and [n_workers, size) are
+ * parameter servers; worker 0 (world rank 0) is the chief. Each role has its
+ * own communicator for its collectives. Point-to-point traffic uses the world
+ * communicator with one tag per message kind:
+ *   COMM_TAG_PULL_REQUEST   worker → server   encoded PullRequest
+ *   COMM_TAG_PULL_RESPONSE  server → worker   encoded PullResponse
+ *   COMM_TAG_PUSH           worker → server   encoded Push
+ *   COMM_TAG_CONTROL        worker → server   encoded Control
+ * Messages from one sender arrive in the order sent (MPI's non-overtaking
+ * rule holds because receivers never select by tag when they take any
+ * source), which is what makes "push, then WORKER_DONE" safe. Sends are
+ * asynchronous through an outbox that owns each message's bytes until MPI is
+ * done with them, so neither side can deadlock on a large message.
+ */
+#ifndef PSREC_COMM_H
+#define PSREC_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/core/util.h"
+
+typedef enum {
+    COMM_TAG_PULL_REQUEST = 1,
+    COMM_TAG_PULL_RESPONSE = 2,
+    COMM_TAG_PUSH = 3,
+    COMM_TAG_CONTROL = 4
+} CommTag;
+
+#define COMM_ANY_SOURCE (-1)
+#define COMM_ANY_TAG (-1)
+
+/* Initialises MPI (funneled threading is not needed: one thread per rank)
+ * and installs MPI_Abort as the fatal() handler. Call once, first. */
+void comm_init(int *argc, char ***argv);
+
+/* Finalises MPI. Collective over the world. */
+void comm_finalize(void);
+
+int comm_world_rank(void);
+int comm_world_size(void);
+
+typedef struct {
+    int world_rank;
+    int world_size;
+    int n_workers;
+    int n_servers;
+    bool is_server;
+    int role_rank;   /* index among workers or among servers */
+} CommLayout;
+
+/* Splits the world into n_workers = size - n_servers workers and n_servers
+ * servers (1 ≤ n_servers < size, checked by the caller) and creates each
+ * role's communicator. Collective over the world. */
+void comm_split_roles(CommLayout *layout, int n_servers);
+
+/* World rank of server `server` (0-based); worker w is world rank w. */
+int comm_server_world_rank(const CommLayout *layout, int server);
+
+/* ---- asynchronous sends */
+typedef struct CommOutbox CommOutbox;
+
+/* An empty outbox; the caller owns it (comm_outbox_destroy). */
+CommOutbox *comm_outbox_create(void);
+
+/* Sends message->data[0..len) to world rank dest with tag. The outbox takes
+ * the bytes; *message is handed back as an empty buffer (recycled memory)
+ * that the caller may fill again. */
+void comm_outbox_send(CommOutbox *outbox, int dest_world_rank, CommTag tag, ByteBuffer *message);
+
+/* Releases the buffers of sends that have completed; never blocks. */
+void comm_outbox_progress(CommOutbox *outbox);
+
+/* Waits until every send has completed. */
+void comm_outbox_flush(CommOutbox *outbox);
+
+/* Flushes, then frees. comm_outbox_destroy(NULL) is a no-op. */
+void comm_outbox_destroy(CommOutbox *outbox);
+
+/* ---- receives */
+
+/* Blocks until a message from `source` (or COMM_ANY_SOURCE) with `tag` (or
+ * COMM_ANY_TAG) arrives and receives it into buf (resized to fit).
+ * *out_source and *out_tag (if not NULL) tell what came. */
+void comm_recv(ByteBuffer *buf, int source, int tag, int *out_source, int *out_tag);
+
+/* ---- collectives (each says over which group it is collective) */
+
+/* In-place sum of n doubles over the workers. */
+void comm_workers_sum_double(double *values, int n);
+/* In-place max of n uint64 over the workers. */
+void comm_workers_max_u64(uint64_t *values, int n);
+void comm_workers_max_double(double *values, int n);
+void comm_workers_barrier(void);
+/* In-place sum / max over every rank (workers and servers). */
+void comm_world_sum_double(double *values, int n);
+void comm_world_max_double(double *values, int n);
+void comm_world_max_int(int *value);
+void comm_world_min_int(int *value);
+/* Broadcast n bytes from world rank `root` to every rank. */
+void comm_world_broadcast(void *data, size_t bytes, int root);
+
+/* Ends every rank of the job with exit_code (MPI_Abort). */
+_Noreturn void comm_abort(int exit_code);
+
+#endif

@@ -1,0 +1,53 @@
+/* server.h — the parameter-server loop.
+ *
+ * A server owns the rows of the virtual shards the shard map gives it. It
+ * answers pulls (creating rows on first touch when asked), applies pushed
+ * gradients with the store's optimizer, and enforces consistency: a pull
+ * that asks for min_clock is held until every worker has pushed at least
+ * min_clock batches (BSP asks for its own clock, SSP its clock minus the
+ * staleness bound, ASP nothing). It runs until every worker has sent
+ * WORKER_DONE. Any message that does not decode, names a row this server does
+ * not own, or whose sizes disagree with the tables is a protocol error:
+ * fatal(), with the sender and what was wrong.
+ */
+#ifndef PSREC_SERVER_H
+#define PSREC_SERVER_H
+
+#include <stdint.h>
+
+#include "psrec/ps/comm.h"
+#include "psrec/core/keys.h"
+#include "psrec/ps/store.h"
+
+typedef struct {
+    uint64_t pulls;             /* pull requests answered */
+    uint64_t pushes;            /* push messages applied */
+    uint64_t rows_pulled;
+    uint64_t rows_pushed;
+    uint64_t train_bytes_sent;  /* bytes of responses to training pulls */
+    uint64_t staleness_sum;     /* over training pulls: requester's clock − slowest worker's */
+    uint64_t staleness_max;
+    uint64_t staleness_samples;
+    double wait_seconds;        /* time blocked waiting for messages */
+} ServerStats;
+
+/* The learning rate as a function of the epoch: a push for clock c belongs
+ * to epoch (c − 1) / batches_per_epoch and is applied with
+ * learning_rate · decay^epoch. */
+typedef struct {
+    float learning_rate;
+    float decay;
+    uint64_t batches_per_epoch;
+} LearningRateSchedule;
+
+/* Serves until every worker is done. store holds this server's rows (it may
+ * already hold rows, e.g. from a checkpoint); map says which keys are ours.
+ * Collective in the sense that every worker must eventually send
+ * WORKER_DONE to every server. */
+void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
+                Store *store, ServerStats *stats);
+
+/* The learning rate of the epoch that a push for `clock` belongs to. */
+float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock);
+
+#endif

@@ -1,0 +1,77 @@
+/* wire.h — encoding and decoding of the messages in proto/psrec.proto.
+ *
+ * This is the only module that sees the protobuf-c generated types; the rest
+ * of psrec uses the plain structs below. A decoded struct's arrays are where
+ * protobuf-c unpacked them (no copy); the struct owns that memory, through
+ * its opaque `unpacked` field, until the matching wire_*_free.
+ * Bytes that do not decode return -1 with a message saying what was wrong;
+ * never a crash. Whether the sizes agree with the keys is the receiver's
+ * check, which knows the tables.
+ */
+#ifndef PSREC_WIRE_H
+#define PSREC_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/core/util.h"
+
+typedef struct {
+    uint32_t request_id;
+    uint64_t min_clock;
+    uint64_t batch;   /* global index of the batch the pull serves */
+    bool create;
+    size_t n_keys;
+    uint64_t *keys;   /* (n_keys,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
+} WirePullRequest;
+
+typedef struct {
+    uint32_t request_id;
+    size_t n_values;
+    float *values;    /* (n_values,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
+} WirePullResponse;
+
+typedef struct {
+    uint64_t clock;
+    size_t n_keys;
+    uint64_t *keys;   /* (n_keys,) */
+    size_t n_grads;
+    float *grads;     /* (n_grads,) */
+    void *unpacked;   /* decoded messages: the memory behind the arrays */
+} WirePush;
+
+typedef enum {
+    WIRE_CONTROL_WORKER_DONE = 1
+} WireControlKind;
+
+typedef struct {
+    WireControlKind kind;
+    uint64_t value;
+} WireControl;
+
+/* Encoders: replace out's contents (out->len = encoded size); the structs are
+ * only read, so their arrays may point at the caller's memory. */
+void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out);
+void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out);
+void wire_encode_push(const WirePush *msg, ByteBuffer *out);
+void wire_encode_control(const WireControl *msg, ByteBuffer *out);
+
+/* Decoders: fill *out (owning its arrays, see above) and return 0, or return -1
+ * with a message in *err and leave *out empty. Checks done here: the bytes
+ * decode, and a Control has a known kind. Whether the value counts agree
+ * with the keys (rows differ in width per table) is checked by the receiver,
+ * which knows the tables. */
+int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err);
+int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Error *err);
+
+/* Free the arrays of a decoded message and zero it; NULL-safe. */
+void wire_pull_request_free(WirePullRequest *msg);
+void wire_pull_response_free(WirePullResponse *msg);
+void wire_push_free(WirePush *msg);
+
+#endif

@@ -1,0 +1,80 @@
+/* worker.h — the worker side of training: minibatches through the
+ * pull → compute → push loop.
+ *
+ * For each minibatch a worker collects the batch's distinct keys, sends one
+ * PullRequest per server that owns some of them, computes the model's
+ * gradients on the rows it gets back, sums them per key, and sends one Push
+ * to every server (empty ones too: a push also reports the worker's clock,
+ * which BSP/SSP servers wait on). The next batch's pull is sent before the
+ * current batch is computed, so it is in flight during the computation; under
+ * ASP and SSP it may therefore be answered before this worker's own previous
+ * push arrives (BSP holds it until that push, like every other, is in).
+ * The worker's clock is the number of batches it has pushed; a pull for the
+ * batch with global index g asks servers to wait until every worker's clock
+ * is at least g − staleness (BSP: staleness 0; ASP: never wait).
+ */
+#ifndef PSREC_WORKER_H
+#define PSREC_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/ps/comm.h"
+#include "psrec/data/dataset.h"
+#include "psrec/core/keys.h"
+#include "psrec/eval/metrics.h"
+#include "psrec/models/model.h"
+#include "psrec/core/progress.h"
+
+#define WORKER_NEVER_WAIT UINT64_MAX /* staleness of ASP */
+
+typedef struct {
+    const CommLayout *layout;
+    const ShardMap *map;
+    const ModelOps *model;
+    ModelParams params;
+    uint64_t staleness;   /* 0 for BSP, s for SSP, WORKER_NEVER_WAIT for ASP */
+    uint64_t seed;        /* shuffling */
+} WorkerSetup;
+
+typedef struct {
+    uint64_t train_bytes_sent; /* pull requests and pushes of training batches */
+    double pull_wait_seconds;  /* blocked waiting for pull responses */
+} WorkerStats;
+
+typedef struct Worker Worker;
+
+/* Creates a worker; setup is copied (its pointers must outlive the worker).
+ * The caller owns the worker; worker_destroy(NULL) is a no-op. */
+Worker *worker_create(const WorkerSetup *setup);
+void worker_destroy(Worker *worker);
+
+/* Trains one epoch: the local examples in a shuffled order, split into
+ * exactly n_batches batches of near-equal size (every worker must use the
+ * same n_batches so clocks stay comparable). Returns the summed squared
+ * error of the examples before their updates. progress may be NULL. */
+double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
+                          Progress *progress);
+
+/* Adds the errors of the model's predictions for every test example to
+ * *stats. Rows are read (never created) once every worker has pushed as many
+ * batches as this one. The figures are those of one model on every worker
+ * provided no worker pushes again before all have evaluated (train.c's
+ * reduction of the results after evaluating ensures it). */
+void worker_evaluate(Worker *worker, const Ratings *test, ErrorStats *stats);
+
+/* Tells every server this worker is done and waits for its sends. */
+void worker_finish(Worker *worker);
+
+const WorkerStats *worker_stats(const Worker *worker);
+
+/* The order in which a worker visits its examples in an epoch: a
+ * permutation of 0..n-1 that depends only on (seed, worker, epoch). */
+void worker_epoch_order(size_t *order, size_t n, uint64_t seed, int worker, int epoch);
+
+/* Batch b of n_batches over n examples covers positions
+ * [n*b/n_batches, n*(b+1)/n_batches) of the epoch order. */
+size_t worker_batch_start(size_t n, uint64_t n_batches, uint64_t batch);
+
+#endif

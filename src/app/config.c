@@ -1,0 +1,320 @@
+/* config.c — the option tables of `train`, `generate` and `predict`, how
+ * each config is loaded (defaults, then the --config file, then the command
+ * line) and the cross-field checks.
+ *
+ * The tables are the single source of every option's name, default, range
+ * and help text. Checks that one value can make (a range, a choice) live in
+ * the table; checks between fields, or on conditions a table cannot state
+ * (a rate strictly above 0), live in the *_validate functions below and
+ * return a message that names the flags to change.
+ */
+#include "psrec/app/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "psrec/data/dataset.h"
+#include "psrec/ps/optimizer.h"
+
+/* A range that the table does not check (min > max means unbounded). */
+#define UNBOUNDED .min_value = 1, .max_value = 0
+#define RANGE(lo, hi) .min_value = (lo), .max_value = (hi)
+
+/* The dataset format names, in the order of DatasetFormat: the option's
+ * value is the enum itself. */
+#define FORMAT_NAMES "auto|csv|movielens|movielens-colons"
+_Static_assert(DATASET_FORMAT_AUTO == 0 && DATASET_FORMAT_CSV == 1 &&
+                   DATASET_FORMAT_MOVIELENS_TAB == 2 && DATASET_FORMAT_MOVIELENS_COLONS == 3,
+               "FORMAT_NAMES must list the formats in enum order");
+
+const char TRAIN_USAGE[] =
+    "usage: mpirun -np N psrec train --train FILE [options]\n\n"
+    "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
+    "parameters, the rest are workers. Options (also as `key = value` lines in\n"
+    "a --config file; the command line wins):\n\n";
+
+const char GENERATE_USAGE[] =
+    "usage: psrec generate [options]\n\n"
+    "Writes synthetic ratings user_id,item_id,rating,timestamp drawn from known latent\n"
+    "factors with power-law item popularity; the same --seed gives the same files.\n"
+    "Options:\n\n";
+
+const char PREDICT_USAGE[] =
+    "usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
+    "Writes user_id,item_id,prediction for every (user, item) pair of FILE with the\n"
+    "model a `psrec train` run saved in DIR/model, one line per pair. Options:\n\n";
+
+int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
+                       int n_specs, const Error *err)
+{
+    if (rc == 1) {
+        fputs(usage, stdout);
+        options_print_help(stdout, specs, n_specs);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "psrec %s: %s\n", command, err->message);
+        return CONFIG_EXIT_BAD_USAGE;
+    }
+    return -1;
+}
+
+#define TRAIN_FIELD(field) offsetof(TrainConfig, field)
+
+const OptionSpec TRAIN_OPTIONS[] = {
+    /* data */
+    {"train", OPTION_STRING, TRAIN_FIELD(train_path), "",
+     "file of training interactions (CSV with a header, or MovieLens)", NULL, UNBOUNDED},
+    {"test", OPTION_STRING, TRAIN_FIELD(test_path), "",
+     "file of held-out interactions for evaluation (empty: none)", NULL, UNBOUNDED},
+    {"run-dir", OPTION_STRING, TRAIN_FIELD(run_dir), "runs/latest",
+     "folder for the run's config, metrics and checkpoints", NULL, UNBOUNDED},
+    {"config", OPTION_STRING, TRAIN_FIELD(config_path), "",
+     "read options from this 'key = value' file first (the command line wins)", NULL,
+     UNBOUNDED},
+    {"format", OPTION_CHOICE, TRAIN_FIELD(format), "auto",
+     "input format (auto: decided from the first line)", FORMAT_NAMES, UNBOUNDED},
+    {"user-column", OPTION_STRING, TRAIN_FIELD(user_column), "user_id",
+     "CSV header name of the user id column", NULL, UNBOUNDED},
+    {"item-column", OPTION_STRING, TRAIN_FIELD(item_column), "item_id",
+     "CSV header name of the item id column", NULL, UNBOUNDED},
+    {"rating-column", OPTION_STRING, TRAIN_FIELD(rating_column), "rating",
+     "CSV header name of the rating column", NULL, UNBOUNDED},
+    {"timestamp-column", OPTION_STRING, TRAIN_FIELD(timestamp_column), "timestamp",
+     "CSV header name of the optional timestamp column", NULL, UNBOUNDED},
+    {"skip-malformed", OPTION_BOOL, TRAIN_FIELD(skip_malformed), "false",
+     "skip and count malformed lines instead of stopping at the first", NULL, UNBOUNDED},
+    /* job layout */
+    {"servers", OPTION_INT, TRAIN_FIELD(servers), "1",
+     "ranks that act as parameter servers (the rest are workers)", NULL, RANGE(1, 65536)},
+    {"vshards", OPTION_INT, TRAIN_FIELD(vshards), "1024",
+     "virtual shards the keys hash to (at least --servers)", NULL, RANGE(1, 1 << 20)},
+    {"consistency", OPTION_CHOICE, TRAIN_FIELD(consistency), "asp",
+     "bsp waits every batch, ssp waits beyond --staleness, asp never waits", "bsp|ssp|asp",
+     UNBOUNDED},
+    {"staleness", OPTION_INT, TRAIN_FIELD(staleness), "0",
+     "ssp: how many batches a worker may run ahead of the slowest", NULL,
+     RANGE(0, 1000000)},
+    /* model */
+    {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
+     "model to train (mf: biased matrix factorisation)", "mf", UNBOUNDED},
+    {"dim", OPTION_INT, TRAIN_FIELD(dim), "32", "latent factors per user and item", NULL,
+     RANGE(1, 4096)},
+    {"init-std", OPTION_FLOAT, TRAIN_FIELD(init_std), "0.1",
+     "standard deviation of the initial factors", NULL, RANGE(0, 10)},
+    {"l2", OPTION_FLOAT, TRAIN_FIELD(l2), "0.05", "L2 penalty on factors", NULL,
+     RANGE(0, 1000)},
+    {"l2-bias", OPTION_FLOAT, TRAIN_FIELD(l2_bias), "0.01", "L2 penalty on biases", NULL,
+     RANGE(0, 1000)},
+    /* optimisation */
+    {"optimizer", OPTION_CHOICE, TRAIN_FIELD(optimizer), "adam",
+     "update rule the servers apply", "sgd|adagrad|adam", UNBOUNDED},
+    {"learning-rate", OPTION_FLOAT, TRAIN_FIELD(learning_rate), "0.005",
+     "step size (above 0)", NULL, RANGE(0, 1000)},
+    {"lr-decay", OPTION_FLOAT, TRAIN_FIELD(lr_decay), "1",
+     "the learning rate is multiplied by this after every epoch", NULL, RANGE(0.01, 1)},
+    {"beta1", OPTION_FLOAT, TRAIN_FIELD(beta1), "0.9",
+     "adam: decay of the gradient mean (below 1)", NULL, RANGE(0, 1)},
+    {"beta2", OPTION_FLOAT, TRAIN_FIELD(beta2), "0.999",
+     "adam: decay of the squared-gradient mean (below 1)", NULL, RANGE(0, 1)},
+    {"epsilon", OPTION_FLOAT, TRAIN_FIELD(epsilon), "1e-8",
+     "adam and adagrad: added to the denominator (above 0)", NULL, RANGE(0, 1)},
+    {"adagrad-init", OPTION_FLOAT, TRAIN_FIELD(adagrad_init), "0.1",
+     "adagrad: initial value of the squared-gradient sum", NULL, RANGE(0, 1000)},
+    {"epochs", OPTION_INT, TRAIN_FIELD(epochs), "20", "passes over the training data", NULL,
+     RANGE(1, 100000)},
+    {"batch-size", OPTION_INT, TRAIN_FIELD(batch_size), "1024",
+     "interactions per minibatch on each worker", NULL, RANGE(1, 10000000)},
+    {"seed", OPTION_UINT64, TRAIN_FIELD(seed), "42",
+     "seed of initialisation and shuffling (same seed, same run)", NULL, UNBOUNDED},
+    /* output */
+    {"progress", OPTION_BOOL, TRAIN_FIELD(progress), "true",
+     "live progress line within epochs (under mpirun every rank's stdout is a terminal: say false when logging to a file)", NULL, UNBOUNDED},
+    {"log-level", OPTION_CHOICE, TRAIN_FIELD(log_level), "info", "how much to log",
+     "error|warn|info|debug", UNBOUNDED},
+};
+const int TRAIN_OPTION_COUNT = (int)(sizeof TRAIN_OPTIONS / sizeof TRAIN_OPTIONS[0]);
+
+#define GENERATE_FIELD(field) offsetof(GenerateConfig, field)
+
+const OptionSpec GENERATE_OPTIONS[] = {
+    {"out", OPTION_STRING, GENERATE_FIELD(out_path), "ratings.csv",
+     "CSV file to write (user_id,item_id,rating,timestamp)", NULL, UNBOUNDED},
+    {"test-out", OPTION_STRING, GENERATE_FIELD(test_out_path), "",
+     "CSV file for a held-out split (empty: no split)", NULL, UNBOUNDED},
+    {"test-fraction", OPTION_DOUBLE, GENERATE_FIELD(test_fraction), "0.1",
+     "with --test-out: chance that a rating is held out", NULL, RANGE(0, 0.9)},
+    {"users", OPTION_INT, GENERATE_FIELD(users), "10000", "number of users", NULL,
+     RANGE(1, 1000000000)},
+    {"items", OPTION_INT, GENERATE_FIELD(items), "5000", "number of items", NULL,
+     RANGE(2, 1000000000)},
+    {"ratings", OPTION_UINT64, GENERATE_FIELD(ratings), "1000000",
+     "ratings to write in all (train + test)", NULL, RANGE(1, 1e13)},
+    {"dim", OPTION_INT, GENERATE_FIELD(dim), "8", "latent factors of the true model", NULL,
+     RANGE(1, 1024)},
+    {"zipf-exponent", OPTION_DOUBLE, GENERATE_FIELD(zipf_exponent), "1.0",
+     "item popularity falls as rank^-exponent (0: uniform)", NULL, RANGE(0, 5)},
+    {"noise-std", OPTION_DOUBLE, GENERATE_FIELD(noise_std), "0.5",
+     "standard deviation of the noise added to each rating", NULL, RANGE(0, 10)},
+    {"seed", OPTION_UINT64, GENERATE_FIELD(seed), "42",
+     "seed of the generator (same seed, same bytes)", NULL, UNBOUNDED},
+};
+const int GENERATE_OPTION_COUNT = (int)(sizeof GENERATE_OPTIONS / sizeof GENERATE_OPTIONS[0]);
+
+#define PREDICT_FIELD(field) offsetof(PredictConfig, field)
+
+const OptionSpec PREDICT_OPTIONS[] = {
+    {"run-dir", OPTION_STRING, PREDICT_FIELD(run_dir), "",
+     "run folder of a trained model (psrec train --run-dir)", NULL, UNBOUNDED},
+    {"pairs", OPTION_STRING, PREDICT_FIELD(pairs_path), "",
+     "file of (user, item) pairs to score", NULL, UNBOUNDED},
+    {"out", OPTION_STRING, PREDICT_FIELD(out_path), "",
+     "CSV file to write the predictions to", NULL, UNBOUNDED},
+    {"format", OPTION_CHOICE, PREDICT_FIELD(format), "auto",
+     "input format (auto: decided from the first line)", FORMAT_NAMES, UNBOUNDED},
+    {"user-column", OPTION_STRING, PREDICT_FIELD(user_column), "user_id",
+     "CSV header name of the user id column", NULL, UNBOUNDED},
+    {"item-column", OPTION_STRING, PREDICT_FIELD(item_column), "item_id",
+     "CSV header name of the item id column", NULL, UNBOUNDED},
+    {"skip-malformed", OPTION_BOOL, PREDICT_FIELD(skip_malformed), "false",
+     "skip and count malformed lines instead of stopping at the first", NULL, UNBOUNDED},
+};
+const int PREDICT_OPTION_COUNT = (int)(sizeof PREDICT_OPTIONS / sizeof PREDICT_OPTIONS[0]);
+
+/* The table's choices must match the enums they are stored into. */
+_Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
+               "--optimizer choices are listed as sgd|adagrad|adam");
+_Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP == 2,
+               "--consistency choices are listed as bsp|ssp|asp");
+
+/* ---- loading */
+
+/* True when argv asks for help anywhere: help wins over every other error,
+ * so `psrec train --config broken.conf --help` still shows the help. */
+static bool args_ask_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+/* Defaults, then the --config file when `with_file`, then argv. Returns 0,
+ * 1 for help, or -1 with a message. */
+static int config_load(const OptionSpec *specs, int n_specs, void *config, size_t bytes,
+                       bool with_file, int argc, char **argv, Error *err)
+{
+    /* Zeroed first so padding is deterministic and configs compare with
+     * memcmp. */
+    memset(config, 0, bytes);
+    options_set_defaults(specs, n_specs, config);
+    if (args_ask_help(argc, argv))
+        return 1;
+    if (with_file) {
+        const char *path = options_find_arg(argc, argv, "config");
+        if (path && path[0] && options_parse_file(specs, n_specs, config, path, err) != 0)
+            return -1;
+    }
+    bool help = false;
+    if (options_parse_args(specs, n_specs, config, argc, argv, &help, err) != 0)
+        return -1;
+    return help ? 1 : 0;
+}
+
+int config_validate_train(const TrainConfig *config, Error *err)
+{
+    if (config->train_path[0] == '\0')
+        return error_set(err, "--train is required: the file of training interactions");
+    if (config->run_dir[0] == '\0')
+        return error_set(err, "--run-dir must not be empty: the run's output goes there");
+    if (config->user_column[0] == '\0' || config->item_column[0] == '\0' ||
+        config->rating_column[0] == '\0')
+        return error_set(err, "--user-column, --item-column and --rating-column must not be "
+                              "empty");
+    if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
+        return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
+                              "staleness 0 is bsp: use --consistency bsp)");
+    if (config->vshards < config->servers)
+        return error_set(err, "--vshards %d is fewer than --servers %d: every server needs at "
+                              "least one virtual shard; raise --vshards",
+                         config->vshards, config->servers);
+    if (!(config->learning_rate > 0.0f))
+        return error_set(err, "--learning-rate must be above 0, found %g",
+                         (double)config->learning_rate);
+    if (!(config->beta1 < 1.0f))
+        return error_set(err, "--beta1 must be below 1, found %g", (double)config->beta1);
+    if (!(config->beta2 < 1.0f))
+        return error_set(err, "--beta2 must be below 1, found %g", (double)config->beta2);
+    if (!(config->epsilon > 0.0f))
+        return error_set(err, "--epsilon must be above 0, found %g", (double)config->epsilon);
+    return 0;
+}
+
+int config_check_layout(const TrainConfig *config, int world_size, Error *err)
+{
+    if (config->servers < world_size)
+        return 0;
+    if (world_size >= 2)
+        return error_set(err, "--servers %d leaves no worker: mpirun -np %d has %d ranks; use "
+                              "--servers 1 to %d or start more ranks",
+                         config->servers, world_size, world_size, world_size - 1);
+    return error_set(err, "--servers %d leaves no worker: the job has %d rank%s; start at "
+                          "least %d (mpirun -np %d)",
+                     config->servers, world_size, world_size == 1 ? "" : "s",
+                     config->servers + 1, config->servers + 1);
+}
+
+int config_load_train(TrainConfig *config, int argc, char **argv, Error *err)
+{
+    int rc = config_load(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, sizeof *config, true, argc,
+                         argv, err);
+    if (rc != 0)
+        return rc;
+    return config_validate_train(config, err);
+}
+
+/* Cross-field checks of `generate`. */
+static int config_validate_generate(const GenerateConfig *config, Error *err)
+{
+    if (config->out_path[0] == '\0')
+        return error_set(err, "--out must not be empty: the file to write");
+    if (strcmp(config->out_path, config->test_out_path) == 0)
+        return error_set(err, "--test-out must differ from --out ('%s')", config->out_path);
+    /* Each user rates at most half the items (distinct items from a skewed
+     * distribution get slow to draw beyond that). */
+    uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);
+    if (config->ratings > limit)
+        return error_set(err, "--ratings %llu is more than --users %d * --items %d / 2 = %llu "
+                              "allows (a user rates at most half the items); raise --users or "
+                              "--items, or lower --ratings",
+                         (unsigned long long)config->ratings, config->users, config->items,
+                         (unsigned long long)limit);
+    return 0;
+}
+
+int config_load_generate(GenerateConfig *config, int argc, char **argv, Error *err)
+{
+    int rc = config_load(GENERATE_OPTIONS, GENERATE_OPTION_COUNT, config, sizeof *config, false,
+                         argc, argv, err);
+    if (rc != 0)
+        return rc;
+    return config_validate_generate(config, err);
+}
+
+int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err)
+{
+    int rc = config_load(PREDICT_OPTIONS, PREDICT_OPTION_COUNT, config, sizeof *config, false,
+                         argc, argv, err);
+    if (rc != 0)
+        return rc;
+    if (config->run_dir[0] == '\0')
+        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (config->pairs_path[0] == '\0')
+        return error_set(err, "--pairs is required: the file of (user, item) pairs to score");
+    if (config->out_path[0] == '\0')
+        return error_set(err, "--out is required: the CSV file to write the predictions to");
+    if (config->user_column[0] == '\0' || config->item_column[0] == '\0')
+        return error_set(err, "--user-column and --item-column must not be empty");
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* main.c — the psrec command: picks the subcommand and hands over. */
+#include <stdio.h>
+#include <string.h>
+
+#include "psrec/app/config.h"
+#include "psrec/data/generate.h"
+#include "psrec/app/predict.h"
+#include "psrec/app/train.h"
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: psrec <command> [options]    (psrec <command> --help for its options)\n\n"
+            "commands:\n"
+            "  generate   write synthetic e-commerce ratings from known latent factors (CSV)\n"
+            "  train      train a model as an MPI job: mpirun -np N psrec train --servers S ...\n"
+            "  predict    score user,item pairs with a trained model\n");
+}
+
+static int generate_main(int argc, char **argv)
+{
+    GenerateConfig config;
+    Error err;
+    int rc = config_load_generate(&config, argc, argv, &err);
+    int exit_code = config_report_load(rc, "generate", GENERATE_USAGE, GENERATE_OPTIONS,
+                                       GENERATE_OPTION_COUNT, &err);
+    if (exit_code >= 0)
+        return exit_code;
+    GenerateSummary summary;
+    if (generate_ratings(&config, &summary, &err) != 0) {
+        fprintf(stderr, "psrec generate: %s\n", err.message);
+        return CONFIG_EXIT_RUN_FAILED;
+    }
+    printf("psrec generate: %llu ratings to %s", (unsigned long long)summary.n_train,
+           config.out_path);
+    if (config.test_out_path[0])
+        printf(", %llu to %s", (unsigned long long)summary.n_test, config.test_out_path);
+    printf(" (%llu users, %llu items)\n", (unsigned long long)summary.n_users_active,
+           (unsigned long long)summary.n_items_active);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CONFIG_EXIT_BAD_USAGE : 0;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "generate") == 0)
+        return generate_main(argc - 2, argv + 2);
+    if (strcmp(command, "train") == 0)
+        return train_main(argc - 2, argv + 2);
+    if (strcmp(command, "predict") == 0)
+        return predict_main(argc - 2, argv + 2);
+    fprintf(stderr, "psrec: unknown command '%s'\n", command);
+    print_usage(stderr);
+    return CONFIG_EXIT_BAD_USAGE;
+}

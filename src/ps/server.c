@@ -1,0 +1,257 @@
+/* server.c — the parameter-server loop (see server.h).
+ *
+ * Invariants: clocks[w] is the number of pushes applied from worker w (or
+ * UINT64_MAX once it is done); a pull is answered only when the slowest
+ * clock ≥ its min_clock; messages from one worker are handled in the order
+ * it sent them.
+ */
+#include "psrec/ps/server.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psrec/core/log.h"
+#include "psrec/core/util.h"
+#include "psrec/ps/wire.h"
+
+typedef struct {
+    int source;             /* world rank of the requesting worker */
+    WirePullRequest request;
+} PendingPull;
+
+typedef struct {
+    const CommLayout *layout;
+    const ShardMap *map;
+    const LearningRateSchedule *schedule;
+    Store *store;
+    ServerStats *stats;
+    CommOutbox *outbox;
+    uint64_t *clocks;       /* (n_workers,) */
+    int workers_done;
+    PendingPull *pending;   /* pulls waiting for slower workers */
+    int n_pending;
+    int pending_capacity;
+    ByteBuffer encoded;     /* reused for every response */
+    float *values;          /* reused response rows */
+    size_t values_capacity;
+} Server;
+
+static const char *tag_name(int tag)
+{
+    switch (tag) {
+    case COMM_TAG_PULL_REQUEST: return "PullRequest";
+    case COMM_TAG_PULL_RESPONSE: return "PullResponse";
+    case COMM_TAG_PUSH: return "Push";
+    case COMM_TAG_CONTROL: return "Control";
+    default: return "unknown";
+    }
+}
+
+static uint64_t slowest_clock(const Server *server)
+{
+    uint64_t slowest = UINT64_MAX;
+    for (int w = 0; w < server->layout->n_workers; w++)
+        if (server->clocks[w] < slowest)
+            slowest = server->clocks[w];
+    return slowest;
+}
+
+/* Checks that every key belongs to a table we have and to this server, and
+ * returns the total width of their rows. A bad key is a protocol error. */
+static size_t check_keys(const Server *server, const uint64_t *keys, size_t n_keys, int source,
+                         const char *what)
+{
+    size_t total = 0;
+    uint32_t me = (uint32_t)server->layout->role_rank;
+    for (size_t k = 0; k < n_keys; k++) {
+        const TableSpec *spec = store_table_spec(server->store, key_table(keys[k]));
+        if (!spec)
+            fatal("protocol error: %s from rank %d names table %u, which this model does not have",
+                  what, source, key_table(keys[k]));
+        if (shardmap_server_of(server->map, keys[k]) != me)
+            fatal("protocol error: %s from rank %d names key %u:%llu owned by server %u, not %u",
+                  what, source, key_table(keys[k]), (unsigned long long)key_id(keys[k]),
+                  shardmap_server_of(server->map, keys[k]), me);
+        total += spec->width;
+    }
+    return total;
+}
+
+static void answer_pull(Server *server, int source, const WirePullRequest *request)
+{
+    size_t n_values = check_keys(server, request->keys, request->n_keys, source, "PullRequest");
+    if (n_values > server->values_capacity) {
+        server->values_capacity = n_values * 2;
+        server->values = xrealloc(server->values, server->values_capacity * sizeof(float));
+    }
+    size_t offset = 0;
+    for (size_t k = 0; k < request->n_keys; k++) {
+        uint32_t width = store_table_spec(server->store, key_table(request->keys[k]))->width;
+        const float *row = store_pull(server->store, request->keys[k], request->create);
+        if (row)
+            memcpy(server->values + offset, row, width * sizeof(float));
+        else
+            memset(server->values + offset, 0, width * sizeof(float));
+        offset += width;
+    }
+    WirePullResponse response = {
+        .request_id = request->request_id,
+        .n_values = n_values,
+        .values = server->values,
+    };
+    wire_encode_pull_response(&response, &server->encoded);
+    ServerStats *stats = server->stats;
+    stats->pulls++;
+    stats->rows_pulled += request->n_keys;
+    if (request->create) {
+        stats->train_bytes_sent += server->encoded.len;
+        /* The pull serves batch `batch`, which in a sequential run would see
+         * every batch before it; the slowest worker has pushed only
+         * `slowest` of them. */
+        uint64_t slowest = slowest_clock(server);
+        uint64_t staleness = request->batch > slowest ? request->batch - slowest : 0;
+        stats->staleness_sum += staleness;
+        stats->staleness_samples++;
+        if (staleness > stats->staleness_max)
+            stats->staleness_max = staleness;
+    }
+    comm_outbox_send(server->outbox, source, COMM_TAG_PULL_RESPONSE, &server->encoded);
+}
+
+static void handle_pull(Server *server, int source, const ByteBuffer *message)
+{
+    Error err;
+    WirePullRequest request;
+    if (wire_decode_pull_request(&request, message->data, message->len, &err) != 0)
+        fatal("protocol error: PullRequest from rank %d: %s", source, err.message);
+    if (request.min_clock <= slowest_clock(server)) {
+        answer_pull(server, source, &request);
+        wire_pull_request_free(&request);
+        return;
+    }
+    if (server->n_pending == server->pending_capacity) {
+        server->pending_capacity = server->pending_capacity ? 2 * server->pending_capacity : 8;
+        server->pending = xrealloc(server->pending,
+                                   (size_t)server->pending_capacity * sizeof(PendingPull));
+    }
+    server->pending[server->n_pending++] = (PendingPull){.source = source, .request = request};
+}
+
+/* Answers, in arrival order, every held pull the slowest clock now allows. */
+static void answer_ready_pulls(Server *server)
+{
+    uint64_t slowest = slowest_clock(server);
+    int kept = 0;
+    for (int i = 0; i < server->n_pending; i++) {
+        PendingPull *pull = &server->pending[i];
+        if (pull->request.min_clock <= slowest) {
+            answer_pull(server, pull->source, &pull->request);
+            wire_pull_request_free(&pull->request);
+        } else {
+            server->pending[kept++] = *pull;
+        }
+    }
+    server->n_pending = kept;
+}
+
+static void handle_push(Server *server, int source, const ByteBuffer *message)
+{
+    Error err;
+    WirePush push;
+    if (wire_decode_push(&push, message->data, message->len, &err) != 0)
+        fatal("protocol error: Push from rank %d: %s", source, err.message);
+    size_t expected = check_keys(server, push.keys, push.n_keys, source, "Push");
+    if (expected != push.n_grads)
+        fatal("protocol error: Push from rank %d has %zu gradient values for %zu keys whose rows "
+              "hold %zu",
+              source, push.n_grads, push.n_keys, expected);
+    uint64_t *clock = &server->clocks[source];
+    if (push.clock != *clock + 1)
+        fatal("protocol error: Push from rank %d is for clock %llu but its last push was %llu",
+              source, (unsigned long long)push.clock, (unsigned long long)*clock);
+    store_set_learning_rate(server->store, server_learning_rate(server->schedule, push.clock));
+    size_t offset = 0;
+    for (size_t k = 0; k < push.n_keys; k++) {
+        store_push(server->store, push.keys[k], push.grads + offset);
+        offset += store_table_spec(server->store, key_table(push.keys[k]))->width;
+    }
+    *clock = push.clock;
+    server->stats->pushes++;
+    server->stats->rows_pushed += push.n_keys;
+    wire_push_free(&push);
+    if (server->n_pending > 0)
+        answer_ready_pulls(server);
+}
+
+static void handle_control(Server *server, int source, const ByteBuffer *message)
+{
+    Error err;
+    WireControl control;
+    if (wire_decode_control(&control, message->data, message->len, &err) != 0)
+        fatal("protocol error: Control from rank %d: %s", source, err.message);
+    assert(control.kind == WIRE_CONTROL_WORKER_DONE); /* wire rejects other kinds */
+    if (control.value != server->clocks[source])
+        fatal("protocol error: rank %d is done after %llu batches, but %llu of its pushes "
+              "arrived here",
+              source, (unsigned long long)control.value,
+              (unsigned long long)server->clocks[source]);
+    server->clocks[source] = UINT64_MAX;
+    server->workers_done++;
+    if (server->n_pending > 0)
+        answer_ready_pulls(server);
+}
+
+float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock)
+{
+    uint64_t epoch = clock > 0 ? (clock - 1) / schedule->batches_per_epoch : 0;
+    return (float)((double)schedule->learning_rate * pow((double)schedule->decay, (double)epoch));
+}
+
+void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
+                Store *store, ServerStats *stats)
+{
+    Server server = {
+        .layout = layout,
+        .map = map,
+        .schedule = schedule,
+        .store = store,
+        .stats = stats,
+        .outbox = comm_outbox_create(),
+        .clocks = xcalloc((size_t)layout->n_workers, sizeof(uint64_t)),
+    };
+    memset(stats, 0, sizeof *stats);
+    ByteBuffer message = {0};
+    while (server.workers_done < layout->n_workers) {
+        int source, tag;
+        double wait_start = time_now_s();
+        comm_recv(&message, COMM_ANY_SOURCE, COMM_ANY_TAG, &source, &tag);
+        stats->wait_seconds += time_now_s() - wait_start;
+        if (source < 0 || source >= layout->n_workers)
+            fatal("protocol error: %s message (tag %d) from rank %d, which is not a worker",
+                  tag_name(tag), tag, source);
+        if (server.clocks[source] == UINT64_MAX)
+            fatal("protocol error: %s message from rank %d after it said WORKER_DONE",
+                  tag_name(tag), source);
+        switch (tag) {
+        case COMM_TAG_PULL_REQUEST: handle_pull(&server, source, &message); break;
+        case COMM_TAG_PUSH: handle_push(&server, source, &message); break;
+        case COMM_TAG_CONTROL: handle_control(&server, source, &message); break;
+        default:
+            fatal("protocol error: unexpected message tag %d (%s) from rank %d", tag,
+                  tag_name(tag), source);
+        }
+        comm_outbox_progress(server.outbox);
+    }
+    if (server.n_pending > 0)
+        fatal("protocol error: %d pulls still wait for clocks no worker will reach",
+              server.n_pending);
+    comm_outbox_destroy(server.outbox);
+    bytebuffer_free(&message);
+    bytebuffer_free(&server.encoded);
+    free(server.pending);
+    free(server.values);
+    free(server.clocks);
+}

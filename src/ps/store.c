@@ -1,0 +1,225 @@
+/* store.c — the rows a parameter server owns, one slab per table.
+ *
+ * Each table is a KeyIndex giving every key a dense row number, one slab of
+ * floats (row r at r*stride: width weights, then optimizer state) and a
+ * parallel array of per-row step counts. Slab and steps grow together,
+ * geometrically, with realloc: one allocation per table, never one per row.
+ * Invariant: for each table, rows [0, keyindex_size) are initialised and
+ * capacity_rows ≥ keyindex_size.
+ */
+#include "psrec/ps/store.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psrec/core/keyindex.h"
+#include "psrec/core/keys.h"
+#include "psrec/core/util.h"
+
+#define STORE_MIN_CAPACITY_ROWS 64
+
+typedef struct {
+    TableSpec spec;
+    size_t stride;        /* floats per row: width + optimizer state */
+    KeyIndex *index;      /* key → row number */
+    float *slab;          /* (capacity_rows, stride) */
+    uint32_t *steps;      /* (capacity_rows,) update count of each row */
+    size_t capacity_rows;
+} StoreTable;
+
+struct Store {
+    OptimizerConfig optimizer;
+    uint64_t init_seed;
+    int n_tables;
+    StoreTable tables[STORE_MAX_TABLES];
+    /* table id → position in tables + 1 (0 = no such table); key_table()
+     * is 8 bits, so this covers every possible key. */
+    uint8_t table_of_id[KEY_TABLE_MAX + 1];
+};
+
+Store *store_create(const TableSpec *tables, int n_tables, const OptimizerConfig *optimizer,
+                    uint64_t init_seed)
+{
+    assert(n_tables >= 0 && n_tables <= STORE_MAX_TABLES);
+    Store *store = xcalloc(1, sizeof *store);
+    store->optimizer = *optimizer;
+    store->init_seed = init_seed;
+    store->n_tables = n_tables;
+    for (int t = 0; t < n_tables; t++) {
+        const TableSpec *spec = &tables[t];
+        assert(spec->table_id <= KEY_TABLE_MAX);
+        assert(store->table_of_id[spec->table_id] == 0 && "duplicate table id");
+        assert(spec->zero_leading <= spec->width);
+        StoreTable *table = &store->tables[t];
+        table->spec = *spec;
+        table->stride = spec->width + optimizer_state_floats(optimizer->kind, spec->width);
+        table->index = keyindex_create(0);
+        store->table_of_id[spec->table_id] = (uint8_t)(t + 1);
+    }
+    return store;
+}
+
+void store_destroy(Store *store)
+{
+    if (!store)
+        return;
+    for (int t = 0; t < store->n_tables; t++) {
+        keyindex_destroy(store->tables[t].index);
+        free(store->tables[t].slab);
+        free(store->tables[t].steps);
+    }
+    free(store);
+}
+
+const TableSpec *store_table_spec(const Store *store, uint32_t table_id)
+{
+    if (table_id > KEY_TABLE_MAX || store->table_of_id[table_id] == 0)
+        return NULL;
+    return &store->tables[store->table_of_id[table_id] - 1].spec;
+}
+
+/* The table holding key; asserts it exists (callers check the spec first). */
+static StoreTable *store_table_of_key(Store *store, uint64_t key)
+{
+    uint8_t position = store->table_of_id[key_table(key)];
+    assert(position != 0 && "key of a table the store does not have");
+    return &store->tables[position - 1];
+}
+
+/* Makes room for at least `rows` rows, doubling so that n creations cost
+ * O(n) copying in total. */
+static void store_table_reserve(StoreTable *table, size_t rows)
+{
+    if (rows <= table->capacity_rows)
+        return;
+    size_t capacity = table->capacity_rows ? table->capacity_rows : STORE_MIN_CAPACITY_ROWS;
+    while (capacity < rows)
+        capacity *= 2;
+    table->slab = xrealloc(table->slab, capacity * table->stride * sizeof *table->slab);
+    table->steps = xrealloc(table->steps, capacity * sizeof *table->steps);
+    table->capacity_rows = capacity;
+}
+
+/* The row number of key, creating the row when absent. A new row gets its
+ * initial weights, fresh optimizer state and step 0 when `initialise` is
+ * true; otherwise its slab entry is left for the caller to overwrite. */
+static size_t store_table_get_row(const Store *store, StoreTable *table, uint64_t key,
+                                  bool initialise)
+{
+    bool inserted;
+    size_t row = keyindex_insert(table->index, key, &inserted);
+    if (inserted) {
+        store_table_reserve(table, row + 1);
+        if (initialise) {
+            float *data = table->slab + row * table->stride;
+            store_init_row(&table->spec, store->init_seed, key, data);
+            optimizer_init_state(&store->optimizer, data + table->spec.width, table->spec.width);
+            table->steps[row] = 0;
+        }
+    }
+    return row;
+}
+
+float *store_pull(Store *store, uint64_t key, bool create)
+{
+    StoreTable *table = store_table_of_key(store, key);
+    size_t row;
+    if (create) {
+        row = store_table_get_row(store, table, key, true);
+    } else {
+        int64_t found = keyindex_find(table->index, key);
+        if (found < 0)
+            return NULL;
+        row = (size_t)found;
+    }
+    return table->slab + row * table->stride;
+}
+
+void store_push(Store *store, uint64_t key, const float *grad)
+{
+    StoreTable *table = store_table_of_key(store, key);
+    size_t row = store_table_get_row(store, table, key, true);
+    float *data = table->slab + row * table->stride;
+    optimizer_apply(&store->optimizer, data, data + table->spec.width, &table->steps[row], grad,
+                    table->spec.width);
+}
+
+void store_set_learning_rate(Store *store, float learning_rate)
+{
+    store->optimizer.learning_rate = learning_rate;
+}
+
+void store_init_row(const TableSpec *spec, uint64_t init_seed, uint64_t key, float *weights)
+{
+    /* Seeded from the key alone (mixed with the run seed) so a row starts the
+     * same whichever server creates it and whatever was created before. */
+    Rng rng;
+    rng_seed(&rng, hash_u64(key ^ hash_u64(init_seed)));
+    uint32_t zeros = spec->zero_leading < spec->width ? spec->zero_leading : spec->width;
+    for (uint32_t i = 0; i < zeros; i++)
+        weights[i] = 0.0f;
+    for (uint32_t i = zeros; i < spec->width; i++)
+        weights[i] = (float)((double)spec->init_std * rng_normal(&rng));
+}
+
+int store_table_count(const Store *store) { return store->n_tables; }
+
+const TableSpec *store_table_at(const Store *store, int table_index)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    return &store->tables[table_index].spec;
+}
+
+size_t store_row_count(const Store *store, int table_index)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    return keyindex_size(store->tables[table_index].index);
+}
+
+size_t store_row_stride(const Store *store, int table_index)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    return store->tables[table_index].stride;
+}
+
+uint64_t store_row_key(const Store *store, int table_index, size_t row)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    return keyindex_key_at(store->tables[table_index].index, row);
+}
+
+float *store_row_data(Store *store, int table_index, size_t row)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    StoreTable *table = &store->tables[table_index];
+    assert(row < keyindex_size(table->index));
+    return table->slab + row * table->stride;
+}
+
+uint32_t *store_row_step(Store *store, int table_index, size_t row)
+{
+    assert(table_index >= 0 && table_index < store->n_tables);
+    StoreTable *table = &store->tables[table_index];
+    assert(row < keyindex_size(table->index));
+    return &table->steps[row];
+}
+
+void store_put_row(Store *store, uint64_t key, const float *data, uint32_t step)
+{
+    StoreTable *table = store_table_of_key(store, key);
+    size_t row = store_table_get_row(store, table, key, false);
+    memcpy(table->slab + row * table->stride, data, table->stride * sizeof *data);
+    table->steps[row] = step;
+}
+
+size_t store_bytes(const Store *store)
+{
+    size_t bytes = sizeof *store;
+    for (int t = 0; t < store->n_tables; t++) {
+        const StoreTable *table = &store->tables[t];
+        bytes += table->capacity_rows * (table->stride * sizeof *table->slab + sizeof *table->steps);
+        bytes += keyindex_bytes(table->index);
+    }
+    return bytes;
+}

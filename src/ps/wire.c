@@ -1,0 +1,206 @@
+/* wire.c — the plain message structs of wire.h to and from protobuf-c bytes.
+ *
+ * The only file that includes the generated psrec.pb-c.h. Encoders point the
+ * generated structs at the caller's arrays (no copy); decoders point the
+ * plain struct at the arrays protobuf-c unpacked (no copy either) and keep
+ * the unpacked message, opaque, until wire_*_free. Any byte string may reach
+ * a decoder: it returns 0 or -1 with a message, never crashes, and on
+ * failure leaves *out empty.
+ */
+#include "psrec/ps/wire.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psrec.pb-c.h"
+
+/* protobuf-c may do pointer arithmetic on its input, so an empty message is
+ * handed a valid (never read) byte rather than a possibly NULL pointer. */
+static const uint8_t WIRE_EMPTY_INPUT[1] = {0};
+
+static const uint8_t *wire_input_bytes(const uint8_t *bytes, size_t len)
+{
+    return len == 0 ? WIRE_EMPTY_INPUT : bytes;
+}
+
+/* Makes room for `bytes` in out and sets its length. Packing is skipped by the
+ * callers when bytes is 0, so an empty message never touches out->data. */
+static void wire_prepare_output(ByteBuffer *out, size_t bytes)
+{
+    bytebuffer_reserve(out, bytes);
+    out->len = bytes;
+}
+
+/* ---- encoders */
+
+void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out)
+{
+    Psrec__PullRequest pb = PSREC__PULL_REQUEST__INIT;
+    pb.request_id = msg->request_id;
+    pb.min_clock = msg->min_clock;
+    pb.batch = msg->batch;
+    pb.create = msg->create ? 1 : 0;
+    pb.n_keys = msg->n_keys;
+    pb.keys = msg->keys; /* pack only reads it */
+
+    wire_prepare_output(out, psrec__pull_request__get_packed_size(&pb));
+    if (out->len > 0) {
+        size_t written = psrec__pull_request__pack(&pb, out->data);
+        assert(written == out->len);
+        (void)written;
+    }
+}
+
+void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
+{
+    Psrec__PullResponse pb = PSREC__PULL_RESPONSE__INIT;
+    pb.request_id = msg->request_id;
+    pb.n_values = msg->n_values;
+    pb.values = msg->values;
+
+    wire_prepare_output(out, psrec__pull_response__get_packed_size(&pb));
+    if (out->len > 0) {
+        size_t written = psrec__pull_response__pack(&pb, out->data);
+        assert(written == out->len);
+        (void)written;
+    }
+}
+
+void wire_encode_push(const WirePush *msg, ByteBuffer *out)
+{
+    Psrec__Push pb = PSREC__PUSH__INIT;
+    pb.clock = msg->clock;
+    pb.n_keys = msg->n_keys;
+    pb.keys = msg->keys;
+    pb.n_grads = msg->n_grads;
+    pb.grads = msg->grads;
+
+    wire_prepare_output(out, psrec__push__get_packed_size(&pb));
+    if (out->len > 0) {
+        size_t written = psrec__push__pack(&pb, out->data);
+        assert(written == out->len);
+        (void)written;
+    }
+}
+
+void wire_encode_control(const WireControl *msg, ByteBuffer *out)
+{
+    Psrec__Control pb = PSREC__CONTROL__INIT;
+    switch (msg->kind) {
+    case WIRE_CONTROL_WORKER_DONE:
+        pb.kind = PSREC__CONTROL__KIND__WORKER_DONE;
+        break;
+    default:
+        assert(!"unknown WireControlKind");
+    }
+    pb.value = msg->value;
+
+    wire_prepare_output(out, psrec__control__get_packed_size(&pb));
+    if (out->len > 0) {
+        size_t written = psrec__control__pack(&pb, out->data);
+        assert(written == out->len);
+        (void)written;
+    }
+}
+
+/* ---- decoders */
+
+int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t len, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    Psrec__PullRequest *pb = psrec__pull_request__unpack(NULL, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode PullRequest message (%zu bytes)", len);
+
+    out->request_id = pb->request_id;
+    out->min_clock = pb->min_clock;
+    out->batch = pb->batch;
+    out->create = pb->create != 0;
+    out->n_keys = pb->n_keys;
+    out->keys = pb->n_keys > 0 ? pb->keys : NULL;
+    out->unpacked = pb;
+    return 0;
+}
+
+int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_t len, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    Psrec__PullResponse *pb = psrec__pull_response__unpack(NULL, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode PullResponse message (%zu bytes)", len);
+
+    out->request_id = pb->request_id;
+    out->n_values = pb->n_values;
+    out->values = pb->n_values > 0 ? pb->values : NULL;
+    out->unpacked = pb;
+    return 0;
+}
+
+int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    Psrec__Push *pb = psrec__push__unpack(NULL, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode Push message (%zu bytes)", len);
+
+    out->clock = pb->clock;
+    out->n_keys = pb->n_keys;
+    out->keys = pb->n_keys > 0 ? pb->keys : NULL;
+    out->n_grads = pb->n_grads;
+    out->grads = pb->n_grads > 0 ? pb->grads : NULL;
+    out->unpacked = pb;
+    return 0;
+}
+
+int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    Psrec__Control *pb = psrec__control__unpack(NULL, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode Control message (%zu bytes)", len);
+
+    /* proto3 enums are open: protobuf-c hands back any number it read, and a
+     * missing kind reads as KIND_UNSPECIFIED; only known kinds get through. */
+    int kind = (int)pb->kind;
+    uint64_t value = pb->value;
+    psrec__control__free_unpacked(pb, NULL);
+    switch (kind) {
+    case PSREC__CONTROL__KIND__WORKER_DONE:
+        out->kind = WIRE_CONTROL_WORKER_DONE;
+        break;
+    default:
+        return error_set(err, "Control message has unknown kind %d (%zu bytes)", kind, len);
+    }
+    out->value = value;
+    return 0;
+}
+
+/* ---- freeing */
+
+void wire_pull_request_free(WirePullRequest *msg)
+{
+    if (!msg)
+        return;
+    if (msg->unpacked)
+        psrec__pull_request__free_unpacked(msg->unpacked, NULL);
+    memset(msg, 0, sizeof *msg);
+}
+
+void wire_pull_response_free(WirePullResponse *msg)
+{
+    if (!msg)
+        return;
+    if (msg->unpacked)
+        psrec__pull_response__free_unpacked(msg->unpacked, NULL);
+    memset(msg, 0, sizeof *msg);
+}
+
+void wire_push_free(WirePush *msg)
+{
+    if (!msg)
+        return;
+    if (msg->unpacked)
+        psrec__push__free_unpacked(msg->unpacked, NULL);
+    memset(msg, 0, sizeof *msg);
+}

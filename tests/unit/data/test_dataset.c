@@ -1,0 +1,731 @@
+/* test_dataset.c — the interaction readers: CSV with named columns, the two
+ * MovieLens layouts, malformed lines reported as FILE:LINE with what was
+ * expected and found, and byte-range partitions that together read every
+ * line exactly once, in order, for any number of parts.
+ *
+ * Each test gets a fresh mkdtemp scratch folder, removed after it.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "psrec/data/dataset.h"
+#include "psrec/core/util.h"
+
+#include "test_support.h"
+
+static char scratch_dir[256];
+
+/* A fresh scratch folder per test (a checked fixture). */
+static void scratch_setup(void)
+{
+    test_scratch_create(scratch_dir, sizeof scratch_dir, "dataset");
+}
+
+static void scratch_teardown(void)
+{
+    test_scratch_remove(scratch_dir);
+}
+
+/* Writes `bytes` bytes of content to scratch_dir/name; path receives the
+ * full name. */
+static void scratch_write(char *path, size_t path_bytes, const char *name, const char *content,
+                          size_t bytes)
+{
+    snprintf(path, path_bytes, "%s/%s", scratch_dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(content, 1, bytes, f), bytes);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void scratch_write_text(char *path, size_t path_bytes, const char *name,
+                               const char *content)
+{
+    scratch_write(path, path_bytes, name, content, strlen(content));
+}
+
+static void read_ok(Ratings *out, const char *path, const DatasetOptions *options)
+{
+    Error err = {{0}};
+    int rc = dataset_read(out, path, options, &err);
+    ck_assert_msg(rc == 0, "reading %s failed: %s", path, err.message);
+}
+
+/* Reads partition part of n_parts and expects it to fail with exactly
+ * "PATH:" followed by `message`. */
+static void expect_error_part(const char *path, const DatasetOptions *options, int part,
+                              int n_parts, const char *message)
+{
+    Ratings out;
+    Error err = {{0}};
+    int rc = dataset_read_partition(&out, path, options, part, n_parts, &err);
+    ratings_free(&out);
+    ck_assert_int_eq(rc, -1);
+    char expected[ERROR_MESSAGE_BYTES];
+    snprintf(expected, sizeof expected, "%s:%s", path, message);
+    ck_assert_str_eq(err.message, expected);
+}
+
+static void expect_error(const char *path, const DatasetOptions *options, const char *message)
+{
+    expect_error_part(path, options, 0, 1, message);
+}
+
+static void expect_row(const Ratings *r, size_t i, uint64_t user, uint64_t item, float rating,
+                       int64_t timestamp)
+{
+    ck_assert_uint_lt(i, r->n);
+    ck_assert_uint_eq(r->users[i], user);
+    ck_assert_uint_eq(r->items[i], item);
+    ck_assert_msg(r->ratings[i] == rating, "row %zu: rating %g, expected %g", i,
+                  (double)r->ratings[i], (double)rating);
+    ck_assert_int_eq(r->timestamps[i], timestamp);
+}
+
+START_TEST(test_options_default)
+{
+    DatasetOptions o;
+    memset(&o, 0xff, sizeof o);
+    dataset_options_default(&o);
+    ck_assert_int_eq(o.format, DATASET_FORMAT_AUTO);
+    ck_assert_str_eq(o.user_column, "user_id");
+    ck_assert_str_eq(o.item_column, "item_id");
+    ck_assert_str_eq(o.rating_column, "rating");
+    ck_assert_str_eq(o.timestamp_column, "timestamp");
+    ck_assert(o.require_rating);
+    ck_assert(!o.skip_malformed);
+}
+END_TEST
+
+START_TEST(test_csv_values)
+{
+    char path[512];
+    scratch_write_text(path, sizeof path, "basic.csv",
+                       "user_id,item_id,rating,timestamp\n"
+                       "1,10,4.5,978300760\n"
+                       "0,72057594037927935,-1,0\n"
+                       "42,7,3,-5\n"
+                       "5,6,2.5e-1,1\n");
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 4);
+    ck_assert(r.has_ratings);
+    ck_assert(r.has_timestamps);
+    ck_assert_uint_eq(r.n_skipped, 0);
+    expect_row(&r, 0, 1, 10, 4.5f, 978300760);
+    expect_row(&r, 1, 0, (UINT64_C(1) << 56) - 1, -1.0f, 0);
+    expect_row(&r, 2, 42, 7, 3.0f, -5);
+    expect_row(&r, 3, 5, 6, 0.25f, 1);
+    ratings_free(&r);
+    ck_assert_uint_eq(r.n, 0);
+    ck_assert_ptr_null(r.users);
+    ratings_free(&r); /* zeroed: a no-op */
+
+    /* The same file named explicitly as CSV. */
+    o.format = DATASET_FORMAT_CSV;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 4);
+    expect_row(&r, 3, 5, 6, 0.25f, 1);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_csv_crlf_blank_lines_spaces_quotes_no_final_newline)
+{
+    char path[512];
+    scratch_write_text(path, sizeof path, "crlf.csv",
+                       "\xEF\xBB\xBFuser_id , \"item_id\",rating\r\n"
+                       "\r\n"
+                       " 3 , \"14\" , 2.0 \r\n"
+                       "   \r\n"
+                       "4,15,\"1.5\"\r\n"
+                       "\n"
+                       "5,16,5");
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert(r.has_ratings);
+    ck_assert(!r.has_timestamps);
+    expect_row(&r, 0, 3, 14, 2.0f, 0);
+    expect_row(&r, 1, 4, 15, 1.5f, 0);
+    expect_row(&r, 2, 5, 16, 5.0f, 0);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_csv_named_columns_in_other_order)
+{
+    char path[512];
+    scratch_write_text(path, sizeof path, "order.csv",
+                       "timestamp,rating,item,user\n"
+                       "1000,4,20,2\n"
+                       "1001,0.5,21,3\n");
+    DatasetOptions o;
+    dataset_options_default(&o);
+    o.user_column = "user";
+    o.item_column = "item";
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert(r.has_ratings && r.has_timestamps);
+    expect_row(&r, 0, 2, 20, 4.0f, 1000);
+    expect_row(&r, 1, 3, 21, 0.5f, 1001);
+    ratings_free(&r);
+
+    /* With the default names this header has no user_id column. */
+    dataset_options_default(&o);
+    expect_error(path, &o,
+                 "1: expected a CSV header naming the column 'user_id', found "
+                 "'timestamp,rating,item,user'");
+
+    /* Unnamed extra columns are ignored; a column named but absent (the
+     * timestamp here) is simply not read. */
+    scratch_write_text(path, sizeof path, "extra.csv",
+                       "event,user_id,price,item_id,rating\n"
+                       "view,7,9.99,8,1\n"
+                       "buy,9,x,10,5\n");
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert(r.has_ratings && !r.has_timestamps);
+    expect_row(&r, 0, 7, 8, 1.0f, 0);
+    expect_row(&r, 1, 9, 10, 5.0f, 0);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_csv_pairs_without_rating)
+{
+    char path[512];
+    scratch_write_text(path, sizeof path, "pairs.csv", "user_id,item_id\n1,2\n3,4\n");
+    DatasetOptions o;
+    dataset_options_default(&o);
+    expect_error(path, &o, "1: expected a CSV header naming the column 'rating', found "
+                           "'user_id,item_id'");
+    o.require_rating = false;
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert(!r.has_ratings && !r.has_timestamps);
+    expect_row(&r, 0, 1, 2, 0.0f, 0);
+    expect_row(&r, 1, 3, 4, 0.0f, 0);
+    ratings_free(&r);
+
+    /* A rating column that is present is still read. */
+    scratch_write_text(path, sizeof path, "pairs_rated.csv", "item_id,user_id,rating\n1,2,3\n");
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert(r.has_ratings);
+    expect_row(&r, 0, 2, 1, 3.0f, 0);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_movielens_tab_and_colons)
+{
+    char path[512];
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+
+    scratch_write_text(path, sizeof path, "u.data", "196\t242\t3\t881250949\n186\t302\t3.5\t891717742\n");
+    for (int explicit_format = 0; explicit_format < 2; explicit_format++) {
+        o.format = explicit_format ? DATASET_FORMAT_MOVIELENS_TAB : DATASET_FORMAT_AUTO;
+        read_ok(&r, path, &o);
+        ck_assert_uint_eq(r.n, 2);
+        ck_assert(r.has_ratings && r.has_timestamps);
+        expect_row(&r, 0, 196, 242, 3.0f, 881250949);
+        expect_row(&r, 1, 186, 302, 3.5f, 891717742);
+        ratings_free(&r);
+    }
+
+    scratch_write_text(path, sizeof path, "ratings.dat",
+                       "1::1193::5::978300760\r\n1::661::3::978302109\r\n2::3068::4::978299000");
+    for (int explicit_format = 0; explicit_format < 2; explicit_format++) {
+        o.format = explicit_format ? DATASET_FORMAT_MOVIELENS_COLONS : DATASET_FORMAT_AUTO;
+        read_ok(&r, path, &o);
+        ck_assert_uint_eq(r.n, 3);
+        ck_assert(r.has_ratings && r.has_timestamps);
+        expect_row(&r, 0, 1, 1193, 5.0f, 978300760);
+        expect_row(&r, 1, 1, 661, 3.0f, 978302109);
+        expect_row(&r, 2, 2, 3068, 4.0f, 978299000);
+        ratings_free(&r);
+    }
+
+    /* Tab-separated pairs: fine only without require_rating. */
+    o.format = DATASET_FORMAT_AUTO;
+    scratch_write_text(path, sizeof path, "pairs.tsv", "1\t2\n\n3\t4\n");
+    expect_error(path, &o, "1: expected 4 tab-separated fields (user, item, rating, timestamp), "
+                           "found '1\t2'");
+    o.require_rating = false;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert(!r.has_ratings && !r.has_timestamps);
+    expect_row(&r, 0, 1, 2, 0.0f, 0);
+    expect_row(&r, 1, 3, 4, 0.0f, 0);
+    ratings_free(&r);
+
+    /* A MovieLens file read with require_rating false still has its ratings. */
+    scratch_write_text(path, sizeof path, "u2.data", "5\t6\t2\t77\n");
+    read_ok(&r, path, &o);
+    ck_assert(r.has_ratings && r.has_timestamps);
+    expect_row(&r, 0, 5, 6, 2.0f, 77);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_empty_files)
+{
+    char path[512];
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+
+    scratch_write_text(path, sizeof path, "empty.tsv", "");
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 0);
+    ratings_free(&r);
+    o.format = DATASET_FORMAT_CSV;
+    expect_error(path, &o, "1: expected a CSV header line naming the columns, found ''");
+
+    /* A header alone, without a newline, is an empty data set. */
+    scratch_write_text(path, sizeof path, "header_only.csv", "user_id,item_id,rating");
+    for (int n_parts = 1; n_parts <= 4; n_parts++) {
+        for (int p = 0; p < n_parts; p++) {
+            Error err = {{0}};
+            ck_assert_int_eq(dataset_read_partition(&r, path, &o, p, n_parts, &err), 0);
+            ck_assert_uint_eq(r.n, 0);
+            ck_assert(r.has_ratings);
+            ratings_free(&r);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/no_such_file.csv", scratch_dir);
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+    Error err = {{0}};
+    ck_assert_int_eq(dataset_read(&r, path, &o, &err), -1);
+    ratings_free(&r);
+    char expected[600];
+    snprintf(expected, sizeof expected, "cannot open %s: No such file or directory", path);
+    ck_assert_str_eq(err.message, expected);
+
+    ck_assert_int_eq(dataset_read(&r, scratch_dir, &o, &err), -1);
+    ratings_free(&r);
+    snprintf(expected, sizeof expected, "cannot open %s: Is a directory", scratch_dir);
+    ck_assert_str_eq(err.message, expected);
+}
+END_TEST
+
+/* One malformed line on line 3 of a file, and the message it must give. */
+typedef struct {
+    DatasetFormat format;
+    const char *bad_line;
+    const char *message; /* after "PATH:3: " */
+} MalformedCase;
+
+START_TEST(test_malformed_lines_name_file_and_line)
+{
+    static const MalformedCase CASES[] = {
+        {DATASET_FORMAT_CSV, "1,2,3.5", "expected 4 comma-separated fields as in the header, found '1,2,3.5'"},
+        {DATASET_FORMAT_CSV, "1,2,3.5,100,7",
+         "expected 4 comma-separated fields as in the header, found '1,2,3.5,100,7'"},
+        {DATASET_FORMAT_CSV, "1,abc,3,100", "expected an integer item id in field 2, found 'abc'"},
+        {DATASET_FORMAT_CSV, "x1,2,3,100", "expected an integer user id in field 1, found 'x1'"},
+        {DATASET_FORMAT_CSV, ",2,3,100", "expected an integer user id in field 1, found ''"},
+        {DATASET_FORMAT_CSV, "1,2.0,3,100", "expected an integer item id in field 2, found '2.0'"},
+        {DATASET_FORMAT_CSV, "-4,2,3,100", "expected a non-negative user id in field 1, found '-4'"},
+        {DATASET_FORMAT_CSV, "72057594037927936,2,3,100",
+         "expected a user id below 2^56 in field 1, found '72057594037927936'"},
+        {DATASET_FORMAT_CSV, "1,99999999999999999999999,3,100",
+         "expected an item id below 2^56 in field 2, found '99999999999999999999999'"},
+        {DATASET_FORMAT_CSV, "1,2,x,100", "expected a numeric rating in field 3, found 'x'"},
+        {DATASET_FORMAT_CSV, "1,2,,100", "expected a numeric rating in field 3, found ''"},
+        {DATASET_FORMAT_CSV, "1,2,3.5x,100", "expected a numeric rating in field 3, found '3.5x'"},
+        {DATASET_FORMAT_CSV, "1,2,nan,100", "expected a finite rating in field 3, found 'nan'"},
+        {DATASET_FORMAT_CSV, "1,2,-inf,100", "expected a finite rating in field 3, found '-inf'"},
+        {DATASET_FORMAT_CSV, "1,2,1e39,100", "expected a finite rating in field 3, found '1e39'"},
+        {DATASET_FORMAT_CSV, "1,2,3,1.5", "expected an integer timestamp in field 4, found '1.5'"},
+        {DATASET_FORMAT_CSV, "1,2,3,100abc", "expected an integer timestamp in field 4, found '100abc'"},
+        {DATASET_FORMAT_CSV, "1,2,3,9223372036854775808",
+         "expected a 64-bit integer timestamp in field 4, found '9223372036854775808'"},
+        {DATASET_FORMAT_CSV, "1,2 3,4,5", "expected an integer item id in field 2, found '2 3'"},
+        {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3\t4\tjunk",
+         "expected 4 tab-separated fields (user, item, rating, timestamp), found "
+         "'1\t2\t3\t4\tjunk'"},
+        {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3", "expected 4 tab-separated fields (user, item, "
+                                                  "rating, timestamp), found '1\t2\t3'"},
+        {DATASET_FORMAT_MOVIELENS_TAB, "1\tabc\t3\t4",
+         "expected an integer item id in field 2, found 'abc'"},
+        {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3\t4 x",
+         "expected an integer timestamp in field 4, found '4 x'"},
+        {DATASET_FORMAT_MOVIELENS_COLONS, "1::2::3",
+         "expected 4 '::'-separated fields (user, item, rating, timestamp), found '1::2::3'"},
+        {DATASET_FORMAT_MOVIELENS_COLONS, "1::2:5::3::4",
+         "expected an integer item id in field 2, found '2:5'"},
+    };
+    DatasetOptions o;
+    dataset_options_default(&o);
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        const MalformedCase *mc = &CASES[c];
+        char content[512], name[64], path[512], message[ERROR_MESSAGE_BYTES];
+        const char *sep = mc->format == DATASET_FORMAT_CSV ? ","
+                          : mc->format == DATASET_FORMAT_MOVIELENS_TAB ? "\t"
+                                                                       : "::";
+        if (mc->format == DATASET_FORMAT_CSV)
+            snprintf(content, sizeof content,
+                     "user_id,item_id,rating,timestamp\n1,2,3,4\n%s\n5,6,7,8\n", mc->bad_line);
+        else
+            snprintf(content, sizeof content, "1%s2%s3%s4\n\n%s\n5%s6%s7%s8", sep, sep, sep,
+                     mc->bad_line, sep, sep, sep);
+        snprintf(name, sizeof name, "malformed_%zu", c);
+        scratch_write_text(path, sizeof path, name, content);
+        snprintf(message, sizeof message, "3: %s", mc->message);
+        o.format = DATASET_FORMAT_AUTO;
+        o.skip_malformed = false;
+        expect_error(path, &o, message);
+        o.format = mc->format;
+        expect_error(path, &o, message);
+
+        /* Skipped instead, the good lines around it are still read. */
+        o.skip_malformed = true;
+        Ratings r;
+        read_ok(&r, path, &o);
+        ck_assert_uint_eq(r.n, 2);
+        ck_assert_uint_eq(r.n_skipped, 1);
+        expect_row(&r, 0, 1, 2, 3.0f, 4);
+        expect_row(&r, 1, 5, 6, 7.0f, 8);
+        ratings_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_malformed_line_number_inside_later_partition)
+{
+    /* 30 lines of 12 bytes ("uu,ii,r,ttt\n" style) after a header; the bad
+     * line is line 17, in the middle third of the file. */
+    char content[1024] = "user_id,item_id,rating,timestamp\n";
+    for (int line = 2; line <= 31; line++) {
+        char row[32];
+        if (line == 17)
+            snprintf(row, sizeof row, "%02d,zz,3,%03d\r\n", line, line);
+        else
+            snprintf(row, sizeof row, "%02d,%02d,3,%03d\r\n", line, line + 1, line);
+        strcat(content, row);
+    }
+    size_t size = strlen(content);
+    const char *bad = strstr(content, "zz");
+    size_t bad_line_start = (size_t)(bad - content) - 3;
+    ck_assert_uint_ge(bad_line_start, size * 1 / 3);
+    ck_assert_uint_lt(bad_line_start, size * 2 / 3);
+
+    char path[512];
+    scratch_write_text(path, sizeof path, "partitioned_bad.csv", content);
+    DatasetOptions o;
+    dataset_options_default(&o);
+    expect_error_part(path, &o, 1, 3, "17: expected an integer item id in field 2, found 'zz'");
+    expect_error(path, &o, "17: expected an integer item id in field 2, found 'zz'");
+
+    /* The other two partitions do not see it. */
+    size_t total = 0;
+    for (int p = 0; p < 3; p += 2) {
+        Ratings r;
+        Error err = {{0}};
+        ck_assert_int_eq(dataset_read_partition(&r, path, &o, p, 3, &err), 0);
+        for (size_t i = 0; i < r.n; i++)
+            ck_assert_uint_eq(r.items[i], r.users[i] + 1);
+        total += r.n;
+        ratings_free(&r);
+    }
+    /* Partition 1 held the bad line and others: 29 good lines in all. */
+    o.skip_malformed = true;
+    Ratings mid;
+    Error err = {{0}};
+    ck_assert_int_eq(dataset_read_partition(&mid, path, &o, 1, 3, &err), 0);
+    ck_assert_uint_eq(mid.n_skipped, 1);
+    ck_assert_uint_eq(total + mid.n, 29);
+    ratings_free(&mid);
+}
+END_TEST
+
+/* ---- partition property over generated files */
+
+typedef enum { STYLE_CSV, STYLE_CSV_PAIRS, STYLE_TAB, STYLE_TAB_PAIRS, STYLE_COLONS } FileStyle;
+
+typedef struct {
+    FileStyle style;
+    size_t n_rows;
+    bool final_newline;
+    bool crlf;
+    int blank_every; /* 0: none */
+    int junk_every;  /* 0: none; junk lines need skip_malformed */
+} FileSpec;
+
+static uint64_t row_user(size_t i, FileStyle style)
+{
+    return style == STYLE_TAB_PAIRS ? i % 10 : (i * 7) % 13;
+}
+static uint64_t row_item(size_t i, FileStyle style)
+{
+    return style == STYLE_TAB_PAIRS ? (i * 3) % 10 : i * 31 + 5;
+}
+static float row_rating(size_t i) { return (float)(i % 10) / 2.0f; }
+static int64_t row_timestamp(size_t i) { return 1000 + (int64_t)i; }
+
+/* Pairs styles have no rating or timestamp fields. */
+static bool style_is_pairs(FileStyle style)
+{
+    return style == STYLE_CSV_PAIRS || style == STYLE_TAB_PAIRS;
+}
+
+static const char *style_separator(FileStyle style)
+{
+    if (style == STYLE_COLONS)
+        return "::";
+    return style == STYLE_TAB || style == STYLE_TAB_PAIRS ? "\t" : ",";
+}
+
+/* Writes the file described by spec; rows i = 0..n_rows-1 carry the values
+ * of the row_* functions above. */
+static void spec_write(const FileSpec *spec, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    const char *eol = spec->crlf ? "\r\n" : "\n";
+    const char *sep = style_separator(spec->style);
+    bool first = true;
+    size_t line = 0;
+    /* Each line is written with the end-of-line of the previous one, so the
+     * last line can go without one. */
+#define EMIT(...)                                                                        \
+    do {                                                                                 \
+        if (!first)                                                                      \
+            fputs(eol, f);                                                               \
+        first = false;                                                                   \
+        fprintf(f, __VA_ARGS__);                                                         \
+        line++;                                                                          \
+    } while (0)
+    if (spec->style == STYLE_CSV)
+        EMIT("user_id,item_id,rating,timestamp");
+    if (spec->style == STYLE_CSV_PAIRS)
+        EMIT("user_id,item_id");
+    for (size_t i = 0; i < spec->n_rows; i++) {
+        if (spec->blank_every && i % (size_t)spec->blank_every == 1)
+            EMIT("%s", "");
+        if (spec->junk_every && i % (size_t)spec->junk_every == 2)
+            EMIT("junk!");
+        unsigned long long u = row_user(i, spec->style), it = row_item(i, spec->style);
+        if (style_is_pairs(spec->style))
+            EMIT("%llu%s%llu", u, sep, it);
+        else
+            EMIT("%llu%s%llu%s%g%s%lld", u, sep, it, sep, (double)row_rating(i), sep,
+                 (long long)row_timestamp(i));
+    }
+#undef EMIT
+    if (spec->final_newline && !first)
+        fputs(eol, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static size_t spec_junk_lines(const FileSpec *spec)
+{
+    size_t junk = 0;
+    for (size_t i = 0; spec->junk_every && i < spec->n_rows; i++)
+        junk += i % (size_t)spec->junk_every == 2;
+    return junk;
+}
+
+/* Reads all n_parts partitions and checks that, concatenated, they are the
+ * full read: same rows, same order, each once, same skip count. */
+static void check_partitions_concatenate(const char *path, const DatasetOptions *o,
+                                         const Ratings *full, int n_parts)
+{
+    size_t at = 0, skipped = 0;
+    for (int p = 0; p < n_parts; p++) {
+        Ratings part;
+        Error err = {{0}};
+        int rc = dataset_read_partition(&part, path, o, p, n_parts, &err);
+        ck_assert_msg(rc == 0, "%s part %d of %d: %s", path, p, n_parts, err.message);
+        ck_assert_msg(at + part.n <= full->n, "%s: %d parts read too many lines", path, n_parts);
+        ck_assert(part.has_ratings == full->has_ratings);
+        ck_assert(part.has_timestamps == full->has_timestamps);
+        /* Plain comparisons in the loop: every Check assertion costs a write. */
+        size_t same = 0;
+        while (same < part.n && part.users[same] == full->users[at + same] &&
+               part.items[same] == full->items[at + same] &&
+               part.ratings[same] == full->ratings[at + same] &&
+               part.timestamps[same] == full->timestamps[at + same])
+            same++;
+        ck_assert_msg(same == part.n, "%s part %d of %d differs from the full read at row %zu",
+                      path, p, n_parts, at + same);
+        at += part.n;
+        skipped += part.n_skipped;
+        ratings_free(&part);
+    }
+    ck_assert_msg(at == full->n, "%s: %d parts read %zu of %zu lines", path, n_parts, at,
+                  full->n);
+    ck_assert_uint_eq(skipped, full->n_skipped);
+}
+
+START_TEST(test_partitions_read_every_line_once)
+{
+    const FileSpec specs[] = {
+        {STYLE_CSV, 37, true, false, 0, 0},
+        {STYLE_CSV, 37, false, true, 4, 0},
+        {STYLE_CSV, 1, false, false, 0, 0},
+        {STYLE_CSV, 5, true, true, 0, 3},
+        {STYLE_CSV_PAIRS, 23, false, false, 2, 0},
+        {STYLE_TAB, 29, true, false, 0, 0},
+        {STYLE_TAB, 29, false, true, 3, 4},
+        {STYLE_TAB_PAIRS, 41, true, false, 0, 0},
+        {STYLE_TAB_PAIRS, 41, false, false, 5, 0},
+        {STYLE_TAB_PAIRS, 2, false, false, 0, 0},
+        {STYLE_TAB_PAIRS, 1, true, false, 0, 0},
+        {STYLE_COLONS, 17, false, true, 0, 0},
+        {STYLE_COLONS, 17, true, false, 2, 5},
+    };
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        const FileSpec *spec = &specs[s];
+        char path[512];
+        snprintf(path, sizeof path, "%s/spec_%zu", scratch_dir, s);
+        spec_write(spec, path);
+        DatasetOptions o;
+        dataset_options_default(&o);
+        o.require_rating = spec->style != STYLE_CSV_PAIRS && spec->style != STYLE_TAB_PAIRS;
+        o.skip_malformed = spec->junk_every != 0;
+
+        Ratings full;
+        read_ok(&full, path, &o);
+        ck_assert_uint_eq(full.n, spec->n_rows);
+        ck_assert_uint_eq(full.n_skipped, spec_junk_lines(spec));
+        ck_assert(full.has_ratings == o.require_rating);
+        for (size_t i = 0; i < full.n; i++) {
+            bool pairs = !o.require_rating;
+            expect_row(&full, i, row_user(i, spec->style), row_item(i, spec->style),
+                       pairs ? 0.0f : row_rating(i), pairs ? 0 : row_timestamp(i));
+        }
+        for (int n_parts = 1; n_parts <= 12; n_parts++)
+            check_partitions_concatenate(path, &o, &full, n_parts);
+        /* More parts than lines (and than bytes, for the short files). */
+        check_partitions_concatenate(path, &o, &full, (int)spec->n_rows * 3 + 7);
+        check_partitions_concatenate(path, &o, &full, 500);
+        ratings_free(&full);
+    }
+}
+END_TEST
+
+START_TEST(test_large_file_across_read_chunks)
+{
+    /* Enough lines that reads cross many 1 MiB chunk boundaries, plus one
+     * 3 MiB junk line that must be carried across chunks and skipped. */
+    const size_t n_rows = 200000;
+    char path[512];
+    snprintf(path, sizeof path, "%s/large.csv", scratch_dir);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("user_id,item_id,rating,timestamp\n", f);
+    for (size_t i = 0; i < n_rows; i++) {
+        if (i == n_rows / 2) {
+            for (int k = 0; k < 3 << 20; k++)
+                fputc('x', f);
+            fputc('\n', f);
+        }
+        fprintf(f, "%zu,%zu,%g,%zu\n", i * 13, i % 977, (double)(i % 9) * 0.5, i * 1000 + 7);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+
+    DatasetOptions o;
+    dataset_options_default(&o);
+    o.skip_malformed = true;
+    Ratings full;
+    read_ok(&full, path, &o);
+    ck_assert_uint_eq(full.n, n_rows);
+    ck_assert_uint_eq(full.n_skipped, 1);
+    size_t good = 0;
+    while (good < n_rows && full.users[good] == good * 13 && full.items[good] == good % 977 &&
+           full.ratings[good] == (float)(good % 9) * 0.5f &&
+           full.timestamps[good] == (int64_t)(good * 1000 + 7))
+        good++;
+    ck_assert_msg(good == n_rows, "row %zu has the wrong values", good);
+    check_partitions_concatenate(path, &o, &full, 3);
+    check_partitions_concatenate(path, &o, &full, 7);
+    ratings_free(&full);
+
+    /* Without skipping, the long line is reported with its line number and
+     * its text cut short. */
+    o.skip_malformed = false;
+    char message[600];
+    snprintf(message, sizeof message,
+             "%zu: expected 4 comma-separated fields as in the header, found '%.200s'...",
+             n_rows / 2 + 2,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    expect_error(path, &o, message);
+}
+END_TEST
+
+START_TEST(test_movielens_100k_u1_base)
+{
+    const char *path = "/work/shared/data/ml-100k/u1.base";
+    if (access(path, R_OK) != 0) {
+        printf("skipping test_movielens_100k_u1_base: %s is not present\n", path);
+        return;
+    }
+    DatasetOptions o;
+    dataset_options_default(&o);
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 80000);
+    ck_assert(r.has_ratings && r.has_timestamps);
+    ck_assert_uint_eq(r.n_skipped, 0);
+    expect_row(&r, 0, 1, 1, 5.0f, 874965758);
+    size_t in_range = 0;
+    for (size_t i = 0; i < r.n; i++)
+        in_range += r.ratings[i] >= 1.0f && r.ratings[i] <= 5.0f;
+    ck_assert_uint_eq(in_range, r.n);
+    check_partitions_concatenate(path, &o, &r, 4);
+    ratings_free(&r);
+}
+END_TEST
+
+static Suite *dataset_suite(void)
+{
+    Suite *suite = suite_create("dataset");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_options_default);
+    tcase_add_test(tc, test_csv_values);
+    tcase_add_test(tc, test_csv_crlf_blank_lines_spaces_quotes_no_final_newline);
+    tcase_add_test(tc, test_csv_named_columns_in_other_order);
+    tcase_add_test(tc, test_csv_pairs_without_rating);
+    tcase_add_test(tc, test_movielens_tab_and_colons);
+    tcase_add_test(tc, test_empty_files);
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_malformed_lines_name_file_and_line);
+    tcase_add_test(tc, test_malformed_line_number_inside_later_partition);
+    tcase_add_test(tc, test_partitions_read_every_line_once);
+    tcase_add_test(tc, test_large_file_across_read_chunks);
+    tcase_add_test(tc, test_movielens_100k_u1_base);
+    suite_add_tcase(suite, tc);
+    return suite;
+}
+
+int main(void)
+{
+    return test_run_suite(dataset_suite());
+}
