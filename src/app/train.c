@@ -313,7 +313,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         ErrorStats test_stats = {0};
         if (data->n_test > 0) {
             worker_evaluate(worker, test, &test_stats);
-            comm_workers_sum_double(&test_stats.sum_squared_error, ERROR_STATS_FIELDS);
+            comm_workers_sum_double(test_stats.sums, ERROR_STATS_FIELDS);
         }
         EpochRecord record = {
             .epoch = epoch + 1,

@@ -6,17 +6,19 @@
 void error_stats_add(ErrorStats *stats, double prediction, double truth)
 {
     double error = prediction - truth;
-    stats->sum_squared_error += error * error;
-    stats->sum_absolute_error += fabs(error);
-    stats->count += 1.0;
+    stats->sums[ERROR_STATS_SQUARED_ERROR] += error * error;
+    stats->sums[ERROR_STATS_ABSOLUTE_ERROR] += fabs(error);
+    stats->sums[ERROR_STATS_COUNT] += 1.0;
 }
 
 double error_stats_rmse(const ErrorStats *stats)
 {
-    return stats->count > 0 ? sqrt(stats->sum_squared_error / stats->count) : 0.0;
+    double count = stats->sums[ERROR_STATS_COUNT];
+    return count > 0 ? sqrt(stats->sums[ERROR_STATS_SQUARED_ERROR] / count) : 0.0;
 }
 
 double error_stats_mae(const ErrorStats *stats)
 {
-    return stats->count > 0 ? stats->sum_absolute_error / stats->count : 0.0;
+    double count = stats->sums[ERROR_STATS_COUNT];
+    return count > 0 ? stats->sums[ERROR_STATS_ABSOLUTE_ERROR] / count : 0.0;
 }

@@ -29,9 +29,9 @@ START_TEST(test_partial_sums_add_up)
         error_stats_add(&whole, prediction, truth);
         error_stats_add(i % 3 ? &part_a : &part_b, prediction, truth);
     }
-    ErrorStats merged = {part_a.sum_squared_error + part_b.sum_squared_error,
-                         part_a.sum_absolute_error + part_b.sum_absolute_error,
-                         part_a.count + part_b.count};
+    ErrorStats merged = {0};
+    for (int f = 0; f < ERROR_STATS_FIELDS; f++)
+        merged.sums[f] = part_a.sums[f] + part_b.sums[f];
     ck_assert_double_eq_tol(error_stats_rmse(&merged), error_stats_rmse(&whole), 1e-12);
     ck_assert_double_eq_tol(error_stats_mae(&merged), error_stats_mae(&whole), 1e-12);
 }
