@@ -10,11 +10,13 @@
  */
 #include "psrec/app/config.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "psrec/data/dataset.h"
+#include "psrec/models/model.h"
 #include "psrec/ps/optimizer.h"
 
 /* A range that the table does not check (min > max means unbounded). */
@@ -83,8 +85,24 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "CSV header name of the rating column", NULL, UNBOUNDED},
     {"timestamp-column", OPTION_STRING, TRAIN_FIELD(timestamp_column), "timestamp",
      "CSV header name of the optional timestamp column", NULL, UNBOUNDED},
+    {"event-column", OPTION_STRING, TRAIN_FIELD(event_column), "event",
+     "CSV header name of the optional event column (view, cart, purchase, ...)", NULL,
+     UNBOUNDED},
+    {"event-weights", OPTION_STRING, TRAIN_FIELD(event_weights), "",
+     "weight of each event kind, e.g. view=1,cart=3,purchase=5 (empty: every event 1; an "
+     "event not listed is an error)", NULL, UNBOUNDED},
+    {"feedback", OPTION_CHOICE, TRAIN_FIELD(feedback), "auto",
+     "explicit ratings or implicit interactions (auto: the model's kind; implicit ignores a "
+     "rating column)", "auto|explicit|implicit", UNBOUNDED},
     {"skip-malformed", OPTION_BOOL, TRAIN_FIELD(skip_malformed), "false",
      "skip and count malformed lines instead of stopping at the first", NULL, UNBOUNDED},
+    {"split", OPTION_CHOICE, TRAIN_FIELD(split), "none",
+     "loo: per user by timestamp, the last interaction is the test item and the one before "
+     "the validation item (users with fewer than 3 stay in training)", "none|loo",
+     UNBOUNDED},
+    {"allow-file-order", OPTION_BOOL, TRAIN_FIELD(allow_file_order), "false",
+     "--split loo on a file without timestamps: take file order as time order", NULL,
+     UNBOUNDED},
     /* job layout */
     {"servers", OPTION_INT, TRAIN_FIELD(servers), "1",
      "ranks that act as parameter servers (the rest are workers)", NULL, RANGE(1, 65536)},
@@ -98,7 +116,8 @@ const OptionSpec TRAIN_OPTIONS[] = {
      RANGE(0, 1000000)},
     /* model */
     {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
-     "model to train (mf: biased matrix factorisation)", "mf", UNBOUNDED},
+     "model to train (mf: biased matrix factorisation of ratings; bpr: matrix factorisation "
+     "of implicit feedback with the BPR ranking loss)", "mf|bpr", UNBOUNDED},
     {"dim", OPTION_INT, TRAIN_FIELD(dim), "32", "latent factors per user and item", NULL,
      RANGE(1, 4096)},
     {"init-std", OPTION_FLOAT, TRAIN_FIELD(init_std), "0.1",
@@ -107,6 +126,24 @@ const OptionSpec TRAIN_OPTIONS[] = {
      RANGE(0, 1000)},
     {"l2-bias", OPTION_FLOAT, TRAIN_FIELD(l2_bias), "0.01", "L2 penalty on biases", NULL,
      RANGE(0, 1000)},
+    {"negatives", OPTION_INT, TRAIN_FIELD(negatives), "4",
+     "implicit models: sampled negative items per positive", NULL, RANGE(1, 1000)},
+    {"negative-sampling", OPTION_CHOICE, TRAIN_FIELD(negative_sampling), "uniform",
+     "implicit models: how negatives are drawn (never one of the user's own items)",
+     "uniform|popularity", UNBOUNDED},
+    {"popularity-exponent", OPTION_DOUBLE, TRAIN_FIELD(popularity_exponent), "0.75",
+     "popularity sampling: an item is drawn in proportion to its count^exponent", NULL,
+     RANGE(0, 2)},
+    /* evaluation */
+    {"eval-negatives", OPTION_INT, TRAIN_FIELD(eval_negatives), "99",
+     "sampled evaluation: each held-out item against this many items the user never had",
+     NULL, RANGE(1, 100000)},
+    {"eval-seed", OPTION_UINT64, TRAIN_FIELD(eval_seed), "20240601",
+     "seed of the sampled evaluation's candidates (the same for every model and epoch)", NULL,
+     UNBOUNDED},
+    {"patience", OPTION_INT, TRAIN_FIELD(patience), "0",
+     "stop when validation NDCG@10 has not improved for this many epochs and keep the best "
+     "epoch's model (0: train every epoch)", NULL, RANGE(0, 100000)},
     /* optimisation */
     {"optimizer", OPTION_CHOICE, TRAIN_FIELD(optimizer), "adam",
      "update rule the servers apply", "sgd|adagrad|adam", UNBOUNDED},
@@ -162,6 +199,14 @@ const OptionSpec GENERATE_OPTIONS[] = {
 };
 const int GENERATE_OPTION_COUNT = (int)(sizeof GENERATE_OPTIONS / sizeof GENERATE_OPTIONS[0]);
 
+const char RECOMMEND_USAGE[] =
+    "usage: [mpirun -np N] psrec recommend --run-dir DIR --k K --out FILE [options]\n\n"
+    "Writes user_id,rank,item_id,score: each user's K best items by the model that a\n"
+    "`psrec train` run saved in DIR, never an item the user already has (with --split loo:\n"
+    "its training and validation items, as the test-time ranking). The data and split are\n"
+    "those of DIR/config.conf. Under mpirun the users are shared out over the ranks; the\n"
+    "file is the same either way. Options:\n\n";
+
 #define PREDICT_FIELD(field) offsetof(PredictConfig, field)
 
 const OptionSpec PREDICT_OPTIONS[] = {
@@ -182,9 +227,32 @@ const OptionSpec PREDICT_OPTIONS[] = {
 };
 const int PREDICT_OPTION_COUNT = (int)(sizeof PREDICT_OPTIONS / sizeof PREDICT_OPTIONS[0]);
 
+#define RECOMMEND_FIELD(field) offsetof(RecommendConfig, field)
+
+const OptionSpec RECOMMEND_OPTIONS[] = {
+    {"run-dir", OPTION_STRING, RECOMMEND_FIELD(run_dir), "",
+     "run folder of a trained model (psrec train --run-dir)", NULL, UNBOUNDED},
+    {"k", OPTION_INT, RECOMMEND_FIELD(k), "10", "items per user", NULL, RANGE(1, 100000)},
+    {"out", OPTION_STRING, RECOMMEND_FIELD(out_path), "",
+     "CSV file to write (user_id,rank,item_id,score)", NULL, UNBOUNDED},
+    {"users", OPTION_STRING, RECOMMEND_FIELD(users_path), "",
+     "file of user ids to recommend for, one per line (empty: every user of the data); a "
+     "user the model never saw gets the most popular items", NULL, UNBOUNDED},
+    {"exclude", OPTION_STRING, RECOMMEND_FIELD(exclude_path), "",
+     "CSV of user_id,item_id pairs never to recommend, instead of the run's training (and "
+     "validation) items", NULL, UNBOUNDED},
+    {"log-level", OPTION_CHOICE, RECOMMEND_FIELD(log_level), "info", "how much to log",
+     "error|warn|info|debug", UNBOUNDED},
+};
+const int RECOMMEND_OPTION_COUNT = (int)(sizeof RECOMMEND_OPTIONS / sizeof RECOMMEND_OPTIONS[0]);
+
 /* The table's choices must match the enums they are stored into. */
 _Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
                "--optimizer choices are listed as sgd|adagrad|adam");
+_Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1, "--model choices are mf|bpr");
+_Static_assert(FEEDBACK_AUTO == 0 && FEEDBACK_EXPLICIT == 1 && FEEDBACK_IMPLICIT == 2,
+               "--feedback choices are auto|explicit|implicit");
+_Static_assert(SPLIT_NONE == 0 && SPLIT_LOO == 1, "--split choices are none|loo");
 _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP == 2,
                "--consistency choices are listed as bsp|ssp|asp");
 
@@ -232,6 +300,25 @@ int config_validate_train(const TrainConfig *config, Error *err)
         config->rating_column[0] == '\0')
         return error_set(err, "--user-column, --item-column and --rating-column must not be "
                               "empty");
+    EventWeights weights;
+    if (event_weights_parse(&weights, config->event_weights, err) != 0)
+        return -1;
+    bool implicit_model = config->model == MODEL_CHOICE_BPR;
+    if (config->feedback == FEEDBACK_IMPLICIT && !implicit_model)
+        return error_set(err, "--model mf learns ratings and cannot train on --feedback "
+                              "implicit; use --model bpr");
+    if (config->feedback == FEEDBACK_EXPLICIT && implicit_model)
+        return error_set(err, "--model bpr learns from implicit feedback; drop --feedback "
+                              "explicit (ratings, if any, are ignored)");
+    if (config->split == SPLIT_LOO && config->test_path[0])
+        return error_set(err, "--split loo holds out each user's last interactions of --train "
+                              "as the test set; drop --test '%s', or --split",
+                         config->test_path);
+    if (config->patience > 0 && config->split != SPLIT_LOO)
+        return error_set(err, "--patience needs validation data: add --split loo");
+    if (config->patience > 0 && !implicit_model)
+        return error_set(err, "--patience watches the validation NDCG@10 of a ranking model "
+                              "(--model bpr)");
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");
@@ -317,4 +404,55 @@ int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err
     if (config->user_column[0] == '\0' || config->item_column[0] == '\0')
         return error_set(err, "--user-column and --item-column must not be empty");
     return 0;
+}
+
+int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error *err)
+{
+    int rc = config_load(RECOMMEND_OPTIONS, RECOMMEND_OPTION_COUNT, config, sizeof *config, false,
+                         argc, argv, err);
+    if (rc != 0)
+        return rc;
+    if (config->run_dir[0] == '\0')
+        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (config->out_path[0] == '\0')
+        return error_set(err, "--out is required: the CSV file to write the recommendations to");
+    return 0;
+}
+
+/* ---- what a train configuration means for the data */
+
+static bool implicit_feedback(const TrainConfig *config, const ModelOps *model)
+{
+    if (config->feedback == FEEDBACK_AUTO)
+        return model->implicit;
+    return config->feedback == FEEDBACK_IMPLICIT;
+}
+
+void config_training_set_options(TrainingSetOptions *options, EventWeights *weights,
+                                 const TrainConfig *config, const ModelOps *model)
+{
+    memset(options, 0, sizeof *options);
+    options->train_path = config->train_path;
+    options->test_path = config->test_path;
+    DatasetOptions *dataset = &options->dataset;
+    dataset_options_default(dataset);
+    dataset->format = (DatasetFormat)config->format;
+    dataset->user_column = config->user_column;
+    dataset->item_column = config->item_column;
+    dataset->rating_column = config->rating_column;
+    dataset->timestamp_column = config->timestamp_column;
+    dataset->event_column = config->event_column;
+    dataset->skip_malformed = config->skip_malformed;
+    dataset->implicit = implicit_feedback(config, model);
+    dataset->require_rating = !dataset->implicit;
+    Error ignored;
+    int rc = event_weights_parse(weights, config->event_weights, &ignored);
+    assert(rc == 0); /* config_validate_train parsed it */
+    (void)rc;
+    dataset->event_weights = config->event_weights[0] ? weights : NULL;
+    options->leave_one_out = config->split == SPLIT_LOO;
+    options->allow_file_order = config->allow_file_order;
+    options->index_users = model->implicit;
+    options->negative_sampling = (SamplerKind)config->negative_sampling;
+    options->popularity_exponent = config->popularity_exponent;
 }

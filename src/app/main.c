@@ -5,6 +5,7 @@
 #include "psrec/app/config.h"
 #include "psrec/data/generate.h"
 #include "psrec/app/predict.h"
+#include "psrec/app/recommend.h"
 #include "psrec/app/train.h"
 
 static void print_usage(FILE *out)
@@ -14,7 +15,9 @@ static void print_usage(FILE *out)
             "commands:\n"
             "  generate   write synthetic e-commerce ratings from known latent factors (CSV)\n"
             "  train      train a model as an MPI job: mpirun -np N psrec train --servers S ...\n"
-            "  predict    score user,item pairs with a trained model\n");
+            "  predict    score user,item pairs with a trained model\n"
+            "  recommend  write each user's top-K items from a trained model "
+            "([mpirun -np N] psrec recommend ...)\n");
 }
 
 static int generate_main(int argc, char **argv)
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
         return train_main(argc - 2, argv + 2);
     if (strcmp(command, "predict") == 0)
         return predict_main(argc - 2, argv + 2);
+    if (strcmp(command, "recommend") == 0)
+        return recommend_main(argc - 2, argv + 2);
     fprintf(stderr, "psrec: unknown command '%s'\n", command);
     print_usage(stderr);
     return CONFIG_EXIT_BAD_USAGE;

@@ -105,23 +105,15 @@ int predict_main(int argc, char **argv)
         return CONFIG_EXIT_RUN_FAILED;
     }
     /* An unseen id's row counts as zeros: the model's fallback prediction. */
-    size_t max_width = (size_t)params.dim + 1;
-    TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = model->table_specs(&params, specs);
-    for (int t = 0; t < n_tables; t++)
-        if (specs[t].width > max_width)
-            max_width = specs[t].width;
-    float *zeros = xcalloc(max_width, sizeof(float));
-    uint64_t keys[MODEL_MAX_KEYS_PER_EXAMPLE];
-    const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
+    uint32_t user_width = model_table_width(model, &params, MODEL_TABLE_USER);
+    uint32_t item_width = model_table_width(model, &params, MODEL_TABLE_ITEM);
+    float *zeros = xcalloc(user_width > item_width ? user_width : item_width, sizeof(float));
     for (size_t i = 0; i < pairs.n; i++) {
-        model->example_keys(pairs.users[i], pairs.items[i], keys);
-        for (int k = 0; k < model->keys_per_example; k++) {
-            const float *row = store_pull(store, keys[k], false);
-            rows[k] = row ? row : zeros;
-        }
+        const float *user = store_pull(store, key_make(MODEL_TABLE_USER, pairs.users[i]), false);
+        const float *item = store_pull(store, key_make(MODEL_TABLE_ITEM, pairs.items[i]), false);
+        float score = model_score_pair(model, &params, user ? user : zeros, item ? item : zeros);
         fprintf(out, "%llu,%llu,%.6f\n", (unsigned long long)pairs.users[i],
-                (unsigned long long)pairs.items[i], (double)model->predict(&params, rows));
+                (unsigned long long)pairs.items[i], (double)score);
     }
     int write_failed = ferror(out);
     if (fclose(out) != 0 || write_failed) {

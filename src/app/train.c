@@ -20,7 +20,11 @@
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
+#include "psrec/app/job.h"
 #include "psrec/data/dataset.h"
+#include "psrec/data/training_set.h"
+#include "psrec/eval/evaluate.h"
+#include "psrec/eval/scorer.h"
 #include "psrec/core/keys.h"
 #include "psrec/core/log.h"
 #include "psrec/eval/metrics.h"
@@ -45,24 +49,17 @@ static void run_names_from_config(RunNames *names, const TrainConfig *config)
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "optimizer", names->optimizer);
 }
 
-/* Collective over the world: true when any rank failed. The failed rank
- * with the lowest number prints its message, so a failure every worker
- * meets (a missing file) is reported once. */
 static bool agree_on_failure(bool failed_here, const Error *err)
 {
-    int reporter = failed_here ? comm_world_rank() : INT_MAX;
-    comm_world_min_int(&reporter);
-    if (reporter == INT_MAX)
-        return false;
-    if (reporter == comm_world_rank())
-        fprintf(stderr, "psrec train: %s\n", err->message);
-    return true;
+    return job_agree_on_failure("train", failed_here, err);
 }
 
-/* What the workers learn about the training data together. */
+/* What the workers learn about the data together. */
 typedef struct {
     double n_train;          /* examples, all workers */
+    double n_valid;
     double n_test;
+    double n_items;          /* catalogue size */
     double n_skipped;        /* malformed lines skipped */
     double global_mean;
     double rating_min;
@@ -70,40 +67,12 @@ typedef struct {
     uint64_t n_batches;      /* per epoch, the same on every worker */
 } DataSummary;
 
-static void dataset_options_from_config(DatasetOptions *options, const TrainConfig *config)
-{
-    dataset_options_default(options);
-    options->format = (DatasetFormat)config->format;
-    options->user_column = config->user_column;
-    options->item_column = config->item_column;
-    options->rating_column = config->rating_column;
-    options->timestamp_column = config->timestamp_column;
-    options->skip_malformed = config->skip_malformed;
-    options->require_rating = true;
-}
-
-/* Worker side: reads this worker's byte range of the train and test files.
- * Returns 0 or -1 with the reader's message. */
-static int load_partitions(const TrainConfig *config, const CommLayout *layout, Ratings *train,
-                           Ratings *test, Error *err)
-{
-    DatasetOptions options;
-    dataset_options_from_config(&options, config);
-    if (dataset_read_partition(train, config->train_path, &options, layout->role_rank,
-                               layout->n_workers, err) != 0)
-        return -1;
-    if (config->test_path[0] &&
-        dataset_read_partition(test, config->test_path, &options, layout->role_rank,
-                               layout->n_workers, err) != 0)
-        return -1;
-    return 0;
-}
-
 /* Collective over the workers: totals, μ, the rating range and the number of
  * batches per epoch. */
-static void summarise_data(const TrainConfig *config, const Ratings *train, const Ratings *test,
+static void summarise_data(const TrainConfig *config, const TrainingSet *set,
                            DataSummary *summary)
 {
+    const Ratings *train = &set->train;
     double sum = 0.0, low = INFINITY, high = -INFINITY;
     for (size_t i = 0; i < train->n; i++) {
         sum += train->ratings[i];
@@ -112,9 +81,9 @@ static void summarise_data(const TrainConfig *config, const Ratings *train, cons
         if (train->ratings[i] > high)
             high = train->ratings[i];
     }
-    double sums[4] = {(double)train->n, sum, (double)test->n,
-                      (double)(train->n_skipped + test->n_skipped)};
-    comm_workers_sum_double(sums, 4);
+    double sums[5] = {(double)train->n, sum, (double)set->valid.n, (double)set->test.n,
+                      (double)(train->n_skipped + set->test.n_skipped)};
+    comm_workers_sum_double(sums, 5);
     uint64_t batches = (train->n + (size_t)config->batch_size - 1) / (size_t)config->batch_size;
     if (batches == 0)
         batches = 1;
@@ -124,8 +93,10 @@ static void summarise_data(const TrainConfig *config, const Ratings *train, cons
     comm_workers_max_double(range, 2);
     summary->n_train = sums[0];
     summary->global_mean = sums[0] > 0 ? sums[1] / sums[0] : 0.0;
-    summary->n_test = sums[2];
-    summary->n_skipped = sums[3];
+    summary->n_valid = sums[2];
+    summary->n_test = sums[3];
+    summary->n_skipped = sums[4];
+    summary->n_items = (double)set->catalogue.n_items;
     summary->n_batches = batches;
     summary->rating_min = -range[0];
     summary->rating_max = range[1];
@@ -138,6 +109,7 @@ static void model_params_from_config(ModelParams *params, const TrainConfig *con
     params->init_std = config->init_std;
     params->l2 = config->l2;
     params->l2_bias = config->l2_bias;
+    params->negatives = config->negatives;
 }
 
 static void optimizer_from_config(OptimizerConfig *optimizer, const TrainConfig *config)
@@ -214,14 +186,14 @@ typedef struct {
     double train_seconds;
     double train_examples;      /* examples processed over all epochs */
     double train_bytes;         /* bytes of training messages, all ranks */
-    double last_train_mse;
-    double test_rmse;
-    double test_mae;
     double staleness_sum;
     double staleness_samples;
     double staleness_max;
     double load_seconds;
     double worker_wait_seconds; /* longest time a worker waited for pull responses */
+    int epochs_run;
+    int best_epoch;             /* the epoch whose model is saved */
+    EpochRecord reported;       /* that epoch's figures */
 } RunTotals;
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
@@ -235,12 +207,11 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
     double per_example = totals->train_examples > 0 ? 1.0 / totals->train_examples : NAN;
     double samples = totals->staleness_samples;
-    const struct {
-        const char *name;
-        double value;
-    } figures[] = {
+    const NamedFigure figures[] = {
         {"train_examples", data->n_train},
+        {"valid_examples", data->n_valid},
         {"test_examples", data->n_test},
+        {"items", data->n_items},
         {"skipped_lines", data->n_skipped},
         {"global_mean", data->global_mean},
         {"load_seconds", totals->load_seconds},
@@ -248,35 +219,153 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"examples_per_s", totals->train_examples / totals->train_seconds},
         {"train_bytes", totals->train_bytes},
         {"bytes_per_example", totals->train_bytes * per_example},
-        {"final_train_mse", totals->last_train_mse},
-        {"test_rmse", data->n_test > 0 ? totals->test_rmse : NAN},
-        {"test_mae", data->n_test > 0 ? totals->test_mae : NAN},
         {"staleness_mean", samples > 0 ? totals->staleness_sum / samples : 0},
         {"staleness_max", totals->staleness_max},
         {"worker_wait_seconds", totals->worker_wait_seconds},
+        {"epochs_run", totals->epochs_run},
+        {"best_epoch", totals->best_epoch},
     };
-    size_t n_figures = sizeof figures / sizeof figures[0];
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
             "\"optimizer\":\"%s\",\"dim\":%d,\"epochs\":%d,\"batch_size\":%d,",
             names->model, layout->world_size, layout->n_servers, layout->n_workers,
             names->consistency, names->optimizer, config->dim, config->epochs,
             config->batch_size);
-    for (size_t i = 0; i < n_figures; i++)
-        progress_json_number(file, figures[i].name, figures[i].value, i + 1 == n_figures);
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+        progress_json_number(file, figures[i].name, figures[i].value, false);
+    /* The saved epoch's figures, renamed final_* where they are per epoch
+     * (the train loss). */
+    const EpochRecord *reported = &totals->reported;
+    for (int i = 0; i < reported->n_figures; i++) {
+        const NamedFigure *figure = &reported->figures[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", strncmp(figure->name, "train_", 6) == 0 ? "final_" : "",
+                 figure->name);
+        progress_json_number(file, name, figure->value, i + 1 == reported->n_figures);
+    }
+    if (reported->n_figures == 0)
+        fprintf(file, "\"figures\":null");
     fprintf(file, "}\n");
     if (fclose(file) != 0)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
-/* Worker side of training: epochs, evaluation, progress. Fills the totals
- * the chief reports (only the chief's copy is complete). Returns -1 with a
- * message when training diverged (the loss is no longer finite: every worker
- * sees the same reduced loss, so all stop after the same epoch), else 0. */
+/* Reads rows from the parameter servers for the scorer. */
+static void read_from_servers(void *worker, uint32_t table, const uint64_t *ids, size_t n,
+                              float *out)
+{
+    worker_read_representations(worker, table, ids, n, out);
+}
+
+/* Collective over the workers: the ranking figures of one held-out split
+ * ("valid" or "test") into record, with catalogue coverage. */
+static void evaluate_ranking_split(const CatalogueScorer *scorer, const TrainingSet *set,
+                                   const TrainConfig *config, const char *split,
+                                   EpochRecord *record)
+{
+    bool valid = strcmp(split, "valid") == 0;
+    RankingEvaluation evaluation = {
+        .heldout = valid ? &set->valid : &set->test,
+        .catalogue = &set->catalogue,
+        .excluded = valid ? &set->known_train : &set->known_valid,
+        .seen = &set->seen,
+        .sampled_negatives = config->eval_negatives,
+        .sampled_seed = config->eval_seed,
+    };
+    size_t n_items = set->catalogue.n_items;
+    RankingStats stats = {0};
+    double *shown = xcalloc((size_t)RANKING_N_CUTOFFS * n_items + 1, sizeof(double));
+    evaluate_ranking(scorer, &evaluation, &stats, shown);
+    comm_workers_sum_double(stats.sums, RANKING_FIELDS);
+    comm_workers_max_double(shown, (int)((size_t)RANKING_N_CUTOFFS * n_items));
+    NamedFigure figures[RANKING_MAX_FIGURES];
+    int n = ranking_figures(&stats, split, figures, RANKING_MAX_FIGURES);
+    for (int i = 0; i < n; i++)
+        epoch_record_add(record, figures[i].name, figures[i].value);
+    if (stats.sums[RANKING_SUM_USERS] > 0)
+        for (int c = 0; c < RANKING_N_CUTOFFS; c++) {
+            double covered = 0;
+            for (size_t i = 0; i < n_items; i++)
+                covered += shown[(size_t)c * n_items + i];
+            char name[48];
+            snprintf(name, sizeof name, "%s_coverage_%d", split, RANKING_CUTOFFS[c]);
+            epoch_record_add(record, name, n_items ? covered / (double)n_items : 0.0);
+        }
+    free(shown);
+}
+
+/* Collective over the workers: RMSE and MAE of one held-out split. */
+static void evaluate_rating_split(Worker *worker, const Ratings *heldout, const char *split,
+                                  EpochRecord *record)
+{
+    ErrorStats stats = {0};
+    worker_evaluate_ratings(worker, heldout, &stats);
+    comm_workers_sum_double(stats.sums, ERROR_STATS_FIELDS);
+    if (stats.sums[ERROR_STATS_COUNT] == 0)
+        return;
+    char name[48];
+    snprintf(name, sizeof name, "%s_rmse", split);
+    epoch_record_add(record, name, error_stats_rmse(&stats));
+    snprintf(name, sizeof name, "%s_mae", split);
+    epoch_record_add(record, name, error_stats_mae(&stats));
+}
+
+/* Collective over the workers: evaluates the model after an epoch into
+ * record: the validation split always, the test split when with_test. */
+static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelParams *params,
+                           const TrainConfig *config, const TrainingSet *set,
+                           const DataSummary *data, bool with_test, EpochRecord *record)
+{
+    bool has_valid = data->n_valid > 0, has_test = with_test && data->n_test > 0;
+    if (!model->implicit) {
+        if (has_valid)
+            evaluate_rating_split(worker, &set->valid, "valid", record);
+        if (has_test)
+            evaluate_rating_split(worker, &set->test, "test", record);
+        return;
+    }
+    if (!has_valid && !has_test)
+        return;
+    CatalogueScorer scorer;
+    scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue);
+    if (has_valid)
+        evaluate_ranking_split(&scorer, set, config, "valid", record);
+    if (has_test)
+        evaluate_ranking_split(&scorer, set, config, "test", record);
+    scorer_free(&scorer);
+}
+
+/* The figure the terminal line shows after the loss, by model kind. */
+static void record_choose_line(EpochRecord *record, bool implicit)
+{
+    static const char *const ranking[] = {"valid_hr_10", "valid_ndcg_10", "test_hr_10",
+                                          "test_ndcg_10"};
+    static const char *const rating[] = {"valid_rmse", "test_rmse", "test_mae"};
+    const char *const *names = implicit ? ranking : rating;
+    int n_names = implicit ? 4 : 3;
+    /* Move the wanted figures right after the loss, in this order. */
+    int at = 1;
+    for (int k = 0; k < n_names; k++)
+        for (int i = at; i < record->n_figures; i++)
+            if (strcmp(record->figures[i].name, names[k]) == 0) {
+                NamedFigure figure = record->figures[i];
+                memmove(&record->figures[at + 1], &record->figures[at],
+                        (size_t)(i - at) * sizeof(NamedFigure));
+                record->figures[at++] = figure;
+                break;
+            }
+    record->n_on_line = implicit && at > 3 ? 3 : at;
+}
+
+/* Worker side of training: epochs, evaluation, early stopping, progress.
+ * Fills the totals the chief reports (only the chief's copy is complete).
+ * Returns -1 with a message when training diverged (the loss is no longer
+ * finite: every worker sees the same reduced loss, so all stop after the
+ * same epoch), else 0. */
 static int run_worker(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
                       const ModelOps *model, const ModelParams *params, const DataSummary *data,
-                      const Ratings *train, const Ratings *test, RunTotals *totals, Error *err)
+                      const TrainingSet *set, RunTotals *totals, Error *err)
 {
     bool chief = layout->world_rank == 0;
     int rc = 0;
@@ -287,6 +376,9 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .params = *params,
         .staleness = staleness_from_config(config),
         .seed = config->seed,
+        .catalogue = &set->catalogue,
+        .sampler = set->indexed ? &set->sampler : NULL,
+        .positives = set->indexed ? &set->known_train : NULL,
     };
     Worker *worker = worker_create(&setup);
     FILE *metrics = NULL;
@@ -297,6 +389,11 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         if (!metrics)
             log_warn("cannot append to %s: epoch metrics go to the terminal only", path);
     }
+    /* With patience the model of the best validation epoch is kept (the
+     * servers save it when it is reached), and the test split is evaluated
+     * every epoch so that the best epoch's test figures are known. */
+    bool early_stopping = config->patience > 0;
+    double best_ndcg = -INFINITY;
     Progress progress;
     double started = time_now_s();
     for (int epoch = 0; epoch < config->epochs; epoch++) {
@@ -304,42 +401,57 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         progress_begin_epoch(&progress, live, epoch + 1, config->epochs, data->n_train);
         comm_workers_barrier();
         double epoch_start = time_now_s();
-        double squared_error = worker_train_epoch(worker, train, epoch, data->n_batches,
-                                                  chief ? &progress : NULL);
+        double loss = worker_train_epoch(worker, &set->train, epoch, data->n_batches,
+                                         chief ? &progress : NULL);
         comm_workers_barrier();
         double epoch_seconds = time_now_s() - epoch_start;
-        double sums[1] = {squared_error};
-        comm_workers_sum_double(sums, 1);
-        ErrorStats test_stats = {0};
-        if (data->n_test > 0) {
-            worker_evaluate(worker, test, &test_stats);
-            comm_workers_sum_double(test_stats.sums, ERROR_STATS_FIELDS);
-        }
+        comm_workers_sum_double(&loss, 1);
+        bool last = epoch + 1 == config->epochs;
         EpochRecord record = {
             .epoch = epoch + 1,
             .epochs = config->epochs,
-            .train_mse = data->n_train > 0 ? sums[0] / data->n_train : 0,
-            .test_rmse = data->n_test > 0 ? error_stats_rmse(&test_stats) : NAN,
-            .test_mae = data->n_test > 0 ? error_stats_mae(&test_stats) : NAN,
             .examples = data->n_train,
             .train_seconds = epoch_seconds,
-            .elapsed_seconds = time_now_s() - started,
         };
+        double mean_loss = data->n_train > 0 ? loss / data->n_train : 0;
+        epoch_record_add(&record, model->implicit ? "train_loss" : "train_mse", mean_loss);
+        /* Without a validation split, the test split is what shows progress
+         * (as RMSE did before ranking models). */
+        bool with_test = early_stopping || last || data->n_valid == 0;
+        evaluate_epoch(worker, model, params, config, set, data, with_test, &record);
+        record.elapsed_seconds = time_now_s() - started;
+        record_choose_line(&record, model->implicit);
         totals->train_seconds += epoch_seconds;
         totals->train_examples += data->n_train;
-        totals->last_train_mse = record.train_mse;
-        totals->test_rmse = record.test_rmse;
-        totals->test_mae = record.test_mae;
+        totals->epochs_run = epoch + 1;
         if (chief) {
             progress_end_epoch(&progress, &record);
             if (metrics)
                 progress_write_json(metrics, &record);
         }
-        if (!isfinite(record.train_mse)) {
+        if (!isfinite(mean_loss)) {
             rc = error_set(err,
-                           "training diverged: the train MSE is %g after epoch %d; lower "
+                           "training diverged: the train loss is %g after epoch %d; lower "
                            "--learning-rate (now %g) or raise --l2",
-                           record.train_mse, epoch + 1, (double)config->learning_rate);
+                           mean_loss, epoch + 1, (double)config->learning_rate);
+            break;
+        }
+        if (!early_stopping) {
+            totals->reported = record;
+            totals->best_epoch = epoch + 1;
+            continue;
+        }
+        double ndcg = epoch_record_get(&record, "valid_ndcg_10");
+        if (ndcg > best_ndcg) {
+            best_ndcg = ndcg;
+            totals->reported = record;
+            totals->best_epoch = epoch + 1;
+            worker_snapshot(worker);
+        } else if (epoch + 1 - totals->best_epoch >= config->patience) {
+            if (chief)
+                printf("early stop: validation NDCG@10 has not improved for %d epochs; "
+                       "keeping epoch %d (%.4f)\n",
+                       config->patience, totals->best_epoch, best_ndcg);
             break;
         }
     }
@@ -350,6 +462,16 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         fclose(metrics);
     worker_destroy(worker);
     return rc;
+}
+
+/* Where a server writes its shard of the model. */
+typedef struct {
+    char path[OPTION_STRING_BYTES + 64];
+} ShardTarget;
+
+static int save_shard(void *target, Store *store, Error *err)
+{
+    return checkpoint_write_shard(((ShardTarget *)target)->path, store, err);
 }
 
 /* Server side: serve until the workers are done, then write our shard. */
@@ -365,8 +487,16 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
     LearningRateSchedule schedule = {.learning_rate = config->learning_rate,
                                      .decay = config->lr_decay,
                                      .batches_per_epoch = batches_per_epoch};
+    char model_dir[OPTION_STRING_BYTES + 16];
+    snprintf(model_dir, sizeof model_dir, "%s/model", config->run_dir);
+    ShardTarget target;
+    checkpoint_shard_path(target.path, sizeof target.path, model_dir, layout->role_rank,
+                          layout->n_servers);
+    /* With patience the workers ask for a snapshot at each better epoch,
+     * which is the model to keep; otherwise the final model is written. */
+    ServerSnapshot snapshot = {.save = save_shard, .context = &target};
     ServerStats stats;
-    server_run(layout, map, &schedule, store, &stats);
+    server_run(layout, map, &schedule, store, &snapshot, &stats);
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
     totals->staleness_samples = (double)stats.staleness_samples;
@@ -376,17 +506,14 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
               (unsigned long long)stats.pulls, (unsigned long long)stats.rows_pulled,
               (unsigned long long)stats.pushes, (unsigned long long)stats.rows_pushed,
               store_bytes(store), stats.wait_seconds);
-    char model_dir[OPTION_STRING_BYTES + 16];
-    char path[OPTION_STRING_BYTES + 64];
-    snprintf(model_dir, sizeof model_dir, "%s/model", config->run_dir);
-    checkpoint_shard_path(path, sizeof path, model_dir, layout->role_rank, layout->n_servers);
-    int rc = checkpoint_write_shard(path, store, err);
+    int rc = config->patience > 0 ? 0 : save_shard(&target, store, err);
     store_destroy(store);
     return rc;
 }
 
 static int write_manifest(const TrainConfig *config, const RunNames *names,
-                          const CommLayout *layout, const DataSummary *data, Error *err)
+                          const CommLayout *layout, const DataSummary *data,
+                          const RunTotals *totals, Error *err)
 {
     ModelManifest manifest = {
         .version = CHECKPOINT_MANIFEST_VERSION,
@@ -395,8 +522,8 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .n_vshards = config->vshards,
         .optimizer = config->optimizer,
         .init_seed = config->seed,
-        .epochs_done = config->epochs,
-        .clock = data->n_batches * (uint64_t)config->epochs,
+        .epochs_done = totals->best_epoch,
+        .clock = data->n_batches * (uint64_t)totals->best_epoch,
         .global_mean = data->global_mean,
         .rating_min = data->rating_min,
         .rating_max = data->rating_max,
@@ -448,7 +575,7 @@ int train_main(int argc, char **argv)
     shardmap_init(&map, (uint32_t)config.vshards, (uint32_t)config.servers);
 
     int exit_code = CONFIG_EXIT_RUN_FAILED;
-    Ratings train = {0}, test = {0};
+    TrainingSet set = {0};
 
     /* ---- run folder */
     if (agree_on_failure(chief && prepare_run_dir(&config, &err) != 0, &err))
@@ -461,14 +588,22 @@ int train_main(int argc, char **argv)
                names.consistency, names.optimizer, (double)config.learning_rate, config.epochs,
                config.batch_size, config.run_dir);
 
-    /* ---- data: each worker reads its own byte range */
+    /* ---- data: each worker reads its own byte range, then users move to
+     * the worker they hash to */
     double load_start = time_now_s();
-    bool failed = !layout.is_server && load_partitions(&config, &layout, &train, &test, &err) != 0;
+    TrainingSetOptions set_options;
+    EventWeights event_weights;
+    config_training_set_options(&set_options, &event_weights, &config, model);
+    bool failed = !layout.is_server &&
+                  training_set_load(&set, &set_options, true, layout.role_rank, layout.n_workers,
+                                    &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
     DataSummary data = {0};
-    if (!layout.is_server)
-        summarise_data(&config, &train, &test, &data);
+    if (!layout.is_server) {
+        training_set_index(&set, &set_options, true);
+        summarise_data(&config, &set, &data);
+    }
     /* Servers need the epoch length for the learning-rate schedule. */
     comm_world_broadcast(&data, sizeof data, 0);
     if (data.n_train == 0) {
@@ -479,9 +614,11 @@ int train_main(int argc, char **argv)
     RunTotals totals = {0};
     totals.load_seconds = time_now_s() - load_start;
     if (chief) {
-        printf("data: %.0f training and %.0f test examples (%.0f malformed lines skipped), "
-               "mean rating %.4f, %llu batches per epoch, loaded in %.2fs\n",
-               data.n_train, data.n_test, data.n_skipped, data.global_mean,
+        printf("data: %.0f training, %.0f validation and %.0f test examples over %.0f items "
+               "(%.0f malformed lines skipped), mean %s %.4f, %llu batches per epoch, loaded "
+               "in %.2fs\n",
+               data.n_train, data.n_valid, data.n_test, data.n_items, data.n_skipped,
+               model->implicit ? "weight" : "rating", data.global_mean,
                (unsigned long long)data.n_batches, totals.load_seconds);
         if (config.test_path[0] && data.n_test == 0)
             fprintf(stderr, "psrec train: warning: %s has no examples; no test metrics\n",
@@ -499,8 +636,8 @@ int train_main(int argc, char **argv)
         failed = run_server(&config, &layout, &map, model, &params, data.n_batches, &totals,
                             &err) != 0;
     else
-        failed = run_worker(&config, &layout, &map, model, &params, &data, &train, &test,
-                            &totals, &err) != 0;
+        failed = run_worker(&config, &layout, &map, model, &params, &data, &set, &totals,
+                            &err) != 0;
 
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
@@ -514,14 +651,20 @@ int train_main(int argc, char **argv)
     totals.staleness_samples = reduced[2];
     if (agree_on_failure(failed, &err))
         goto finish;
-    failed = chief && (write_manifest(&config, &names, &layout, &data, &err) != 0 ||
+    failed = chief && (write_manifest(&config, &names, &layout, &data, &totals, &err) != 0 ||
                        write_summary(&config, &names, &layout, &data, &totals, &err) != 0);
     if (agree_on_failure(failed, &err))
         goto finish;
     if (chief) {
         printf("done: ");
-        if (data.n_test > 0)
-            printf("test_rmse %.4f  test_mae %.4f  ", totals.test_rmse, totals.test_mae);
+        static const char *const headline[] = {"test_rmse", "test_mae", "test_hr_10",
+                                               "test_ndcg_10", "test_recall_20",
+                                               "test_ndcg_20"};
+        for (size_t i = 0; i < sizeof headline / sizeof headline[0]; i++) {
+            double value = epoch_record_get(&totals.reported, headline[i]);
+            if (!isnan(value))
+                printf("%s %.4f  ", headline[i], value);
+        }
         printf("%.3g examples/s  %.1f bytes/example  model in %s/model\n",
                totals.train_seconds > 0 ? totals.train_examples / totals.train_seconds : 0.0,
                totals.train_examples > 0 ? totals.train_bytes / totals.train_examples : 0.0,
@@ -530,8 +673,7 @@ int train_main(int argc, char **argv)
     exit_code = 0;
 
 finish:
-    ratings_free(&train);
-    ratings_free(&test);
+    training_set_free(&set);
     shardmap_free(&map);
     comm_finalize();
     return exit_code;

@@ -1,7 +1,9 @@
 /* progress.c — the chief's terminal display and per-epoch JSON lines. */
 #include "psrec/core/progress.h"
 
+#include <assert.h>
 #include <math.h>
+#include <string.h>
 
 #include "psrec/core/util.h"
 
@@ -39,19 +41,31 @@ void progress_update(Progress *progress, double fraction)
     fflush(stdout);
 }
 
+void epoch_record_add(EpochRecord *record, const char *name, double value)
+{
+    assert(record->n_figures < PROGRESS_MAX_FIGURES);
+    NamedFigure *figure = &record->figures[record->n_figures++];
+    snprintf(figure->name, sizeof figure->name, "%s", name);
+    figure->value = value;
+}
+
+double epoch_record_get(const EpochRecord *record, const char *name)
+{
+    for (int i = 0; i < record->n_figures; i++)
+        if (strcmp(record->figures[i].name, name) == 0)
+            return record->figures[i].value;
+    return NAN;
+}
+
 void progress_end_epoch(Progress *progress, const EpochRecord *record)
 {
     if (progress->live)
         fprintf(stdout, "\r%90s\r", "");
     double rate = record->train_seconds > 0 ? record->examples / record->train_seconds : 0.0;
-    if (isnan(record->test_rmse))
-        printf("epoch %3d/%d  train_mse %.4f  %.3g examples/s  elapsed %.1fs\n", record->epoch,
-               record->epochs, record->train_mse, rate, record->elapsed_seconds);
-    else
-        printf("epoch %3d/%d  train_mse %.4f  test_rmse %.4f  test_mae %.4f  %.3g examples/s  "
-               "elapsed %.1fs\n",
-               record->epoch, record->epochs, record->train_mse, record->test_rmse,
-               record->test_mae, rate, record->elapsed_seconds);
+    printf("epoch %3d/%d ", record->epoch, record->epochs);
+    for (int i = 0; i < record->n_on_line && i < record->n_figures; i++)
+        printf(" %s %.4f", record->figures[i].name, record->figures[i].value);
+    printf("  %.3g examples/s  elapsed %.1fs\n", rate, record->elapsed_seconds);
     fflush(stdout);
 }
 
@@ -67,9 +81,8 @@ void progress_write_json(FILE *file, const EpochRecord *record)
 {
     double rate = record->train_seconds > 0 ? record->examples / record->train_seconds : 0.0;
     fprintf(file, "{\"epoch\":%d,", record->epoch);
-    progress_json_number(file, "train_mse", record->train_mse, false);
-    progress_json_number(file, "test_rmse", record->test_rmse, false);
-    progress_json_number(file, "test_mae", record->test_mae, false);
+    for (int i = 0; i < record->n_figures; i++)
+        progress_json_number(file, record->figures[i].name, record->figures[i].value, false);
     progress_json_number(file, "examples", record->examples, false);
     progress_json_number(file, "train_seconds", record->train_seconds, false);
     progress_json_number(file, "examples_per_s", rate, false);

@@ -1,75 +1,15 @@
-/* model.c — the model table and biased matrix factorisation (`mf`).
- * See model.h for the maths and row layouts. */
+/* model.c — the table of models and what every model shares. */
 #include "psrec/models/model.h"
 
 #include <assert.h>
 #include <string.h>
 
-#include "psrec/core/keys.h"
+#include "psrec/models/linalg.h"
 
-static int mf_table_specs(const ModelParams *params, TableSpec *tables)
-{
-    uint32_t width = (uint32_t)params->dim + 1;
-    tables[0] = (TableSpec){.table_id = MODEL_TABLE_USER, .width = width, .zero_leading = 1,
-                            .init_std = params->init_std};
-    tables[1] = (TableSpec){.table_id = MODEL_TABLE_ITEM, .width = width, .zero_leading = 1,
-                            .init_std = params->init_std};
-    return 2;
-}
+extern const ModelOps MODEL_MF;  /* models/mf.c */
+extern const ModelOps MODEL_BPR; /* models/bpr.c */
 
-static void mf_example_keys(uint64_t user, uint64_t item, uint64_t *keys)
-{
-    keys[0] = key_make(MODEL_TABLE_USER, user);
-    keys[1] = key_make(MODEL_TABLE_ITEM, item);
-}
-
-/* r̂ without clipping: μ + b_u + b_i + p_u·q_i. */
-static double mf_raw_prediction(const ModelParams *params, const float *user, const float *item)
-{
-    double dot = 0.0;
-    for (int f = 1; f <= params->dim; f++)
-        dot += (double)user[f] * (double)item[f];
-    return params->global_mean + (double)user[0] + (double)item[0] + dot;
-}
-
-static double mf_example_gradient(const ModelParams *params, const float *const *rows,
-                                  float *const *grads, float rating)
-{
-    const float *user = rows[0];
-    const float *item = rows[1];
-    float *grad_user = grads[0];
-    float *grad_item = grads[1];
-    double error = mf_raw_prediction(params, user, item) - (double)rating;
-    float e = (float)error;
-    grad_user[0] += e + params->l2_bias * user[0];
-    grad_item[0] += e + params->l2_bias * item[0];
-    for (int f = 1; f <= params->dim; f++) {
-        grad_user[f] += e * item[f] + params->l2 * user[f];
-        grad_item[f] += e * user[f] + params->l2 * item[f];
-    }
-    return error * error;
-}
-
-static float mf_predict(const ModelParams *params, const float *const *rows)
-{
-    double r = mf_raw_prediction(params, rows[0], rows[1]);
-    if (r < params->rating_min)
-        r = params->rating_min;
-    if (r > params->rating_max)
-        r = params->rating_max;
-    return (float)r;
-}
-
-static const ModelOps MODEL_MF = {
-    .name = "mf",
-    .keys_per_example = 2,
-    .table_specs = mf_table_specs,
-    .example_keys = mf_example_keys,
-    .example_gradient = mf_example_gradient,
-    .predict = mf_predict,
-};
-
-static const ModelOps *const MODELS[] = {&MODEL_MF};
+static const ModelOps *const MODELS[] = {&MODEL_MF, &MODEL_BPR};
 
 const ModelOps *model_find(const char *name)
 {
@@ -77,4 +17,25 @@ const ModelOps *model_find(const char *name)
         if (strcmp(MODELS[i]->name, name) == 0)
             return MODELS[i];
     return NULL;
+}
+
+uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uint32_t table_id)
+{
+    TableSpec specs[STORE_MAX_TABLES];
+    int n = model->table_specs(params, specs);
+    for (int t = 0; t < n; t++)
+        if (specs[t].table_id == table_id)
+            return specs[t].width;
+    return 0;
+}
+
+float model_score_pair(const ModelOps *model, const ModelParams *params, const float *user_rep,
+                       const float *item_rep)
+{
+    int width = model->score_width(params);
+    float user_vector[width], item_vector[width]; /* width is dim + a few */
+    model->user_vectors(params, user_rep, 1, user_vector);
+    model->item_vectors(params, item_rep, 1, item_vector);
+    float score = linalg_dot(user_vector, item_vector, width);
+    return model->finish_score ? model->finish_score(params, score) : score;
 }

@@ -206,6 +206,65 @@ void comm_workers_max_double(double *values, int n)
 
 void comm_workers_barrier(void) { MPI_Barrier(role_comm); }
 
+/* MPI counts are ints: a larger exchange is refused rather than truncated. */
+static int byte_count(size_t bytes)
+{
+    if (bytes > (size_t)INT_MAX)
+        fatal("an exchange of %zu bytes between two workers is larger than MPI's %d-byte "
+              "limit; start more workers",
+              bytes, INT_MAX);
+    return (int)bytes;
+}
+
+void comm_workers_alltoallv(const uint8_t *send, const size_t *send_bytes, ByteBuffer *recv,
+                            size_t *recv_bytes)
+{
+    int n;
+    MPI_Comm_size(role_comm, &n);
+    int *counts = xmalloc(4 * (size_t)n * sizeof(int));
+    int *send_counts = counts, *send_offsets = counts + n;
+    int *recv_counts = counts + 2 * n, *recv_offsets = counts + 3 * n;
+    size_t offset = 0;
+    for (int w = 0; w < n; w++) {
+        send_counts[w] = byte_count(send_bytes[w]);
+        send_offsets[w] = byte_count(offset);
+        offset += send_bytes[w];
+    }
+    MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, role_comm);
+    size_t total = 0;
+    for (int w = 0; w < n; w++) {
+        recv_offsets[w] = byte_count(total);
+        recv_bytes[w] = (size_t)recv_counts[w];
+        total += recv_bytes[w];
+    }
+    byte_count(total);
+    bytebuffer_reserve(recv, total ? total : 1);
+    recv->len = total;
+    MPI_Alltoallv(send, send_counts, send_offsets, MPI_BYTE, recv->data, recv_counts,
+                  recv_offsets, MPI_BYTE, role_comm);
+    free(counts);
+}
+
+void comm_workers_allgatherv(const void *send, size_t bytes, ByteBuffer *recv)
+{
+    int n;
+    MPI_Comm_size(role_comm, &n);
+    int *counts = xmalloc(2 * (size_t)n * sizeof(int));
+    int *offsets = counts + n;
+    int mine = byte_count(bytes);
+    MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, role_comm);
+    size_t total = 0;
+    for (int w = 0; w < n; w++) {
+        offsets[w] = byte_count(total);
+        total += (size_t)counts[w];
+    }
+    byte_count(total);
+    bytebuffer_reserve(recv, total ? total : 1);
+    recv->len = total;
+    MPI_Allgatherv(send, mine, MPI_BYTE, recv->data, counts, offsets, MPI_BYTE, role_comm);
+    free(counts);
+}
+
 void comm_world_sum_double(double *values, int n)
 {
     MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

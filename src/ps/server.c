@@ -27,6 +27,8 @@ typedef struct {
     const ShardMap *map;
     const LearningRateSchedule *schedule;
     Store *store;
+    const ServerSnapshot *snapshot;
+    int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED */
     ServerStats *stats;
     CommOutbox *outbox;
     uint64_t *clocks;       /* (n_workers,) */
@@ -186,13 +188,51 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
         answer_ready_pulls(server);
 }
 
+/* A worker asks for a snapshot at its clock; the last one to ask triggers
+ * it. Every worker must ask at the same clock with all its pushes in. */
+static void handle_snapshot(Server *server, int source, const WireControl *control)
+{
+    if (!server->snapshot)
+        fatal("protocol error: rank %d asks for a snapshot, which this run does not take",
+              source);
+    if (control->value != server->clocks[source])
+        fatal("protocol error: rank %d asks for a snapshot after %llu batches, but %llu of its "
+              "pushes arrived here",
+              source, (unsigned long long)control->value,
+              (unsigned long long)server->clocks[source]);
+    if (++server->snapshot_requests < server->layout->n_workers)
+        return;
+    for (int w = 0; w < server->layout->n_workers; w++)
+        if (server->clocks[w] != control->value)
+            fatal("protocol error: a snapshot at clock %llu, but rank %d is at %llu",
+                  (unsigned long long)control->value, w,
+                  (unsigned long long)server->clocks[w]);
+    Error err;
+    if (server->snapshot->save(server->snapshot->context, server->store, &err) != 0)
+        fatal("cannot save the model: %s", err.message);
+    server->snapshot_requests = 0;
+    WireControl saved = {.kind = WIRE_CONTROL_SNAPSHOT_SAVED, .value = control->value};
+    for (int w = 0; w < server->layout->n_workers; w++) {
+        wire_encode_control(&saved, &server->encoded);
+        comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
+    }
+}
+
 static void handle_control(Server *server, int source, const ByteBuffer *message)
 {
     Error err;
     WireControl control;
     if (wire_decode_control(&control, message->data, message->len, &err) != 0)
         fatal("protocol error: Control from rank %d: %s", source, err.message);
-    assert(control.kind == WIRE_CONTROL_WORKER_DONE); /* wire rejects other kinds */
+    if (control.kind == WIRE_CONTROL_SNAPSHOT) {
+        handle_snapshot(server, source, &control);
+        return;
+    }
+    if (control.kind != WIRE_CONTROL_WORKER_DONE)
+        fatal("protocol error: Control of kind %d from rank %d, which only servers send",
+              (int)control.kind, source);
+    if (server->snapshot_requests > 0)
+        fatal("protocol error: rank %d is done while others wait for a snapshot", source);
     if (control.value != server->clocks[source])
         fatal("protocol error: rank %d is done after %llu batches, but %llu of its pushes "
               "arrived here",
@@ -211,13 +251,14 @@ float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock)
 }
 
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store *store, ServerStats *stats)
+                Store *store, const ServerSnapshot *snapshot, ServerStats *stats)
 {
     Server server = {
         .layout = layout,
         .map = map,
         .schedule = schedule,
         .store = store,
+        .snapshot = snapshot,
         .stats = stats,
         .outbox = comm_outbox_create(),
         .clocks = xcalloc((size_t)layout->n_workers, sizeof(uint64_t)),

@@ -91,6 +91,12 @@ void wire_encode_control(const WireControl *msg, ByteBuffer *out)
     case WIRE_CONTROL_WORKER_DONE:
         pb.kind = PSREC__CONTROL__KIND__WORKER_DONE;
         break;
+    case WIRE_CONTROL_SNAPSHOT:
+        pb.kind = PSREC__CONTROL__KIND__SNAPSHOT;
+        break;
+    case WIRE_CONTROL_SNAPSHOT_SAVED:
+        pb.kind = PSREC__CONTROL__KIND__SNAPSHOT_SAVED;
+        break;
     default:
         assert(!"unknown WireControlKind");
     }
@@ -168,6 +174,12 @@ int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Erro
     switch (kind) {
     case PSREC__CONTROL__KIND__WORKER_DONE:
         out->kind = WIRE_CONTROL_WORKER_DONE;
+        break;
+    case PSREC__CONTROL__KIND__SNAPSHOT:
+        out->kind = WIRE_CONTROL_SNAPSHOT;
+        break;
+    case PSREC__CONTROL__KIND__SNAPSHOT_SAVED:
+        out->kind = WIRE_CONTROL_SNAPSHOT_SAVED;
         break;
     default:
         return error_set(err, "Control message has unknown kind %d (%zu bytes)", kind, len);

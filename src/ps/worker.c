@@ -36,8 +36,18 @@ typedef struct {
     KeyIndex *unique;
     size_t n_examples;
     size_t example_capacity;
-    uint32_t *example_slots;   /* (n_examples, keys_per_example) */
-    float *ratings;            /* (n_examples,) */
+    int items_per_example;
+    /* Per example, 1 + items_per_example bags of keys (the user, then its
+     * items); each bag is a weighted sum of rows. Bag b of example e covers
+     * entries bag_start[e*n_bags + b] .. bag_start[e*n_bags + b + 1] of
+     * bag_slots / bag_weights. */
+    uint32_t *bag_start;       /* (n_examples * n_bags + 1,) */
+    size_t bag_capacity;
+    uint32_t *bag_slots;       /* (n_entries,) unique slot of each entry's key */
+    float *bag_weights;        /* (n_entries,) */
+    size_t entry_capacity;
+    float *labels;             /* (n_examples,) */
+    float *weights;            /* (n_examples,) */
     size_t *row_offset;        /* (n_unique,) into params / grads */
     size_t offset_capacity;
     size_t n_floats;
@@ -48,11 +58,21 @@ typedef struct {
     uint32_t request_id;
 } BatchPlan;
 
+/* The dense representations a model computes on (see ModelBatch). */
+typedef struct {
+    size_t capacity_users;
+    size_t capacity_items;
+    float *users, *items, *grad_users, *grad_items;
+} Representations;
+
 struct Worker {
     WorkerSetup setup;
     uint32_t table_width[KEY_TABLE_MAX + 1];
+    int user_width;
+    int item_width;
     BatchPlan plans[2];        /* training: current and next batch */
     BatchPlan eval_plan;       /* evaluation chunks, larger than batches */
+    Representations reps;
     CommOutbox *outbox;
     ByteBuffer encoded;
     ByteBuffer received;
@@ -79,8 +99,11 @@ static void plan_init(BatchPlan *plan, int n_servers)
 static void plan_free(BatchPlan *plan, int n_servers)
 {
     keyindex_destroy(plan->unique);
-    free(plan->example_slots);
-    free(plan->ratings);
+    free(plan->bag_start);
+    free(plan->bag_slots);
+    free(plan->bag_weights);
+    free(plan->labels);
+    free(plan->weights);
     free(plan->row_offset);
     free(plan->params);
     free(plan->grads);
@@ -91,32 +114,42 @@ static void plan_free(BatchPlan *plan, int n_servers)
     free(plan->servers);
 }
 
-/* Fills plan with examples order[first..last) of data: their keys, the
- * distinct keys grouped by server, and the row layout of params/grads. */
-static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, const size_t *order,
-                       size_t first, size_t last)
+/* Starts a plan of n examples with items_per_example items each, and room
+ * for n_bags bags. */
+static void plan_begin(BatchPlan *plan, size_t n, int items_per_example, size_t n_bags)
 {
-    const ModelOps *model = worker->setup.model;
-    int per_example = model->keys_per_example;
-    size_t n = last - first;
     if (n > plan->example_capacity) {
-        plan->example_capacity = n;
-        plan->example_slots = xrealloc(plan->example_slots,
-                                       n * (size_t)per_example * sizeof(uint32_t));
-        plan->ratings = xrealloc(plan->ratings, n * sizeof(float));
+        plan->example_capacity = 2 * n;
+        plan->labels = xrealloc(plan->labels, plan->example_capacity * sizeof(float));
+        plan->weights = xrealloc(plan->weights, plan->example_capacity * sizeof(float));
     }
+    if (n_bags + 1 > plan->bag_capacity) {
+        plan->bag_capacity = 2 * (n_bags + 1);
+        plan->bag_start = xrealloc(plan->bag_start, plan->bag_capacity * sizeof(uint32_t));
+    }
+    plan->bag_start[0] = 0;
     plan->n_examples = n;
+    plan->items_per_example = items_per_example;
     keyindex_clear(plan->unique);
-    uint64_t keys[MODEL_MAX_KEYS_PER_EXAMPLE];
-    for (size_t e = 0; e < n; e++) {
-        size_t example = order ? order[first + e] : first + e;
-        model->example_keys(data->users[example], data->items[example], keys);
-        for (int k = 0; k < per_example; k++)
-            plan->example_slots[e * (size_t)per_example + (size_t)k] =
-                (uint32_t)keyindex_insert(plan->unique, keys[k], NULL);
-        plan->ratings[e] = data->ratings[example];
-    }
+}
 
+/* Appends a one-key bag (weight 1) as bag number `bag` of the plan. */
+static void plan_add_bag(BatchPlan *plan, size_t bag, uint64_t key)
+{
+    uint32_t entry = plan->bag_start[bag];
+    if (entry >= plan->entry_capacity) {
+        plan->entry_capacity = plan->entry_capacity ? 2 * plan->entry_capacity : 4096;
+        plan->bag_slots = xrealloc(plan->bag_slots, plan->entry_capacity * sizeof(uint32_t));
+        plan->bag_weights = xrealloc(plan->bag_weights, plan->entry_capacity * sizeof(float));
+    }
+    plan->bag_slots[entry] = (uint32_t)keyindex_insert(plan->unique, key, NULL);
+    plan->bag_weights[entry] = 1.0f;
+    plan->bag_start[bag + 1] = entry + 1;
+}
+
+/* Groups the plan's distinct keys by server and lays out params/grads. */
+static void plan_layout(Worker *worker, BatchPlan *plan)
+{
     size_t n_unique = keyindex_size(plan->unique);
     const uint64_t *unique_keys = keyindex_keys(plan->unique);
     if (n_unique > plan->offset_capacity) {
@@ -153,6 +186,127 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
         plan->params = xrealloc(plan->params, plan->float_capacity * sizeof(float));
         plan->grads = xrealloc(plan->grads, plan->float_capacity * sizeof(float));
     }
+}
+
+/* The Rng of one batch's negative samples: depends only on (seed, worker,
+ * epoch, batch), so a run is reproducible. */
+static void batch_rng(Rng *rng, uint64_t seed, int worker, int epoch, uint64_t batch)
+{
+    rng_seed(rng, hash_u64(seed ^ 0x6e65676174697665ULL) ^
+                      hash_u64(((uint64_t)worker << 40) ^ ((uint64_t)epoch << 24) ^ batch));
+}
+
+/* Fills plan with examples order[first..last) of data: their bags (the
+ * user, the item, and for implicit models negatives drawn with rng), the
+ * distinct keys grouped by server, and the row layout of params/grads. */
+static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, const size_t *order,
+                       size_t first, size_t last, Rng *rng)
+{
+    const WorkerSetup *setup = &worker->setup;
+    int negatives = setup->model->implicit ? setup->params.negatives : 0;
+    int n_bags = 2 + negatives;
+    plan_begin(plan, last - first, 1 + negatives, (last - first) * (size_t)n_bags);
+    for (size_t e = 0; e < plan->n_examples; e++) {
+        size_t example = order ? order[first + e] : first + e;
+        uint64_t user = data->users[example];
+        size_t bag = e * (size_t)n_bags;
+        plan_add_bag(plan, bag, key_make(MODEL_TABLE_USER, user));
+        plan_add_bag(plan, bag + 1, key_make(MODEL_TABLE_ITEM, data->items[example]));
+        if (negatives > 0) {
+            size_t n_own = 0;
+            const uint32_t *own = NULL;
+            int64_t user_index = history_find_user(setup->positives, user);
+            if (user_index >= 0)
+                own = history_items(setup->positives, (size_t)user_index, &n_own);
+            for (int j = 0; j < negatives; j++) {
+                uint32_t negative = sampler_draw(setup->sampler, rng, own, n_own);
+                /* Only a user who has every item has no negative: the
+                 * positive stands in, and its gradients cancel. */
+                uint64_t id = negative == UINT32_MAX ? data->items[example]
+                                                     : setup->catalogue->ids[negative];
+                plan_add_bag(plan, bag + 2 + (size_t)j, key_make(MODEL_TABLE_ITEM, id));
+            }
+        }
+        plan->labels[e] = data->ratings[example];
+        plan->weights[e] = data->weights ? data->weights[example] : 1.0f;
+    }
+    plan_layout(worker, plan);
+}
+
+/* Fills plan with the distinct keys[0..n) alone, one bag each. */
+static void plan_build_keys(Worker *worker, BatchPlan *plan, const uint64_t *keys, size_t n)
+{
+    plan_begin(plan, 0, 0, n);
+    for (size_t k = 0; k < n; k++)
+        plan_add_bag(plan, k, keys[k]);
+    plan_layout(worker, plan);
+}
+
+/* Gathers the representation of bag `bag` (width floats) into out. */
+static void plan_gather_bag(const BatchPlan *plan, size_t bag, int width, float *out)
+{
+    memset(out, 0, (size_t)width * sizeof(float));
+    for (uint32_t k = plan->bag_start[bag]; k < plan->bag_start[bag + 1]; k++) {
+        const float *row = plan->params + plan->row_offset[plan->bag_slots[k]];
+        float w = plan->bag_weights[k];
+        for (int f = 0; f < width; f++)
+            out[f] += w * row[f];
+    }
+}
+
+/* Adds the gradient of bag `bag`'s representation onto its rows. */
+static void plan_scatter_bag(BatchPlan *plan, size_t bag, int width, const float *grad)
+{
+    for (uint32_t k = plan->bag_start[bag]; k < plan->bag_start[bag + 1]; k++) {
+        float *row = plan->grads + plan->row_offset[plan->bag_slots[k]];
+        float w = plan->bag_weights[k];
+        for (int f = 0; f < width; f++)
+            row[f] += w * grad[f];
+    }
+}
+
+/* Makes room in reps for n users and n*items_per_example items and gathers
+ * the plan's representations into a ModelBatch. */
+static void plan_gather(Worker *worker, BatchPlan *plan, ModelBatch *batch)
+{
+    Representations *reps = &worker->reps;
+    size_t n = plan->n_examples, per = (size_t)plan->items_per_example;
+    size_t user_floats = n * (size_t)worker->user_width;
+    size_t item_floats = n * per * (size_t)worker->item_width;
+    if (user_floats > reps->capacity_users) {
+        reps->capacity_users = 2 * user_floats;
+        reps->users = xrealloc(reps->users, reps->capacity_users * sizeof(float));
+        reps->grad_users = xrealloc(reps->grad_users, reps->capacity_users * sizeof(float));
+    }
+    if (item_floats > reps->capacity_items) {
+        reps->capacity_items = 2 * item_floats;
+        reps->items = xrealloc(reps->items, reps->capacity_items * sizeof(float));
+        reps->grad_items = xrealloc(reps->grad_items, reps->capacity_items * sizeof(float));
+    }
+    size_t n_bags = 1 + per;
+    for (size_t e = 0; e < n; e++) {
+        plan_gather_bag(plan, e * n_bags, worker->user_width,
+                        reps->users + e * (size_t)worker->user_width);
+        for (size_t j = 0; j < per; j++)
+            plan_gather_bag(plan, e * n_bags + 1 + j, worker->item_width,
+                            reps->items + (e * per + j) * (size_t)worker->item_width);
+    }
+    if (user_floats)
+        memset(reps->grad_users, 0, user_floats * sizeof(float));
+    if (item_floats)
+        memset(reps->grad_items, 0, item_floats * sizeof(float));
+    *batch = (ModelBatch){
+        .n_examples = n,
+        .items_per_example = plan->items_per_example,
+        .user_width = worker->user_width,
+        .item_width = worker->item_width,
+        .users = reps->users,
+        .items = reps->items,
+        .labels = plan->labels,
+        .weights = plan->weights,
+        .grad_users = reps->grad_users,
+        .grad_items = reps->grad_items,
+    };
 }
 
 /* Sends one PullRequest to each server that owns keys of the plan, for the
@@ -215,25 +369,22 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
 }
 
 /* Forward and backward pass over the plan's examples; gradients summed per
- * key into plan->grads. Returns the summed squared error. */
+ * key into plan->grads. Returns the model's summed loss. */
 static double plan_compute(Worker *worker, BatchPlan *plan)
 {
-    const ModelOps *model = worker->setup.model;
-    int per_example = model->keys_per_example;
+    ModelBatch batch;
+    plan_gather(worker, plan, &batch);
+    double loss = worker->setup.model->batch_gradient(&worker->setup.params, &batch);
     memset(plan->grads, 0, plan->n_floats * sizeof(float));
-    const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
-    float *grads[MODEL_MAX_KEYS_PER_EXAMPLE];
-    double squared_error = 0.0;
+    size_t per = (size_t)plan->items_per_example, n_bags = 1 + per;
     for (size_t e = 0; e < plan->n_examples; e++) {
-        const uint32_t *slots = plan->example_slots + e * (size_t)per_example;
-        for (int k = 0; k < per_example; k++) {
-            rows[k] = plan->params + plan->row_offset[slots[k]];
-            grads[k] = plan->grads + plan->row_offset[slots[k]];
-        }
-        squared_error += model->example_gradient(&worker->setup.params, rows, grads,
-                                                 plan->ratings[e]);
+        plan_scatter_bag(plan, e * n_bags, worker->user_width,
+                         batch.grad_users + e * (size_t)worker->user_width);
+        for (size_t j = 0; j < per; j++)
+            plan_scatter_bag(plan, e * n_bags + 1 + j, worker->item_width,
+                             batch.grad_items + (e * per + j) * (size_t)worker->item_width);
     }
-    return squared_error;
+    return loss;
 }
 
 /* Sends the plan's gradients: one Push to every server, advancing the clock. */
@@ -267,6 +418,11 @@ Worker *worker_create(const WorkerSetup *setup)
     int n_tables = setup->model->table_specs(&setup->params, specs);
     for (int t = 0; t < n_tables; t++)
         worker->table_width[specs[t].table_id] = specs[t].width;
+    worker->user_width = (int)worker->table_width[MODEL_TABLE_USER];
+    worker->item_width = (int)worker->table_width[MODEL_TABLE_ITEM];
+    assert(worker->user_width > 0 && worker->item_width > 0);
+    assert(!setup->model->implicit || setup->params.negatives == 0 ||
+           (setup->catalogue && setup->sampler && setup->positives));
     for (int p = 0; p < 2; p++)
         plan_init(&worker->plans[p], setup->layout->n_servers);
     plan_init(&worker->eval_plan, setup->layout->n_servers);
@@ -284,6 +440,10 @@ void worker_destroy(Worker *worker)
     plan_free(&worker->eval_plan, worker->setup.layout->n_servers);
     bytebuffer_free(&worker->encoded);
     bytebuffer_free(&worker->received);
+    free(worker->reps.users);
+    free(worker->reps.items);
+    free(worker->reps.grad_users);
+    free(worker->reps.grad_items);
     free(worker->order);
     free(worker);
 }
@@ -330,22 +490,26 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
     worker_epoch_order(worker->order, n, worker->setup.seed, worker->setup.layout->role_rank,
                        epoch);
     uint64_t first_global = worker->clock;
-    double squared_error = 0.0;
+    double loss = 0.0;
+    int role_rank = worker->setup.layout->role_rank;
+    Rng rng;
     BatchPlan *current = &worker->plans[0];
     BatchPlan *next = &worker->plans[1];
+    batch_rng(&rng, worker->setup.seed, role_rank, epoch, 0);
     plan_build(worker, current, train, worker->order, worker_batch_start(n, n_batches, 0),
-               worker_batch_start(n, n_batches, 1));
+               worker_batch_start(n, n_batches, 1), &rng);
     plan_send_pulls(worker, current, first_global, pull_min_clock(worker, first_global), true);
     for (uint64_t b = 0; b < n_batches; b++) {
         plan_receive_pulls(worker, current);
         if (b + 1 < n_batches) {
+            batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
             plan_build(worker, next, train, worker->order,
                        worker_batch_start(n, n_batches, b + 1),
-                       worker_batch_start(n, n_batches, b + 2));
+                       worker_batch_start(n, n_batches, b + 2), &rng);
             plan_send_pulls(worker, next, first_global + b + 1,
                             pull_min_clock(worker, first_global + b + 1), true);
         }
-        squared_error += plan_compute(worker, current);
+        loss += plan_compute(worker, current);
         plan_push(worker, current);
         if (progress)
             progress_update(progress, (double)(b + 1) / (double)n_batches);
@@ -353,27 +517,77 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
         current = next;
         next = done;
     }
-    return squared_error;
+    return loss;
 }
 
-void worker_evaluate(Worker *worker, const Ratings *test, ErrorStats *stats)
+/* Pulls the plan's rows for reading at the worker's clock (never creating
+ * rows: absent ones read as zeros), once every worker has pushed as many
+ * batches as this one. */
+static void plan_read(Worker *worker, BatchPlan *plan)
+{
+    plan_send_pulls(worker, plan, worker->clock, worker->clock, false);
+    plan_receive_pulls(worker, plan);
+}
+
+void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *stats)
 {
     const ModelOps *model = worker->setup.model;
-    int per_example = model->keys_per_example;
+    const ModelParams *params = &worker->setup.params;
     BatchPlan *plan = &worker->eval_plan;
-    const float *rows[MODEL_MAX_KEYS_PER_EXAMPLE];
     for (size_t first = 0; first < test->n; first += EVAL_CHUNK_EXAMPLES) {
         size_t last = first + EVAL_CHUNK_EXAMPLES < test->n ? first + EVAL_CHUNK_EXAMPLES : test->n;
-        plan_build(worker, plan, test, NULL, first, last);
-        plan_send_pulls(worker, plan, worker->clock, worker->clock, false);
-        plan_receive_pulls(worker, plan);
-        for (size_t e = 0; e < plan->n_examples; e++) {
-            const uint32_t *slots = plan->example_slots + e * (size_t)per_example;
-            for (int k = 0; k < per_example; k++)
-                rows[k] = plan->params + plan->row_offset[slots[k]];
-            float prediction = model->predict(&worker->setup.params, rows);
-            error_stats_add(stats, prediction, plan->ratings[e]);
+        plan_build(worker, plan, test, NULL, first, last, NULL);
+        plan_read(worker, plan);
+        ModelBatch batch;
+        plan_gather(worker, plan, &batch);
+        for (size_t e = 0; e < batch.n_examples; e++) {
+            float prediction = model_score_pair(
+                model, params, batch.users + e * (size_t)batch.user_width,
+                batch.items + e * (size_t)batch.items_per_example * (size_t)batch.item_width);
+            error_stats_add(stats, prediction, test->ratings[first + e]);
         }
+    }
+}
+
+void worker_read_representations(Worker *worker, uint32_t table, const uint64_t *ids, size_t n,
+                                 float *out)
+{
+    int width = table == MODEL_TABLE_USER ? worker->user_width : worker->item_width;
+    BatchPlan *plan = &worker->eval_plan;
+    uint64_t *keys = xmalloc((n < EVAL_CHUNK_EXAMPLES ? n + 1 : EVAL_CHUNK_EXAMPLES) *
+                             sizeof(uint64_t));
+    for (size_t first = 0; first < n; first += EVAL_CHUNK_EXAMPLES) {
+        size_t count = n - first < EVAL_CHUNK_EXAMPLES ? n - first : EVAL_CHUNK_EXAMPLES;
+        for (size_t k = 0; k < count; k++)
+            keys[k] = key_make(table, ids[first + k]);
+        plan_build_keys(worker, plan, keys, count);
+        plan_read(worker, plan);
+        for (size_t k = 0; k < count; k++)
+            plan_gather_bag(plan, k, width, out + (first + k) * (size_t)width);
+    }
+    free(keys);
+}
+
+void worker_snapshot(Worker *worker)
+{
+    WireControl request = {.kind = WIRE_CONTROL_SNAPSHOT, .value = worker->clock};
+    int n_servers = worker->setup.layout->n_servers;
+    for (int s = 0; s < n_servers; s++) {
+        wire_encode_control(&request, &worker->encoded);
+        comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
+                         COMM_TAG_CONTROL, &worker->encoded);
+    }
+    for (int s = 0; s < n_servers; s++) {
+        int source = comm_server_world_rank(worker->setup.layout, s);
+        comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
+        Error err;
+        WireControl answer;
+        if (wire_decode_control(&answer, worker->received.data, worker->received.len, &err) != 0)
+            fatal("protocol error: Control from server rank %d: %s", source, err.message);
+        if (answer.kind != WIRE_CONTROL_SNAPSHOT_SAVED || answer.value != worker->clock)
+            fatal("protocol error: server rank %d answered a snapshot request with Control "
+                  "kind %d for clock %llu",
+                  source, (int)answer.kind, (unsigned long long)answer.value);
     }
 }
 

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         LearningRateSchedule schedule = {.learning_rate = 0.1f, .decay = 1.0f,
                                          .batches_per_epoch = 1};
         ServerStats stats;
-        server_run(&layout, &map, &schedule, store, &stats);
+        server_run(&layout, &map, &schedule, store, NULL, &stats);
         store_destroy(store);
     } else if (layout.role_rank == 0) {
         CommOutbox *outbox = comm_outbox_create();
@@ -65,8 +65,7 @@ int main(int argc, char **argv)
             WirePush push = {.clock = 0};
             wire_encode_push(&push, &message);
         } else {
-            uint64_t keys[2];
-            mf->example_keys(1, 2, keys);
+            uint64_t keys[2] = {key_make(MODEL_TABLE_USER, 1), key_make(MODEL_TABLE_ITEM, 2)};
             float grads[3] = {0.1f, 0.2f, 0.3f}; /* rows of width 5 need 10 */
             WirePush push = {.clock = 1, .n_keys = 2, .keys = keys, .n_grads = 3, .grads = grads};
             wire_encode_push(&push, &message);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 
 #include "psrec/core/options.h"
+#include "psrec/data/training_set.h"
+#include "psrec/models/model.h"
 #include "psrec/core/util.h"
 
 /* Exit codes of every psrec command. */
@@ -24,6 +26,19 @@ typedef enum {
     CONSISTENCY_ASP = 2  /* no one waits */
 } Consistency;
 
+typedef enum { MODEL_CHOICE_MF = 0, MODEL_CHOICE_BPR = 1 } ModelChoice;
+
+typedef enum {
+    FEEDBACK_AUTO = 0,     /* the model's own: ratings for mf, interactions for bpr */
+    FEEDBACK_EXPLICIT = 1, /* ratings */
+    FEEDBACK_IMPLICIT = 2  /* interactions; a rating column is ignored */
+} Feedback;
+
+typedef enum {
+    SPLIT_NONE = 0,        /* train on all of --train (evaluate on --test, if given) */
+    SPLIT_LOO = 1          /* leave one out per user: last → test, one before → validation */
+} Split;
+
 typedef struct {
     /* data */
     char train_path[OPTION_STRING_BYTES];
@@ -35,18 +50,30 @@ typedef struct {
     char item_column[OPTION_STRING_BYTES];
     char rating_column[OPTION_STRING_BYTES];
     char timestamp_column[OPTION_STRING_BYTES];
+    char event_column[OPTION_STRING_BYTES];
+    char event_weights[OPTION_STRING_BYTES]; /* "view=1,cart=3,purchase=5"; "" = all 1 */
+    int feedback;         /* Feedback */
     bool skip_malformed;
+    int split;            /* Split */
+    bool allow_file_order;
     /* job layout */
     int servers;
     int vshards;
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
     /* model */
-    int model;            /* 0 = mf */
+    int model;            /* ModelChoice */
     int dim;
     float init_std;
     float l2;             /* on factors, per occurrence in a batch */
     float l2_bias;        /* on biases */
+    int negatives;        /* implicit models: sampled negatives per positive */
+    int negative_sampling; /* SamplerKind */
+    double popularity_exponent;
+    /* evaluation */
+    int eval_negatives;   /* sampled protocol: negatives per held-out item */
+    uint64_t eval_seed;
+    int patience;         /* epochs without a better validation NDCG@10; 0 = off */
     /* optimisation */
     int optimizer;        /* OptimizerKind */
     float learning_rate;
@@ -86,10 +113,20 @@ typedef struct {
     bool skip_malformed;
 } PredictConfig;
 
+typedef struct {
+    char run_dir[OPTION_STRING_BYTES];
+    int k;
+    char out_path[OPTION_STRING_BYTES];
+    char users_path[OPTION_STRING_BYTES];   /* "" = every user of the data */
+    char exclude_path[OPTION_STRING_BYTES]; /* "" = what the run's split left out */
+    int log_level;
+} RecommendConfig;
+
 /* What each command's --help prints above its options. */
 extern const char TRAIN_USAGE[];
 extern const char GENERATE_USAGE[];
 extern const char PREDICT_USAGE[];
+extern const char RECOMMEND_USAGE[];
 
 extern const OptionSpec TRAIN_OPTIONS[];
 extern const int TRAIN_OPTION_COUNT;
@@ -97,6 +134,8 @@ extern const OptionSpec GENERATE_OPTIONS[];
 extern const int GENERATE_OPTION_COUNT;
 extern const OptionSpec PREDICT_OPTIONS[];
 extern const int PREDICT_OPTION_COUNT;
+extern const OptionSpec RECOMMEND_OPTIONS[];
+extern const int RECOMMEND_OPTION_COUNT;
 
 /* Fill a config from defaults, then the --config file named in argv (train
  * only), then argv itself (the command line wins). Returns 0; 1 when --help
@@ -106,6 +145,7 @@ extern const int PREDICT_OPTION_COUNT;
 int config_load_train(TrainConfig *config, int argc, char **argv, Error *err);
 int config_load_generate(GenerateConfig *config, int argc, char **argv, Error *err);
 int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err);
+int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error *err);
 
 /* Reports what config_load_* returned: for 1 prints the usage and the
  * options to stdout, for -1 prints "psrec COMMAND: message" to stderr.
@@ -120,5 +160,13 @@ int config_validate_train(const TrainConfig *config, Error *err);
  * Returns 0 or -1 with e.g. "--servers 4 leaves no worker: mpirun -np 4 has
  * 4 ranks; use --servers 1 to 3 or start more ranks". */
 int config_check_layout(const TrainConfig *config, int world_size, Error *err);
+
+/* How `train` (and `recommend`, from a run's saved configuration) reads and
+ * indexes the data of a train configuration: paths, columns, feedback kind,
+ * event weights (parsed into *weights, which must outlive the options),
+ * split and negative sampling. The configuration must have passed
+ * config_validate_train. */
+void config_training_set_options(TrainingSetOptions *options, EventWeights *weights,
+                                 const TrainConfig *config, const ModelOps *model);
 
 #endif

@@ -13,16 +13,32 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A named figure of a run, e.g. ("valid_ndcg_10", 0.31). */
+typedef struct {
+    char name[48];
+    double value;
+} NamedFigure;
+
+#define PROGRESS_MAX_FIGURES 64
+
 typedef struct {
     int epoch;              /* 1-based */
     int epochs;
-    double train_mse;       /* mean (r̂ − r)² over the epoch's batches, before each update */
-    double test_rmse;       /* NaN when there is no test set */
-    double test_mae;
     double examples;        /* training examples in the epoch, all workers */
     double train_seconds;   /* wall time of the epoch's training loop */
     double elapsed_seconds; /* since training started */
+    /* The epoch's figures (train loss, validation and test metrics); the
+     * first n_on_line of them are also printed on the epoch's line. */
+    int n_figures;
+    int n_on_line;
+    NamedFigure figures[PROGRESS_MAX_FIGURES];
 } EpochRecord;
+
+/* Appends a figure to the record (at most PROGRESS_MAX_FIGURES). */
+void epoch_record_add(EpochRecord *record, const char *name, double value);
+
+/* The value of the figure called name, or NaN. */
+double epoch_record_get(const EpochRecord *record, const char *name);
 
 typedef struct {
     bool live;              /* draw the live line on stdout */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "psrec/core/progress.h" /* NamedFigure */
+
 /* ---- top-K selection */
 
 /* The heap lives in scores/items (n of k slots used), worst pair at the
@@ -114,10 +116,6 @@ double ranking_mean(const RankingStats *stats, RankingMetric metric, int k);
  * recall, ndcg, map per cutoff, users. */
 enum { RANKING_MAX_FIGURES = (2 * RANKING_N_CUTOFFS + 2) + (4 * RANKING_N_CUTOFFS + 1) };
 
-typedef struct {
-    char name[48];
-    double value;
-} NamedFigure;
 
 /* Fills out with the means named for JSON output, prefixed by split ("valid",
  * "test"; the name must fit, asserted): <split>_hr_<K>,

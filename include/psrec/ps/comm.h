@@ -95,6 +95,15 @@ void comm_workers_sum_double(double *values, int n);
 void comm_workers_max_u64(uint64_t *values, int n);
 void comm_workers_max_double(double *values, int n);
 void comm_workers_barrier(void);
+/* All-to-all exchange of bytes among the workers: send holds, worker by
+ * worker, send_bytes[w] bytes for worker w (w < n_workers). recv is resized
+ * to what arrives, worker by worker in worker order, and recv_bytes[w] says
+ * how much came from worker w. Collective over the workers. */
+void comm_workers_alltoallv(const uint8_t *send, const size_t *send_bytes, ByteBuffer *recv,
+                            size_t *recv_bytes);
+/* Every worker's `bytes` bytes, concatenated in worker order into recv
+ * (resized). Collective over the workers. */
+void comm_workers_allgatherv(const void *send, size_t bytes, ByteBuffer *recv);
 /* In-place sum / max over every rank (workers and servers). */
 void comm_world_sum_double(double *values, int n);
 void comm_world_max_double(double *values, int n);

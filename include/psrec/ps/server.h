@@ -40,12 +40,24 @@ typedef struct {
     uint64_t batches_per_epoch;
 } LearningRateSchedule;
 
+/* Saves the store as the run's model (a snapshot of the best epoch so far).
+ * Returns 0, or -1 with a message; a failure ends the job. */
+typedef struct {
+    int (*save)(void *context, Store *store, Error *err);
+    void *context;
+} ServerSnapshot;
+
 /* Serves until every worker is done. store holds this server's rows (it may
  * already hold rows, e.g. from a checkpoint); map says which keys are ours.
  * Collective in the sense that every worker must eventually send
- * WORKER_DONE to every server. */
+ * WORKER_DONE to every server.
+ * Snapshots: once every worker has sent SNAPSHOT for its current clock
+ * (each sends it after all its pushes of that clock, and pushes nothing more
+ * until answered), the store holds exactly the model at that clock:
+ * snapshot->save is called and every worker gets SNAPSHOT_SAVED. snapshot
+ * may be NULL when no worker will ask. */
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store *store, ServerStats *stats);
+                Store *store, const ServerSnapshot *snapshot, ServerStats *stats);
 
 /* The learning rate of the epoch that a push for `clock` belongs to. */
 float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock);

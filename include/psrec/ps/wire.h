@@ -44,7 +44,9 @@ typedef struct {
 } WirePush;
 
 typedef enum {
-    WIRE_CONTROL_WORKER_DONE = 1
+    WIRE_CONTROL_WORKER_DONE = 1,   /* worker → server: nothing more comes */
+    WIRE_CONTROL_SNAPSHOT = 2,      /* worker → server: save the model at clock `value` */
+    WIRE_CONTROL_SNAPSHOT_SAVED = 3 /* server → worker: saved */
 } WireControlKind;
 
 typedef struct {

@@ -21,7 +21,10 @@
 #include <stdint.h>
 
 #include "psrec/ps/comm.h"
+#include "psrec/data/catalogue.h"
 #include "psrec/data/dataset.h"
+#include "psrec/data/history.h"
+#include "psrec/data/sampler.h"
 #include "psrec/core/keys.h"
 #include "psrec/eval/metrics.h"
 #include "psrec/models/model.h"
@@ -35,7 +38,13 @@ typedef struct {
     const ModelOps *model;
     ModelParams params;
     uint64_t staleness;   /* 0 for BSP, s for SSP, WORKER_NEVER_WAIT for ASP */
-    uint64_t seed;        /* shuffling */
+    uint64_t seed;        /* shuffling and negative sampling */
+    /* Implicit models only: negatives are items of the catalogue drawn by
+     * the sampler, never one of the user's own items (positives, by
+     * catalogue index). Not owned. */
+    const Catalogue *catalogue;
+    const Sampler *sampler;
+    const History *positives;
 } WorkerSetup;
 
 typedef struct {
@@ -52,17 +61,32 @@ void worker_destroy(Worker *worker);
 
 /* Trains one epoch: the local examples in a shuffled order, split into
  * exactly n_batches batches of near-equal size (every worker must use the
- * same n_batches so clocks stay comparable). Returns the summed squared
- * error of the examples before their updates. progress may be NULL. */
+ * same n_batches so clocks stay comparable). Implicit models draw
+ * params.negatives negatives per example. Returns the model's summed loss
+ * over the examples before their updates (explicit models: the summed
+ * squared error). progress may be NULL. */
 double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
                           Progress *progress);
 
-/* Adds the errors of the model's predictions for every test example to
- * *stats. Rows are read (never created) once every worker has pushed as many
- * batches as this one. The figures are those of one model on every worker
- * provided no worker pushes again before all have evaluated (train.c's
- * reduction of the results after evaluating ensures it). */
-void worker_evaluate(Worker *worker, const Ratings *test, ErrorStats *stats);
+/* Reading the model: rows are read (never created; absent rows read as
+ * zeros) once every worker has pushed as many batches as this one. The
+ * figures are those of one model on every worker provided no worker pushes
+ * again before all have finished reading (train.c's reduction of the
+ * results after evaluating ensures it). */
+
+/* Adds the errors of the model's predictions for every example of test to
+ * *stats. */
+void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *stats);
+
+/* The representations of n users or items (table MODEL_TABLE_USER or
+ * MODEL_TABLE_ITEM) into out: (n, that table's width). */
+void worker_read_representations(Worker *worker, uint32_t table, const uint64_t *ids, size_t n,
+                                 float *out);
+
+/* Asks every server to save the model as it is now (every worker's pushes
+ * up to this clock) and waits until all have. Collective over the workers:
+ * each must call it at the same clock. */
+void worker_snapshot(Worker *worker);
 
 /* Tells every server this worker is done and waits for its sends. */
 void worker_finish(Worker *worker);

@@ -1,0 +1,66 @@
+/* scorer.h — scoring users against the whole item catalogue, in blocks.
+ *
+ * Every model scores by a dot product of a user vector and an item vector
+ * (models/model.h). A CatalogueScorer holds the vectors of every catalogue
+ * item (n_items × score_width floats: it grows with the items, never with
+ * users × items) and ranks users a block at a time: a block of users times a
+ * block of items is one matrix product (models/linalg.h), and each user's
+ * best K are kept in a bounded heap (eval/ranking.h). The rows come from a
+ * RepresentationReader, so the same code serves evaluation inside the
+ * parameter-server job (rows pulled from the servers) and `psrec
+ * recommend` (rows read from a saved model).
+ */
+#ifndef PSREC_SCORER_H
+#define PSREC_SCORER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/data/catalogue.h"
+#include "psrec/eval/ranking.h"
+#include "psrec/models/model.h"
+
+/* Writes the representations of n users or items (table MODEL_TABLE_USER or
+ * MODEL_TABLE_ITEM) into out: (n, that table's width). */
+typedef void (*RepresentationReader)(void *context, uint32_t table, const uint64_t *ids,
+                                     size_t n, float *out);
+
+typedef struct {
+    const ModelOps *model;
+    const ModelParams *params;
+    RepresentationReader read;
+    void *read_context;
+    int user_width;
+    int score_width;
+    size_t n_items;
+    float *item_vectors; /* (n_items, score_width), in catalogue order */
+} CatalogueScorer;
+
+/* Reads every catalogue item (in blocks) and computes its scoring vector.
+ * The scorer keeps pointers to model, params and read_context; free it with
+ * scorer_free. */
+void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelParams *params,
+                 RepresentationReader read, void *read_context, const Catalogue *catalogue);
+void scorer_free(CatalogueScorer *scorer);
+
+/* The scoring vectors of n users into out: (n, score_width). */
+void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, size_t n,
+                         float *out);
+
+/* One user's full ranking: its best items go into *top (topk_clear'ed
+ * first), leaving out the catalogue indices in excluded (sorted
+ * ascending). */
+typedef struct {
+    uint64_t user;
+    const uint32_t *excluded;
+    size_t n_excluded;
+    TopK *top;
+} RankQuery;
+
+/* Ranks every query's user against every catalogue item. */
+void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_queries);
+
+/* The (unfinished) score of a user vector against catalogue item `item`. */
+float scorer_score(const CatalogueScorer *scorer, const float *user_vector, uint32_t item);
+
+#endif

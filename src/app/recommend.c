@@ -1,0 +1,397 @@
+/* recommend.c — `psrec recommend` (recommend.h).
+ *
+ * Setup → the user list → this rank's block of users scored against the
+ * catalogue (eval/scorer) → its part file → rank 0 joins the parts. The
+ * training data is read again from the run's saved configuration, so the
+ * lists leave out what the run's evaluation left out.
+ */
+#include "psrec/app/recommend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "psrec/app/config.h"
+#include "psrec/app/job.h"
+#include "psrec/app/model_files.h"
+#include "psrec/core/keys.h"
+#include "psrec/core/log.h"
+#include "psrec/data/training_set.h"
+#include "psrec/eval/scorer.h"
+#include "psrec/ps/comm.h"
+
+/* Users scored together: the scorer's block, so that a block holds the same
+ * users for any number of ranks (and sgemm sees the same operands). */
+#define RECOMMEND_USER_BLOCK 256
+
+/* Reads rows from a loaded model; an absent row reads as zeros. */
+static void read_from_store(void *store, uint32_t table, const uint64_t *ids, size_t n,
+                            float *out)
+{
+    const TableSpec *spec = store_table_spec(store, table);
+    size_t width = spec->width;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = store_pull(store, key_make(table, ids[i]), false);
+        if (row)
+            memcpy(out + i * width, row, width * sizeof(float));
+        else
+            memset(out + i * width, 0, width * sizeof(float));
+    }
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : (x > y);
+}
+
+/* Reads one user id per line (a first line that is not a number is a
+ * header); blank lines are skipped. Returns the sorted distinct ids and
+ * their count in *n, or NULL with "FILE:LINE: ..." in *err. */
+static uint64_t *read_user_list(const char *path, size_t *n, Error *err)
+{
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        error_set(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t capacity = 1024, count = 0;
+    uint64_t *users = xmalloc(capacity * sizeof(uint64_t));
+    char line[256];
+    for (size_t line_no = 1; fgets(line, sizeof line, file); line_no++) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0')
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull(line, &end, 10);
+        if (end == line || *end != '\0' || errno != 0 || id > KEY_ID_MAX || line[0] == '-') {
+            if (line_no == 1)
+                continue; /* a header such as user_id */
+            error_set(err, "%s:%zu: expected a user id (an integer below 2^56), found '%.40s'",
+                      path, line_no, line);
+            free(users);
+            fclose(file);
+            return NULL;
+        }
+        if (count == capacity) {
+            capacity *= 2;
+            users = xrealloc(users, capacity * sizeof(uint64_t));
+        }
+        users[count++] = id;
+    }
+    fclose(file);
+    qsort(users, count, sizeof(uint64_t), compare_u64);
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; i++)
+        if (distinct == 0 || users[distinct - 1] != users[i])
+            users[distinct++] = users[i];
+    *n = distinct;
+    return users;
+}
+
+/* Every user of the set, sorted. */
+static uint64_t *all_users(const TrainingSet *set, size_t *n)
+{
+    *n = history_user_count(&set->seen);
+    uint64_t *users = xmalloc((*n ? *n : 1) * sizeof(uint64_t));
+    for (size_t u = 0; u < *n; u++)
+        users[u] = history_user_id(&set->seen, u);
+    qsort(users, *n, sizeof(uint64_t), compare_u64);
+    return users;
+}
+
+/* The pairs of an --exclude file as a history over the catalogue (items
+ * outside it can never be recommended anyway). */
+static int read_exclusions(History *out, const char *path, const Catalogue *catalogue,
+                           Error *err)
+{
+    DatasetOptions options;
+    dataset_options_default(&options);
+    options.require_rating = false;
+    options.implicit = true;
+    options.rating_column = NULL;
+    options.timestamp_column = NULL;
+    options.event_column = NULL;
+    Ratings pairs = {0};
+    if (dataset_read(&pairs, path, &options, err) != 0) {
+        ratings_free(&pairs);
+        return -1;
+    }
+    uint64_t *users = xmalloc((pairs.n ? pairs.n : 1) * sizeof(uint64_t));
+    uint32_t *items = xmalloc((pairs.n ? pairs.n : 1) * sizeof(uint32_t));
+    size_t n = 0;
+    for (size_t i = 0; i < pairs.n; i++) {
+        int64_t item = catalogue_find(catalogue, pairs.items[i]);
+        if (item < 0)
+            continue;
+        users[n] = pairs.users[i];
+        items[n++] = (uint32_t)item;
+    }
+    history_build(out, users, items, n);
+    free(items);
+    free(users);
+    ratings_free(&pairs);
+    return 0;
+}
+
+/* Catalogue positions by training count, most popular first (ties: the
+ * smaller position). */
+static const double *popularity_counts;
+static int compare_popularity(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (popularity_counts[x] != popularity_counts[y])
+        return popularity_counts[x] > popularity_counts[y] ? -1 : 1;
+    return x < y ? -1 : (x > y);
+}
+
+static uint32_t *popularity_order(const Catalogue *catalogue)
+{
+    uint32_t *order = xmalloc((catalogue->n_items ? catalogue->n_items : 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < catalogue->n_items; i++)
+        order[i] = (uint32_t)i;
+    popularity_counts = catalogue->counts;
+    qsort(order, catalogue->n_items, sizeof(uint32_t), compare_popularity);
+    return order;
+}
+
+typedef struct {
+    const CatalogueScorer *scorer;
+    const Catalogue *catalogue;
+    const History *excluded;
+    const uint32_t *popular;
+    const ModelOps *model;
+    const ModelParams *params;
+    Store *store;
+    int k;
+} Recommender;
+
+/* Excluded items of a user (sorted), or none. */
+static const uint32_t *user_exclusions(const History *excluded, uint64_t user, size_t *n)
+{
+    int64_t index = history_find_user(excluded, user);
+    *n = 0;
+    return index >= 0 ? history_items(excluded, (size_t)index, n) : NULL;
+}
+
+static bool sorted_contains(const uint32_t *items, size_t n, uint32_t item)
+{
+    size_t low = 0, high = n;
+    while (low < high) {
+        size_t mid = (low + high) / 2;
+        if (items[mid] < item)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < n && items[low] == item;
+}
+
+/* Writes the lists of users[0..n) to out. Returns 0, or -1 on a write error. */
+static int recommend_users(const Recommender *r, const uint64_t *users, size_t n, FILE *out)
+{
+    int k = r->k;
+    uint32_t *items = xmalloc((size_t)k * sizeof(uint32_t));
+    float *scores = xmalloc((size_t)k * sizeof(float));
+    RankQuery *queries = xmalloc(RECOMMEND_USER_BLOCK * sizeof(RankQuery));
+    TopK *tops = xmalloc(RECOMMEND_USER_BLOCK * sizeof(TopK));
+    for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
+        topk_init(&tops[q], k);
+    for (size_t first = 0; first < n; first += RECOMMEND_USER_BLOCK) {
+        size_t count = n - first < RECOMMEND_USER_BLOCK ? n - first : RECOMMEND_USER_BLOCK;
+        for (size_t q = 0; q < count; q++) {
+            queries[q] = (RankQuery){.user = users[first + q], .top = &tops[q]};
+            queries[q].excluded = user_exclusions(r->excluded, users[first + q],
+                                                  &queries[q].n_excluded);
+        }
+        scorer_rank(r->scorer, queries, count);
+        for (size_t q = 0; q < count; q++) {
+            uint64_t user = users[first + q];
+            int n_top;
+            if (store_pull(r->store, key_make(MODEL_TABLE_USER, user), false)) {
+                n_top = topk_sorted(&tops[q], items, scores);
+                if (r->model->finish_score)
+                    for (int i = 0; i < n_top; i++)
+                        scores[i] = r->model->finish_score(r->params, scores[i]);
+            } else { /* never seen in training: the best-sellers it lacks */
+                n_top = 0;
+                for (size_t p = 0; p < r->catalogue->n_items && n_top < k; p++) {
+                    uint32_t item = r->popular[p];
+                    if (sorted_contains(queries[q].excluded, queries[q].n_excluded, item))
+                        continue;
+                    items[n_top] = item;
+                    scores[n_top++] = (float)r->catalogue->counts[item];
+                }
+            }
+            for (int i = 0; i < n_top; i++)
+                fprintf(out, "%" PRIu64 ",%d,%" PRIu64 ",%.6g\n", user, i + 1,
+                        r->catalogue->ids[items[i]], (double)scores[i]);
+        }
+    }
+    for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
+        topk_free(&tops[q]);
+    free(tops);
+    free(queries);
+    free(scores);
+    free(items);
+    return ferror(out) ? -1 : 0;
+}
+
+/* Appends the file at path to out and removes it. */
+static int append_part(FILE *out, const char *path, Error *err)
+{
+    FILE *part = fopen(path, "r");
+    if (!part)
+        return error_set(err, "cannot read %s: %s", path, strerror(errno));
+    char buffer[1 << 16];
+    size_t got;
+    while ((got = fread(buffer, 1, sizeof buffer, part)) > 0)
+        if (fwrite(buffer, 1, got, out) != got) {
+            fclose(part);
+            return error_set(err, "cannot write the recommendations: %s", strerror(errno));
+        }
+    fclose(part);
+    unlink(path);
+    return 0;
+}
+
+int recommend_main(int argc, char **argv)
+{
+    comm_init(NULL, NULL);
+    int rank = comm_world_rank(), size = comm_world_size();
+    log_set_identity(rank, "rank");
+
+    /* ---- configuration, the model and the run's data (every rank) */
+    RecommendConfig config;
+    Error err;
+    int rc = config_load_recommend(&config, argc, argv, &err);
+    int help = rc == 1;
+    comm_world_max_int(&help);
+    if (help) {
+        if (rank == 0)
+            config_report_load(1, "recommend", RECOMMEND_USAGE, RECOMMEND_OPTIONS,
+                               RECOMMEND_OPTION_COUNT, &err);
+        comm_finalize();
+        return 0;
+    }
+    if (job_agree_on_failure("recommend", rc < 0, &err)) {
+        comm_finalize();
+        return CONFIG_EXIT_BAD_USAGE;
+    }
+    log_set_level((LogLevel)config.log_level);
+    int exit_code = CONFIG_EXIT_RUN_FAILED;
+    ModelManifest manifest;
+    ModelParams params;
+    const ModelOps *model = NULL;
+    TrainingSet set = {0};
+    History exclusions = {0};
+    bool own_exclusions = false;
+    uint64_t *users = NULL;
+    size_t n_users = 0;
+    Store *store = model_files_load(config.run_dir, &manifest, &params, &model, &err);
+    if (job_agree_on_failure("recommend", store == NULL, &err))
+        goto finish;
+
+    TrainConfig run;
+    char run_config[OPTION_STRING_BYTES + 32];
+    snprintf(run_config, sizeof run_config, "%s/config.conf", config.run_dir);
+    char *load_args[] = {"--config", run_config};
+    bool failed = config_load_train(&run, 2, load_args, &err) != 0;
+    TrainingSetOptions set_options;
+    EventWeights weights;
+    if (!failed) {
+        config_training_set_options(&set_options, &weights, &run, model);
+        set_options.index_users = true;
+        failed = training_set_load(&set, &set_options, false, 0, 1, &err) != 0;
+    }
+    if (job_agree_on_failure("recommend", failed, &err))
+        goto finish;
+    training_set_index(&set, &set_options, false);
+    if (config.exclude_path[0]) {
+        failed = read_exclusions(&exclusions, config.exclude_path, &set.catalogue, &err) != 0;
+        own_exclusions = !failed;
+    }
+    if (!failed && config.users_path[0])
+        failed = (users = read_user_list(config.users_path, &n_users, &err)) == NULL;
+    else if (!failed)
+        users = all_users(&set, &n_users);
+    if (job_agree_on_failure("recommend", failed, &err))
+        goto finish;
+
+    /* ---- this rank's users: a contiguous run of whole blocks */
+    size_t n_blocks = (n_users + RECOMMEND_USER_BLOCK - 1) / RECOMMEND_USER_BLOCK;
+    size_t first_block = n_blocks * (size_t)rank / (size_t)size;
+    size_t last_block = n_blocks * (size_t)(rank + 1) / (size_t)size;
+    size_t first = first_block * RECOMMEND_USER_BLOCK;
+    size_t last = last_block * RECOMMEND_USER_BLOCK < n_users ? last_block * RECOMMEND_USER_BLOCK
+                                                              : n_users;
+    CatalogueScorer scorer;
+    scorer_init(&scorer, model, &params, read_from_store, store, &set.catalogue);
+    uint32_t *popular = popularity_order(&set.catalogue);
+    Recommender recommender = {
+        .scorer = &scorer,
+        .catalogue = &set.catalogue,
+        .excluded = own_exclusions ? &exclusions : &set.known_valid,
+        .popular = popular,
+        .model = model,
+        .params = &params,
+        .store = store,
+        .k = config.k,
+    };
+    char part[OPTION_STRING_BYTES + 64];
+    snprintf(part, sizeof part, "%s.part-%05d.tmp", config.out_path, rank);
+    FILE *out = fopen(part, "w");
+    failed = out == NULL;
+    if (failed)
+        error_set(&err, "cannot write %s: %s", part, strerror(errno));
+    else if (recommend_users(&recommender, users + first, last > first ? last - first : 0, out) != 0 ||
+             fclose(out) != 0)
+        failed = error_set(&err, "cannot write %s: %s", part, strerror(errno)) != 0;
+    free(popular);
+    scorer_free(&scorer);
+    if (job_agree_on_failure("recommend", failed, &err)) {
+        unlink(part);
+        goto finish;
+    }
+
+    /* ---- rank 0 joins the parts under a temporary name, then renames */
+    if (rank == 0) {
+        char joined[OPTION_STRING_BYTES + 16];
+        snprintf(joined, sizeof joined, "%s.tmp", config.out_path);
+        FILE *all = fopen(joined, "w");
+        failed = all == NULL;
+        if (failed)
+            error_set(&err, "cannot write %s: %s", joined, strerror(errno));
+        for (int r = 0; r < size && !failed; r++) {
+            snprintf(part, sizeof part, "%s.part-%05d.tmp", config.out_path, r);
+            failed = append_part(all, part, &err) != 0;
+        }
+        if (all && (fclose(all) != 0 || failed)) {
+            if (!failed)
+                error_set(&err, "cannot write %s: %s", joined, strerror(errno));
+            failed = true;
+            unlink(joined);
+        }
+        if (!failed && rename(joined, config.out_path) != 0)
+            failed = error_set(&err, "cannot rename %s to %s: %s", joined, config.out_path,
+                               strerror(errno)) != 0;
+        if (!failed)
+            fprintf(stderr, "psrec recommend: wrote the top %d items of %zu users to %s\n",
+                    config.k, n_users, config.out_path);
+    }
+    if (!job_agree_on_failure("recommend", failed, &err))
+        exit_code = 0;
+
+finish:
+    free(users);
+    if (own_exclusions)
+        history_free(&exclusions);
+    training_set_free(&set);
+    store_destroy(store);
+    comm_finalize();
+    return exit_code;
+}

@@ -1,0 +1,136 @@
+/* evaluate.c — sampled and full-ranking evaluation (evaluate.h). */
+#include "psrec/eval/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "psrec/core/util.h"
+
+/* The user's held-out interactions: positions first..last of `order`. */
+typedef struct {
+    uint64_t user;
+    size_t first;
+    size_t last;
+} HeldoutUser;
+
+static const Ratings *sort_heldout; /* qsort has no context argument */
+
+static int compare_by_user(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    uint64_t ux = sort_heldout->users[x], uy = sort_heldout->users[y];
+    if (ux != uy)
+        return ux < uy ? -1 : 1;
+    return x < y ? -1 : (x > y);
+}
+
+/* Draws up to n distinct catalogue items the user never interacted with,
+ * depending only on (seed, user, item). Returns how many it drew (fewer
+ * only when the user has nearly every item). */
+static int draw_sampled_negatives(const RankingEvaluation *evaluation, uint64_t user,
+                                  uint64_t item, uint32_t *out, int n)
+{
+    size_t n_items = evaluation->catalogue->n_items;
+    int64_t user_index = history_find_user(evaluation->seen, user);
+    size_t n_seen = 0;
+    if (user_index >= 0)
+        history_items(evaluation->seen, (size_t)user_index, &n_seen);
+    size_t available = n_items > n_seen ? n_items - n_seen : 0;
+    if ((size_t)n > available)
+        n = (int)available;
+    Rng rng;
+    rng_seed(&rng, hash_u64(evaluation->sampled_seed) ^ hash_u64(user * 0x9e3779b97f4a7c15ULL + item));
+    int drawn = 0;
+    while (drawn < n) {
+        uint32_t candidate = (uint32_t)rng_below(&rng, n_items);
+        if (user_index >= 0 && history_contains(evaluation->seen, (size_t)user_index, candidate))
+            continue;
+        bool repeated = false;
+        for (int k = 0; k < drawn && !repeated; k++)
+            repeated = out[k] == candidate;
+        if (!repeated)
+            out[drawn++] = candidate;
+    }
+    return drawn;
+}
+
+void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *evaluation,
+                      RankingStats *stats, double *shown)
+{
+    const Ratings *heldout = evaluation->heldout;
+    const Catalogue *catalogue = evaluation->catalogue;
+    size_t n = heldout->n;
+    if (n == 0)
+        return;
+    size_t *order = xmalloc(n * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_heldout = heldout;
+    qsort(order, n, sizeof(size_t), compare_by_user);
+
+    HeldoutUser *users = xmalloc(n * sizeof(HeldoutUser));
+    size_t n_users = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t user = heldout->users[order[i]];
+        if (n_users == 0 || users[n_users - 1].user != user)
+            users[n_users++] = (HeldoutUser){.user = user, .first = i, .last = i};
+        users[n_users - 1].last = i + 1;
+    }
+
+    int k_max = RANKING_CUTOFFS[RANKING_N_CUTOFFS - 1];
+    RankQuery *queries = xmalloc(n_users * sizeof(RankQuery));
+    TopK *tops = xmalloc(n_users * sizeof(TopK));
+    for (size_t u = 0; u < n_users; u++) {
+        topk_init(&tops[u], k_max);
+        queries[u] = (RankQuery){.user = users[u].user, .top = &tops[u]};
+        int64_t index = history_find_user(evaluation->excluded, users[u].user);
+        if (index >= 0)
+            queries[u].excluded =
+                history_items(evaluation->excluded, (size_t)index, &queries[u].n_excluded);
+    }
+    scorer_rank(scorer, queries, n_users);
+
+    uint32_t *top_items = xmalloc((size_t)k_max * sizeof(uint32_t));
+    float *top_scores = xmalloc((size_t)k_max * sizeof(float));
+    uint32_t *relevant = xmalloc(n * sizeof(uint32_t));
+    int n_negatives = evaluation->sampled_negatives;
+    uint32_t *negatives = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(uint32_t));
+    float *negative_scores = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(float));
+    float *user_vector = xmalloc((size_t)scorer->score_width * sizeof(float));
+    for (size_t u = 0; u < n_users; u++) {
+        int n_top = topk_sorted(&tops[u], top_items, top_scores);
+        int n_relevant = 0;
+        for (size_t i = users[u].first; i < users[u].last; i++) {
+            int64_t item = catalogue_find(catalogue, heldout->items[order[i]]);
+            if (item >= 0)
+                relevant[n_relevant++] = (uint32_t)item;
+        }
+        ranking_add_full(stats, top_items, n_top, relevant, n_relevant);
+        for (int c = 0; c < RANKING_N_CUTOFFS; c++)
+            for (int r = 0; r < n_top && r < RANKING_CUTOFFS[c]; r++)
+                shown[(size_t)c * catalogue->n_items + top_items[r]] = 1.0;
+        if (n_negatives <= 0)
+            continue;
+        scorer_user_vectors(scorer, &users[u].user, 1, user_vector);
+        for (int r = 0; r < n_relevant; r++) {
+            int drawn = draw_sampled_negatives(evaluation, users[u].user,
+                                               catalogue->ids[relevant[r]], negatives, n_negatives);
+            for (int j = 0; j < drawn; j++)
+                negative_scores[j] = scorer_score(scorer, user_vector, negatives[j]);
+            ranking_add_sampled(stats, scorer_score(scorer, user_vector, relevant[r]),
+                                negative_scores, drawn);
+        }
+    }
+    for (size_t u = 0; u < n_users; u++)
+        topk_free(&tops[u]);
+    free(user_vector);
+    free(negative_scores);
+    free(negatives);
+    free(relevant);
+    free(top_scores);
+    free(top_items);
+    free(tops);
+    free(queries);
+    free(users);
+    free(order);
+}
