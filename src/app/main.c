@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "psrec/app/config.h"
+#include "psrec/app/export.h"
 #include "psrec/data/generate.h"
 #include "psrec/app/predict.h"
 #include "psrec/app/train.h"
@@ -14,7 +15,8 @@ static void print_usage(FILE *out)
             "commands:\n"
             "  generate   write synthetic e-commerce ratings from known latent factors (CSV)\n"
             "  train      train a model as an MPI job: mpirun -np N psrec train --servers S ...\n"
-            "  predict    score user,item pairs with a trained model\n");
+            "  predict    score user,item pairs with a trained model\n"
+            "  export     write a trained model's tables as NumPy .npy files\n");
 }
 
 static int generate_main(int argc, char **argv)
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
         return train_main(argc - 2, argv + 2);
     if (strcmp(command, "predict") == 0)
         return predict_main(argc - 2, argv + 2);
+    if (strcmp(command, "export") == 0)
+        return export_main(argc - 2, argv + 2);
     fprintf(stderr, "psrec: unknown command '%s'\n", command);
     print_usage(stderr);
     return CONFIG_EXIT_BAD_USAGE;

@@ -56,4 +56,10 @@ typedef struct {
 /* The model named `name` ("mf"), or NULL. */
 const ModelOps *model_find(const char *name);
 
+/* The name of a parameter table in files a person reads (e.g. exports):
+ * "user" for MODEL_TABLE_USER, "item" for MODEL_TABLE_ITEM, "table<N>" for
+ * any other id N (table_id <= KEY_TABLE_MAX). Names never change once files
+ * use them. The result is a constant string. */
+const char *model_table_name(uint32_t table_id);
+
 #endif
