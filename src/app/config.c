@@ -47,6 +47,12 @@ const char PREDICT_USAGE[] =
     "Writes user_id,item_id,prediction for every (user, item) pair of FILE with the\n"
     "model a `psrec train` run saved in DIR/model, one line per pair. Options:\n\n";
 
+const char EXPORT_USAGE[] =
+    "usage: psrec export --run-dir DIR --out DIR2\n\n"
+    "Writes the model a `psrec train` run saved in DIR/model as NumPy files: for\n"
+    "each table, DIR2/<table>.npy (float32, one row of weights per id, sorted by\n"
+    "id) and DIR2/<table>_ids.csv (row,id), plus DIR2/model.txt. Options:\n\n";
+
 int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
                        int n_specs, const Error *err)
 {
@@ -245,6 +251,16 @@ const OptionSpec RECOMMEND_OPTIONS[] = {
      "error|warn|info|debug", UNBOUNDED},
 };
 const int RECOMMEND_OPTION_COUNT = (int)(sizeof RECOMMEND_OPTIONS / sizeof RECOMMEND_OPTIONS[0]);
+#define EXPORT_FIELD(field) offsetof(ExportConfig, field)
+
+const OptionSpec EXPORT_OPTIONS[] = {
+    {"run-dir", OPTION_STRING, EXPORT_FIELD(run_dir), "",
+     "run folder of a trained model (psrec train --run-dir)", NULL, UNBOUNDED},
+    {"out", OPTION_STRING, EXPORT_FIELD(out_dir), "",
+     "folder to write the .npy, _ids.csv and model.txt files to (created if missing)", NULL,
+     UNBOUNDED},
+};
+const int EXPORT_OPTION_COUNT = (int)(sizeof EXPORT_OPTIONS / sizeof EXPORT_OPTIONS[0]);
 
 /* The table's choices must match the enums they are stored into. */
 _Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
@@ -416,6 +432,19 @@ int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error 
         return error_set(err, "--run-dir is required: the run folder of a trained model");
     if (config->out_path[0] == '\0')
         return error_set(err, "--out is required: the CSV file to write the recommendations to");
+    return 0;
+}
+
+int config_load_export(ExportConfig *config, int argc, char **argv, Error *err)
+{
+    int rc = config_load(EXPORT_OPTIONS, EXPORT_OPTION_COUNT, config, sizeof *config, false,
+                         argc, argv, err);
+    if (rc != 0)
+        return rc;
+    if (config->run_dir[0] == '\0')
+        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (config->out_dir[0] == '\0')
+        return error_set(err, "--out is required: the folder to write the exported files to");
     return 0;
 }
 

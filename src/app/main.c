@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "psrec/app/config.h"
+#include "psrec/app/export.h"
 #include "psrec/data/generate.h"
 #include "psrec/app/predict.h"
 #include "psrec/app/recommend.h"
@@ -17,7 +18,8 @@ static void print_usage(FILE *out)
             "  train      train a model as an MPI job: mpirun -np N psrec train --servers S ...\n"
             "  predict    score user,item pairs with a trained model\n"
             "  recommend  write each user's top-K items from a trained model "
-            "([mpirun -np N] psrec recommend ...)\n");
+            "([mpirun -np N] psrec recommend ...)\n"
+            "  export     write a trained model's tables as NumPy .npy files\n");
 }
 
 static int generate_main(int argc, char **argv)
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
         return predict_main(argc - 2, argv + 2);
     if (strcmp(command, "recommend") == 0)
         return recommend_main(argc - 2, argv + 2);
+    if (strcmp(command, "export") == 0)
+        return export_main(argc - 2, argv + 2);
     fprintf(stderr, "psrec: unknown command '%s'\n", command);
     print_usage(stderr);
     return CONFIG_EXIT_BAD_USAGE;

@@ -1,9 +1,9 @@
 /* predict.c — `psrec predict` (see predict.h). Single process, no MPI.
  *
- * Every shard file is checked to hold only keys its slot owns (by the
- * manifest's shard map), so swapped or copied files fail instead of silently
- * turning half the rows into fallbacks. A pairs CSV needs only the user and
- * item columns: ratings and timestamps are never read.
+ * The model is loaded by model_files_load, which checks that every shard
+ * file holds only keys its slot owns, so swapped or copied files fail instead
+ * of silently turning half the rows into fallbacks. A pairs CSV needs only
+ * the user and item columns: ratings and timestamps are never read.
  */
 #include "psrec/app/predict.h"
 
@@ -12,52 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "psrec/ps/checkpoint.h"
 #include "psrec/app/config.h"
+#include "psrec/app/model_files.h"
 #include "psrec/data/dataset.h"
-#include "psrec/core/keys.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/store.h"
-
-/* Loads the model folder of run_dir into a new store; fills *manifest and
- * *params. Returns the store, or NULL with a message. */
-static Store *load_model(const char *run_dir, ModelManifest *manifest, ModelParams *params,
-                         const ModelOps **model, Error *err)
-{
-    char model_dir[OPTION_STRING_BYTES + 16];
-    char path[OPTION_STRING_BYTES + 64];
-    snprintf(model_dir, sizeof model_dir, "%s/model", run_dir);
-    snprintf(path, sizeof path, "%s/manifest.txt", model_dir);
-    if (checkpoint_read_manifest(path, manifest, err) != 0)
-        return NULL;
-    *model = model_find(manifest->model);
-    if (!*model) {
-        error_set(err, "%s: unknown model '%s'", path, manifest->model);
-        return NULL;
-    }
-    memset(params, 0, sizeof *params);
-    params->dim = manifest->dim;
-    params->global_mean = manifest->global_mean;
-    params->rating_min = manifest->rating_min;
-    params->rating_max = manifest->rating_max;
-    TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = (*model)->table_specs(params, specs);
-    OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};
-    Store *store = store_create(specs, n_tables, &optimizer, manifest->init_seed);
-    /* The manifest reader guarantees n_vshards >= n_servers >= 1. */
-    ShardMap owners;
-    shardmap_init(&owners, (uint32_t)manifest->n_vshards, (uint32_t)manifest->n_servers);
-    for (int s = 0; s < manifest->n_servers; s++) {
-        checkpoint_shard_path(path, sizeof path, model_dir, s, manifest->n_servers);
-        if (checkpoint_read_shard(path, store, &owners, s, err) != 0) {
-            store_destroy(store);
-            store = NULL;
-            break;
-        }
-    }
-    shardmap_free(&owners);
-    return store;
-}
 
 int predict_main(int argc, char **argv)
 {
@@ -72,7 +31,7 @@ int predict_main(int argc, char **argv)
     ModelManifest manifest;
     ModelParams params;
     const ModelOps *model = NULL;
-    Store *store = load_model(config.run_dir, &manifest, &params, &model, &err);
+    Store *store = model_files_load(config.run_dir, &manifest, &params, &model, &err);
     if (!store) {
         fprintf(stderr, "psrec predict: %s\n", err.message);
         return CONFIG_EXIT_RUN_FAILED;

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "psrec/core/keys.h"
 #include "psrec/models/linalg.h"
 
 extern const ModelOps MODEL_MF;  /* models/mf.c */
@@ -38,4 +39,34 @@ float model_score_pair(const ModelOps *model, const ModelParams *params, const f
     model->item_vectors(params, item_rep, 1, item_vector);
     float score = linalg_dot(user_vector, item_vector, width);
     return model->finish_score ? model->finish_score(params, score) : score;
+}
+
+/* "table0" … "table255": the names of tables no model has named. */
+#define TABLE_NAME_ROW(tens)                                                                  \
+    "table" #tens "0", "table" #tens "1", "table" #tens "2", "table" #tens "3",                 \
+        "table" #tens "4", "table" #tens "5", "table" #tens "6", "table" #tens "7",             \
+        "table" #tens "8", "table" #tens "9"
+static const char *const TABLE_NAMES_NUMBERED[KEY_TABLE_MAX + 1] = {
+    TABLE_NAME_ROW(), TABLE_NAME_ROW(1), TABLE_NAME_ROW(2), TABLE_NAME_ROW(3),
+    TABLE_NAME_ROW(4), TABLE_NAME_ROW(5), TABLE_NAME_ROW(6), TABLE_NAME_ROW(7),
+    TABLE_NAME_ROW(8), TABLE_NAME_ROW(9), TABLE_NAME_ROW(10), TABLE_NAME_ROW(11),
+    TABLE_NAME_ROW(12), TABLE_NAME_ROW(13), TABLE_NAME_ROW(14), TABLE_NAME_ROW(15),
+    TABLE_NAME_ROW(16), TABLE_NAME_ROW(17), TABLE_NAME_ROW(18), TABLE_NAME_ROW(19),
+    TABLE_NAME_ROW(20), TABLE_NAME_ROW(21), TABLE_NAME_ROW(22), TABLE_NAME_ROW(23),
+    TABLE_NAME_ROW(24),
+    "table250", "table251", "table252", "table253", "table254", "table255",
+};
+#undef TABLE_NAME_ROW
+
+const char *model_table_name(uint32_t table_id)
+{
+    assert(table_id <= KEY_TABLE_MAX);
+    switch (table_id) {
+    case MODEL_TABLE_USER:
+        return "user";
+    case MODEL_TABLE_ITEM:
+        return "item";
+    default:
+        return TABLE_NAMES_NUMBERED[table_id];
+    }
 }

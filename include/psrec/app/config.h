@@ -122,11 +122,17 @@ typedef struct {
     int log_level;
 } RecommendConfig;
 
+typedef struct {
+    char run_dir[OPTION_STRING_BYTES];
+    char out_dir[OPTION_STRING_BYTES];
+} ExportConfig;
+
 /* What each command's --help prints above its options. */
 extern const char TRAIN_USAGE[];
 extern const char GENERATE_USAGE[];
 extern const char PREDICT_USAGE[];
 extern const char RECOMMEND_USAGE[];
+extern const char EXPORT_USAGE[];
 
 extern const OptionSpec TRAIN_OPTIONS[];
 extern const int TRAIN_OPTION_COUNT;
@@ -136,6 +142,8 @@ extern const OptionSpec PREDICT_OPTIONS[];
 extern const int PREDICT_OPTION_COUNT;
 extern const OptionSpec RECOMMEND_OPTIONS[];
 extern const int RECOMMEND_OPTION_COUNT;
+extern const OptionSpec EXPORT_OPTIONS[];
+extern const int EXPORT_OPTION_COUNT;
 
 /* Fill a config from defaults, then the --config file named in argv (train
  * only), then argv itself (the command line wins). Returns 0; 1 when --help
@@ -146,6 +154,7 @@ int config_load_train(TrainConfig *config, int argc, char **argv, Error *err);
 int config_load_generate(GenerateConfig *config, int argc, char **argv, Error *err);
 int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err);
 int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error *err);
+int config_load_export(ExportConfig *config, int argc, char **argv, Error *err);
 
 /* Reports what config_load_* returned: for 1 prints the usage and the
  * options to stdout, for -1 prints "psrec COMMAND: message" to stderr.

@@ -93,5 +93,10 @@ uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uin
 /* The score of one user against one item, finished: for `predict`. */
 float model_score_pair(const ModelOps *model, const ModelParams *params, const float *user_rep,
                        const float *item_rep);
+/* The name of a parameter table in files a person reads (e.g. exports):
+ * "user" for MODEL_TABLE_USER, "item" for MODEL_TABLE_ITEM, "table<N>" for
+ * any other id N (table_id <= KEY_TABLE_MAX). Names never change once files
+ * use them. The result is a constant string. */
+const char *model_table_name(uint32_t table_id);
 
 #endif

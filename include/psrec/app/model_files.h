@@ -1,0 +1,27 @@
+/* model_files.h — reading a trained model folder back into memory.
+ *
+ * `psrec train --run-dir RUN` leaves RUN/model/manifest.txt (the commit
+ * point) and one shard file per server. The commands that use a trained
+ * model (predict, export) load it here, into one store, without MPI: every
+ * shard is checked to hold only the keys its slot owns by the manifest's
+ * shard map, so swapped or copied shard files fail instead of loading.
+ */
+#ifndef PSREC_MODEL_FILES_H
+#define PSREC_MODEL_FILES_H
+
+#include "psrec/core/util.h"
+#include "psrec/models/model.h"
+#include "psrec/ps/checkpoint.h"
+#include "psrec/ps/store.h"
+
+/* Loads the model of run_dir (RUN/model/manifest.txt and its shards) into a
+ * new store. Fills *manifest, *params (the fields a manifest records: dim,
+ * global_mean, rating_min, rating_max; every other field is zero) and *model
+ * (the manifest's model). Returns the store, owned by the caller (free with
+ * store_destroy), or NULL with a message in *err: "RUN has no trained model
+ * (...)" when the manifest does not exist, else a message naming the file
+ * that is unreadable, malformed, corrupt or in the wrong slot. */
+Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParams *params,
+                        const ModelOps **model, Error *err);
+
+#endif
