@@ -6,7 +6,8 @@
  * only the lines whose first byte lies in its range, through a chunked pread
  * line reader: every data line is read by exactly one partition for any n.
  * Line numbers are computed only when a line is reported, by counting
- * newlines before it, so the fast path never tracks them.
+ * newlines before it, so the fast path never tracks them. Event names are
+ * looked up in the (small) EventWeights table as lines are parsed.
  */
 #include "psrec/data/dataset.h"
 
@@ -32,7 +33,8 @@ typedef enum {
     COLUMN_USER,
     COLUMN_ITEM,
     COLUMN_RATING,
-    COLUMN_TIMESTAMP
+    COLUMN_TIMESTAMP,
+    COLUMN_EVENT
 } ColumnRole;
 
 /* How the lines of one file are laid out. roles is (n_fields,). */
@@ -43,6 +45,7 @@ typedef struct {
     off_t data_start; /* first byte after the header (0 without one) */
     bool has_ratings;
     bool has_timestamps;
+    bool has_events;
 } Layout;
 
 typedef struct {
@@ -59,11 +62,13 @@ typedef struct {
     const DatasetOptions *options;
 } DatasetFile;
 
-/* Why a line was rejected: "expected <what>, found '<found>'". */
+/* Why a line was rejected: "expected <what>, found '<found>'", or, when
+ * unknown_event is set, "unknown event '<found>' (...)". */
 typedef struct {
     char what[160];
     const char *found;
     size_t found_len;
+    bool unknown_event;
 } LineProblem;
 
 /* ---- line reader: pread in chunks, lines returned without their '\n' */
@@ -366,6 +371,23 @@ static long long file_line_number(const DatasetFile *file, off_t offset)
     return newlines + 1;
 }
 
+/* Writes "a, b, c" (the listed event names) into list, cut with "..." if
+ * it would not fit. */
+static void event_names_join(char *list, size_t list_bytes, const EventWeights *weights)
+{
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < weights->n; i++) {
+        size_t need = strlen(weights->names[i]) + (i ? 2 : 0);
+        if (used + need + 4 >= list_bytes) {
+            snprintf(list + used, list_bytes - used, "...");
+            return;
+        }
+        used += (size_t)snprintf(list + used, list_bytes - used, "%s%s", i ? ", " : "",
+                                 weights->names[i]);
+    }
+}
+
 static int error_set_line(Error *err, const DatasetFile *file, off_t line_offset,
                           const LineProblem *problem)
 {
@@ -374,6 +396,13 @@ static int error_set_line(Error *err, const DatasetFile *file, off_t line_offset
     if (shown > FOUND_TEXT_MAX) {
         shown = FOUND_TEXT_MAX;
         cut = "...";
+    }
+    if (problem->unknown_event) {
+        char list[600];
+        event_names_join(list, sizeof list, file->options->event_weights);
+        return error_set(err, "%s:%lld: unknown event '%.*s'%s (--event-weights lists %s)",
+                         file->path, file_line_number(file, line_offset), (int)shown,
+                         problem->found, cut, list);
     }
     return error_set(err, "%s:%lld: expected %s, found '%.*s'%s", file->path,
                      file_line_number(file, line_offset), problem->what, (int)shown,
@@ -423,6 +452,7 @@ static int layout_from_header(Layout *layout, const DatasetFile *file, const cha
     layout->n_fields = n_fields;
     layout->roles = xcalloc(n_fields, sizeof *layout->roles);
 
+    /* Implicit feedback reads no rating, so a rating column stays ignored. */
     const struct {
         const char *name;
         ColumnRole role;
@@ -430,8 +460,10 @@ static int layout_from_header(Layout *layout, const DatasetFile *file, const cha
     } wanted[] = {
         {options->user_column, COLUMN_USER, true},
         {options->item_column, COLUMN_ITEM, true},
-        {options->rating_column, COLUMN_RATING, options->require_rating},
+        {options->implicit ? NULL : options->rating_column, COLUMN_RATING,
+         options->require_rating && !options->implicit},
         {options->timestamp_column, COLUMN_TIMESTAMP, false},
+        {options->event_column, COLUMN_EVENT, false},
     };
     int rc = 0;
     for (size_t w = 0; w < sizeof wanted / sizeof *wanted && rc == 0; w++) {
@@ -442,6 +474,7 @@ static int layout_from_header(Layout *layout, const DatasetFile *file, const cha
             layout->roles[column] = wanted[w].role;
             layout->has_ratings |= wanted[w].role == COLUMN_RATING;
             layout->has_timestamps |= wanted[w].role == COLUMN_TIMESTAMP;
+            layout->has_events |= wanted[w].role == COLUMN_EVENT;
         } else if (wanted[w].required) {
             LineProblem problem = {.found = header, .found_len = header_len};
             snprintf(problem.what, sizeof problem.what, "a CSV header naming the column '%s'",
@@ -455,14 +488,16 @@ static int layout_from_header(Layout *layout, const DatasetFile *file, const cha
 
 /* MovieLens columns are positional: user, item[, rating[, timestamp]]. The
  * field count is taken from the first line when it is an accepted one, so
- * all partitions agree; lines must then all have that count. */
+ * all partitions agree; lines must then all have that count. Implicit
+ * feedback leaves the rating field unread. */
 static void layout_movielens(Layout *layout, const DatasetFile *file, const char *first_line,
                              size_t first_len)
 {
     size_t n_fields = 4;
     if (first_line) {
         size_t count = line_split_fields(layout->format, first_line, first_len, NULL, 0);
-        size_t min_fields = file->options->require_rating ? 3 : 2;
+        const DatasetOptions *options = file->options;
+        size_t min_fields = options->require_rating && !options->implicit ? 3 : 2;
         if (count >= min_fields && count <= 4)
             n_fields = count;
     }
@@ -471,7 +506,9 @@ static void layout_movielens(Layout *layout, const DatasetFile *file, const char
     layout->n_fields = n_fields;
     layout->roles = xmalloc(n_fields * sizeof *layout->roles);
     memcpy(layout->roles, POSITIONAL, n_fields * sizeof *layout->roles);
-    layout->has_ratings = n_fields >= 3;
+    if (file->options->implicit && n_fields >= 3)
+        layout->roles[2] = COLUMN_IGNORED;
+    layout->has_ratings = n_fields >= 3 && !file->options->implicit;
     layout->has_timestamps = n_fields >= 4;
     layout->data_start = 0;
 }
@@ -557,6 +594,7 @@ typedef struct {
     uint64_t item;
     float rating;
     int64_t timestamp;
+    float weight;
 } Interaction;
 
 static const char *role_name(ColumnRole role)
@@ -570,6 +608,8 @@ static const char *role_name(ColumnRole role)
         return "rating";
     case COLUMN_TIMESTAMP:
         return "timestamp";
+    case COLUMN_EVENT:
+        return "event";
     case COLUMN_IGNORED:
         break;
     }
@@ -577,10 +617,12 @@ static const char *role_name(ColumnRole role)
 }
 
 /* Parses one non-blank line (without '\r') into *row. Returns 0, or -1 with
- * *problem saying what was wrong. fields is (layout->n_fields,). */
-static int line_parse(const Layout *layout, const char *line, size_t len, Field *fields,
-                      Interaction *row, LineProblem *problem)
+ * *problem saying what was wrong. fields is (layout->n_fields,). The rating
+ * starts at 1 for implicit reads (no rating role) and 0 otherwise. */
+static int line_parse(const Layout *layout, const DatasetOptions *options, const char *line,
+                      size_t len, Field *fields, Interaction *row, LineProblem *problem)
 {
+    problem->unknown_event = false;
     size_t count = line_split_fields(layout->format, line, len, fields, layout->n_fields);
     if (count != layout->n_fields) {
         if (layout->format == DATASET_FORMAT_CSV) {
@@ -596,7 +638,7 @@ static int line_parse(const Layout *layout, const char *line, size_t len, Field 
         problem->found_len = len;
         return -1;
     }
-    *row = (Interaction){0, 0, 0.0f, 0};
+    *row = (Interaction){0, 0, options->implicit ? 1.0f : 0.0f, 0, 1.0f};
     for (size_t i = 0; i < count; i++) {
         const Field *field = &fields[i];
         NumberStatus status = NUMBER_OK;
@@ -613,6 +655,18 @@ static int line_parse(const Layout *layout, const char *line, size_t len, Field 
             break;
         case COLUMN_TIMESTAMP:
             status = parse_timestamp(field->text, field->len, &row->timestamp);
+            break;
+        case COLUMN_EVENT:
+            if (options->event_weights && options->event_weights->n > 0) {
+                int event = event_weights_find(options->event_weights, field->text, field->len);
+                if (event < 0) {
+                    problem->unknown_event = true;
+                    problem->found = field->text;
+                    problem->found_len = field->len;
+                    return -1;
+                }
+                row->weight = options->event_weights->weights[event];
+            }
             break;
         case COLUMN_IGNORED:
             break;
@@ -662,6 +716,7 @@ static void ratings_reserve(Ratings *out, size_t *capacity, size_t need)
     out->items = xrealloc(out->items, cap * sizeof *out->items);
     out->ratings = xrealloc(out->ratings, cap * sizeof *out->ratings);
     out->timestamps = xrealloc(out->timestamps, cap * sizeof *out->timestamps);
+    out->weights = xrealloc(out->weights, cap * sizeof *out->weights);
     *capacity = cap;
 }
 
@@ -672,6 +727,7 @@ static void ratings_shrink(Ratings *out)
     out->items = xrealloc(out->items, n * sizeof *out->items);
     out->ratings = xrealloc(out->ratings, n * sizeof *out->ratings);
     out->timestamps = xrealloc(out->timestamps, n * sizeof *out->timestamps);
+    out->weights = xrealloc(out->weights, n * sizeof *out->weights);
 }
 
 /* Reads the lines whose first byte lies in [range_start, range_end) and
@@ -717,7 +773,7 @@ static int dataset_read_range(Ratings *out, const DatasetFile *file, const Layou
             continue;
         Interaction row;
         LineProblem problem;
-        if (line_parse(layout, line, len, fields, &row, &problem) != 0) {
+        if (line_parse(layout, file->options, line, len, fields, &row, &problem) != 0) {
             if (file->options->skip_malformed) {
                 out->n_skipped++;
                 continue;
@@ -730,6 +786,7 @@ static int dataset_read_range(Ratings *out, const DatasetFile *file, const Layou
         out->items[out->n] = row.item;
         out->ratings[out->n] = row.rating;
         out->timestamps[out->n] = row.timestamp;
+        out->weights[out->n] = row.weight;
         out->n++;
     }
     if (got >= 0)
@@ -742,6 +799,92 @@ done:
     return rc;
 }
 
+/* ---- event weights */
+
+/* Strips surrounding spaces and tabs. */
+static Field text_trim_spaces(const char *text, size_t len)
+{
+    while (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
+        text++;
+        len--;
+    }
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    return (Field){text, len};
+}
+
+int event_weights_find(const EventWeights *weights, const char *name, size_t name_len)
+{
+    /* A linear scan: there are a handful of events, and names are short. */
+    for (size_t i = 0; i < weights->n; i++)
+        if (name_len < EVENT_NAME_BYTES && memcmp(weights->names[i], name, name_len) == 0 &&
+            weights->names[i][name_len] == '\0')
+            return (int)i;
+    return -1;
+}
+
+int event_weights_parse(EventWeights *out, const char *text, Error *err)
+{
+    assert(out && text);
+    memset(out, 0, sizeof *out);
+    Field all = text_trim_spaces(text, strlen(text));
+    if (all.len == 0)
+        return 0;
+    const char *start = all.text, *end = all.text + all.len;
+    int rc = 0;
+    while (rc == 0) {
+        const char *comma = memchr(start, ',', (size_t)(end - start));
+        const char *part_end = comma ? comma : end;
+        Field part = text_trim_spaces(start, (size_t)(part_end - start));
+        int shown = part.len > FOUND_TEXT_MAX ? FOUND_TEXT_MAX : (int)part.len;
+        const char *equals = memchr(part.text, '=', part.len);
+        Field name = {"", 0}, weight_text = {"", 0};
+        if (equals) {
+            name = text_trim_spaces(part.text, (size_t)(equals - part.text));
+            weight_text = text_trim_spaces(equals + 1, (size_t)(part.text + part.len - equals - 1));
+        }
+        char number[64] = "";
+        char *number_end = number;
+        double weight = 0.0;
+        if (weight_text.len > 0 && weight_text.len < sizeof number) {
+            memcpy(number, weight_text.text, weight_text.len);
+            number[weight_text.len] = '\0';
+            weight = strtod(number, &number_end);
+        }
+        if (!equals || name.len == 0) {
+            rc = error_set(err, "event weights: expected NAME=WEIGHT, found '%.*s'", shown,
+                           part.text);
+        } else if (name.len >= EVENT_NAME_BYTES) {
+            rc = error_set(err,
+                           "event weights: expected an event name of at most %d characters, "
+                           "found '%.*s'",
+                           EVENT_NAME_BYTES - 1, shown, part.text);
+        } else if (number_end == number || *number_end != '\0' || !isfinite(weight) ||
+                   weight > FLT_MAX || !((float)weight > 0.0f)) {
+            rc = error_set(err,
+                           "event weights: expected a positive finite weight, found '%.*s'",
+                           shown, part.text);
+        } else if (event_weights_find(out, name.text, name.len) >= 0) {
+            rc = error_set(err, "event weights: event '%.*s' is given twice, again in '%.*s'",
+                           (int)name.len, name.text, shown, part.text);
+        } else if (out->n == EVENT_WEIGHTS_MAX) {
+            rc = error_set(err, "event weights: expected at most %d events, found '%.*s' too",
+                           EVENT_WEIGHTS_MAX, shown, part.text);
+        } else {
+            memcpy(out->names[out->n], name.text, name.len);
+            out->names[out->n][name.len] = '\0';
+            out->weights[out->n] = (float)weight;
+            out->n++;
+        }
+        if (!comma)
+            break;
+        start = comma + 1;
+    }
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
 /* ---- public */
 
 void dataset_options_default(DatasetOptions *options)
@@ -751,8 +894,11 @@ void dataset_options_default(DatasetOptions *options)
     options->item_column = "item_id";
     options->rating_column = "rating";
     options->timestamp_column = "timestamp";
+    options->event_column = "event";
     options->require_rating = true;
+    options->implicit = false;
     options->skip_malformed = false;
+    options->event_weights = NULL;
 }
 
 int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions *options,
@@ -787,6 +933,7 @@ int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions 
     if (rc == 0) {
         out->has_ratings = layout.has_ratings;
         out->has_timestamps = layout.has_timestamps;
+        out->has_events = layout.has_events;
         /* floor(size * p / n) without overflowing size * p. */
         off_t size = file.file_bytes;
         off_t start = size / n_parts * part + size % n_parts * part / n_parts;
@@ -811,5 +958,6 @@ void ratings_free(Ratings *ratings)
     free(ratings->items);
     free(ratings->ratings);
     free(ratings->timestamps);
+    free(ratings->weights);
     memset(ratings, 0, sizeof *ratings);
 }

@@ -1,7 +1,7 @@
-/* dataset.h — reading interactions (user, item, rating, timestamp).
+/* dataset.h — reading interactions (user, item, rating, timestamp, event).
  *
  * Formats: CSV with a header line naming the columns (defaults user_id,
- * item_id, rating, timestamp; other names selectable), MovieLens
+ * item_id, rating, timestamp, event; other names selectable), MovieLens
  * tab-separated files (u.data, uN.base: user TAB item TAB rating TAB ts) and
  * MovieLens "::"-separated files (ratings.dat). A reader of partition p of n
  * reads only the byte range [size*p/n, size*(p+1)/n) of the file: a line
@@ -9,6 +9,10 @@
  * exactly one partition. A malformed line is an error naming FILE:LINE, what
  * was expected and what was found — or, when skip_malformed is set, it is
  * skipped and counted. Ids must be integers in [0, 2^56).
+ *
+ * Implicit feedback (views, carts, purchases) needs no rating: each
+ * interaction has a weight, taken from its event name through EventWeights
+ * ("view=1,cart=3,purchase=5"), or 1 when the file or the options give none.
  */
 #ifndef PSREC_DATASET_H
 #define PSREC_DATASET_H
@@ -26,32 +30,63 @@ typedef enum {
     DATASET_FORMAT_MOVIELENS_COLONS = 3
 } DatasetFormat;
 
+/* Weights per event name, as given by text like "view=1,cart=3,purchase=5".
+ * Names are kept in the order given; n == 0 means no weights were given. */
+#define EVENT_WEIGHTS_MAX 32
+#define EVENT_NAME_BYTES 32 /* a name has at most 31 characters */
+typedef struct {
+    size_t n;
+    char names[EVENT_WEIGHTS_MAX][EVENT_NAME_BYTES];
+    float weights[EVENT_WEIGHTS_MAX];
+} EventWeights;
+
+/* Parses comma-separated NAME=WEIGHT pairs into *out (spaces around names
+ * and weights are ignored; "" gives n == 0). Returns 0, or -1 with a
+ * message quoting the offending pair: a missing '=' or name, a name longer
+ * than 31 characters, a weight that is not a positive finite number, a name
+ * given twice, more than EVENT_WEIGHTS_MAX names. *out is then empty. */
+int event_weights_parse(EventWeights *out, const char *text, Error *err);
+
+/* Index of the event called name[0, name_len) in weights, or -1. */
+int event_weights_find(const EventWeights *weights, const char *name, size_t name_len);
+
 typedef struct {
     DatasetFormat format;
     const char *user_column;      /* CSV header names */
     const char *item_column;
     const char *rating_column;
     const char *timestamp_column; /* optional column */
+    const char *event_column;     /* optional column of event names */
     bool require_rating;          /* false: a file of (user, item) pairs is fine */
+    bool implicit;                /* no rating read, even if present: all are 1 */
     bool skip_malformed;          /* skip and count bad lines instead of failing */
+    /* NULL or empty (n == 0): every event weighs 1. Otherwise an event not
+     * listed is an error "FILE:LINE: unknown event 'x' (--event-weights
+     * lists ...)" (or a skipped line with skip_malformed). Owned by the
+     * caller, which keeps it alive during the read. */
+    const EventWeights *event_weights;
 } DatasetOptions;
 
 /* Column arrays of n interactions, in file order. ratings is NaN-free when
- * require_rating was set; otherwise a missing rating is 0. timestamps is 0
- * where the file has none. */
+ * require_rating was set; otherwise a missing rating is 0, and with implicit
+ * every rating is 1 (has_ratings false). timestamps is 0 where the file has
+ * none. has_events tells whether the file had the event column. */
 typedef struct {
     size_t n;
     uint64_t *users;     /* (n,) */
     uint64_t *items;     /* (n,) */
     float *ratings;      /* (n,) */
     int64_t *timestamps; /* (n,) */
+    float *weights; /* (n,) example weight: from the event column via event weights, else 1 */
     bool has_ratings;
     bool has_timestamps;
+    bool has_events;
     size_t n_skipped;    /* malformed lines skipped (skip_malformed only) */
 } Ratings;
 
-/* Defaults: AUTO format, columns user_id/item_id/rating/timestamp,
- * require_rating true, skip_malformed false. */
+/* Defaults: AUTO format, columns user_id/item_id/rating/timestamp/event,
+ * require_rating true, implicit false, skip_malformed false, no event
+ * weights. */
 void dataset_options_default(DatasetOptions *options);
 
 /* Reads partition `part` of `n_parts` (0 ≤ part < n_parts) of the file into
