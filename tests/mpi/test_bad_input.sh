@@ -3,8 +3,9 @@
 # a malformed line, a missing file, an unknown flag, too many servers, a bad
 # value, a diverging learning rate. With
 # --skip-malformed the bad line is skipped and counted instead. psrec predict
-# refuses a corrupt shard and shard files swapped between slots, and reads a
-# pairs CSV whose unused rating column is empty.
+# refuses a corrupt shard (by its checksum) and shard files swapped between
+# slots, and reads a pairs CSV whose unused rating column is empty. psrec
+# export refuses a folder without a model and an output folder it cannot make.
 source "$(dirname "$0")/common.sh"
 export PSREC_TEST_TIMEOUT=60
 printf 'user_id,item_id,rating\n1,10,4\n2,11,5\n3,x12,3\n4,13,2\n5,14,1\n' >"$WORK/bad.csv"
@@ -54,7 +55,8 @@ trained=$(json_field "$WORK/skip/summary.json" train_examples)
     fail "skip-malformed: skipped $skipped (want 1), trained on $trained (want 4)"
 echo "skip_malformed: 1 line skipped, 4 examples trained"
 
-# psrec predict: a corrupt model file is refused with its name.
+# psrec predict: the good model loads, so the failures below are down to the
+# damage each one does, not to the model itself.
 "$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/bad.csv" --out "$WORK/p.csv" \
     --skip-malformed 2>/dev/null || fail "predict on a good model failed"
 
@@ -84,9 +86,46 @@ cp -r "$WORK/skip" "$WORK/mixed"
 cp "$WORK/mixed/model/shard-00000-of-00002.bin" "$WORK/mixed/model/shard-00001-of-00002.bin"
 expect_predict_failure mixed_shards "$WORK/mixed" \
     "mixed/model/shard-00001-of-00002.bin: .*mixed up"
-shard=$(ls "$WORK"/skip/model/shard-*.bin | head -1)
-printf 'garbage' | dd of="$shard" bs=1 seek=40 conv=notrunc status=none
-expect_predict_failure corrupt_shard "$WORK/skip" "$shard"
+
+# psrec predict: a corrupt model file is refused with its name, and it is the
+# checksum that catches it. The byte flipped is inside the floats of the first
+# row (past the 16-byte header, the 20-byte entry of each of the 2 tables and
+# the row's 12-byte key and step), where nothing but the checksum can tell.
+cp -r "$WORK/skip" "$WORK/corrupt"
+shard="$WORK/corrupt/model/shard-00000-of-00002.bin"
+row_start=$((16 + 2 * 20))
+[ "$(stat -c %s "$shard")" -gt $((row_start + 12 + 4 + 8)) ] ||
+    fail "corrupt_shard: $shard holds no row to corrupt"
+flip_at=$((row_start + 12 + 2))
+byte=$(od -An -tu1 -j "$flip_at" -N1 "$shard" | tr -d ' ')
+printf "\\$(printf %03o $((byte ^ 0x10)))" |
+    dd of="$shard" bs=1 seek="$flip_at" conv=notrunc status=none
+cmp -s "$shard" "$WORK/skip/model/shard-00000-of-00002.bin" &&
+    fail "corrupt_shard: no byte changed"
+expect_predict_failure corrupt_shard "$WORK/corrupt" "$shard: checksum mismatch"
+
+# psrec export: the good model exports; a folder without a model and an output
+# folder that cannot be made each end in exit 1 and one line saying so.
+"$PSREC" export --run-dir "$WORK/skip" --out "$WORK/export" 2>"$WORK/export.err" ||
+    fail "export of a good model failed: $(cat "$WORK/export.err")"
+for f in user.npy user_ids.csv item.npy item_ids.csv model.txt; do
+    [ -s "$WORK/export/$f" ] || fail "export: $f is missing or empty"
+done
+# expect_export_failure NAME PATTERN ARGS... — exit 1, one line, PATTERN in it.
+expect_export_failure() {
+    local name=$1 pattern=$2 status=0
+    shift 2
+    "$PSREC" export "$@" 2>"$WORK/$name.err" || status=$?
+    [ "$status" = 1 ] && [ "$(wc -l <"$WORK/$name.err")" = 1 ] &&
+        grep -q -- "$pattern" "$WORK/$name.err" ||
+        fail "$name: export exit $status, expected 1 and one line with '$pattern':" \
+            "$(cat "$WORK/$name.err")"
+    echo "$name: $(cat "$WORK/$name.err")"
+}
+expect_export_failure export_no_model "$WORK/nothing has no trained model" \
+    --run-dir "$WORK/nothing" --out "$WORK/export-none"
+expect_export_failure export_unwritable "cannot create directory" \
+    --run-dir "$WORK/skip" --out "$WORK/export/model.txt/sub"
 
 # A run into a folder that holds an older model removes that model first: if
 # the new run fails, no old manifest is left to pair with new shards.

@@ -1,13 +1,13 @@
 /* test_keys.c — key packing, virtual shards and the default shard map.
  *
  * The vshard hash is a persistent contract (checkpoints are laid out by it),
- * so besides range and balance this pins a few values to hash_u64 mod n.
+ * so besides range and balance this pins key_vshard to values recorded once,
+ * not to a second copy of its formula that would change along with it.
  */
 #include <check.h>
 #include <stdlib.h>
 
 #include "psrec/core/keys.h"
-#include "psrec/core/util.h"
 
 #include "test_support.h"
 
@@ -32,18 +32,55 @@ START_TEST(test_key_round_trip_at_edges)
 }
 END_TEST
 
-START_TEST(test_vshard_in_range_and_fixed)
+START_TEST(test_vshard_in_range)
 {
     const uint32_t counts[] = {1, 2, 3, 7, 64, 1000, 4096};
     for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
         for (uint64_t id = 0; id < 5000; id++) {
             uint64_t key = key_make((uint32_t)(id % 4), id * 7919);
-            uint32_t v = key_vshard(key, counts[c]);
-            ck_assert_uint_lt(v, counts[c]);
-            ck_assert_uint_eq(v, hash_u64(key) % counts[c]);
+            ck_assert_uint_lt(key_vshard(key, counts[c]), counts[c]);
         }
     }
     ck_assert_uint_eq(key_vshard(UINT64_MAX, 1), 0);
+}
+END_TEST
+
+/* Recorded once from key_vshard itself. Every saved model is laid out by
+ * these values (a shard file holds exactly the keys its slot owns, and is
+ * refused otherwise): if this test fails, key_vshard changed and every model
+ * saved before can no longer be loaded. Fix key_vshard; never edit the table. */
+static const struct {
+    uint32_t table;
+    uint64_t id;
+    uint32_t vshard[6]; /* for each of PINNED_VSHARD_COUNTS */
+} PINNED_VSHARDS[] = {
+    {0, UINT64_C(0), {0, 0, 0, 0, 0, 0}},
+    {1, UINT64_C(0), {0, 0, 3, 54, 694, 27318}},
+    {1, UINT64_C(1), {0, 1, 0, 39, 807, 65319}},
+    {1, UINT64_C(943), {0, 1, 5, 31, 31, 31}},
+    {2, UINT64_C(1), {0, 0, 0, 36, 420, 21924}},
+    {2, UINT64_C(1682), {0, 0, 4, 38, 614, 21094}},
+    {1, UINT64_C(123456789), {0, 0, 6, 58, 186, 36026}},
+    {2, UINT64_C(72057594037927935), {0, 0, 0, 58, 634, 18042}},
+    {3, UINT64_C(42), {0, 0, 0, 2, 834, 26434}},
+    {7, UINT64_C(1000000007), {0, 0, 4, 8, 776, 60168}},
+    {255, UINT64_C(0), {0, 0, 1, 50, 562, 47666}},
+    {255, UINT64_C(72057594037927935), {0, 1, 0, 59, 379, 48507}},
+};
+static const uint32_t PINNED_VSHARD_COUNTS[6] = {1, 2, 7, 64, 1024, 65536};
+
+START_TEST(test_vshard_pinned)
+{
+    for (size_t k = 0; k < sizeof PINNED_VSHARDS / sizeof *PINNED_VSHARDS; k++) {
+        uint64_t key = key_make(PINNED_VSHARDS[k].table, PINNED_VSHARDS[k].id);
+        for (size_t c = 0; c < 6; c++)
+            ck_assert_msg(key_vshard(key, PINNED_VSHARD_COUNTS[c]) == PINNED_VSHARDS[k].vshard[c],
+                          "key %u:%llu with %u vshards: vshard %u, pinned %u: the hash changed "
+                          "and saved models no longer load",
+                          PINNED_VSHARDS[k].table, (unsigned long long)PINNED_VSHARDS[k].id,
+                          PINNED_VSHARD_COUNTS[c], key_vshard(key, PINNED_VSHARD_COUNTS[c]),
+                          PINNED_VSHARDS[k].vshard[c]);
+    }
 }
 END_TEST
 
@@ -96,7 +133,8 @@ static Suite *keys_suite(void)
     Suite *suite = suite_create("keys");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_key_round_trip_at_edges);
-    tcase_add_test(tc, test_vshard_in_range_and_fixed);
+    tcase_add_test(tc, test_vshard_in_range);
+    tcase_add_test(tc, test_vshard_pinned);
     tcase_add_test(tc, test_vshard_spread_even);
     tcase_add_test(tc, test_shardmap_default);
     suite_add_tcase(suite, tc);
