@@ -38,9 +38,15 @@ const char TRAIN_USAGE[] =
 
 const char GENERATE_USAGE[] =
     "usage: psrec generate [options]\n\n"
-    "Writes synthetic ratings user_id,item_id,rating,timestamp drawn from known latent\n"
-    "factors with power-law item popularity; the same --seed gives the same files.\n"
-    "Options:\n\n";
+    "Writes synthetic data drawn from known latent factors with power-law item\n"
+    "popularity; the same --seed gives the same files. --feedback explicit writes\n"
+    "ratings user_id,item_id,rating,timestamp; --feedback implicit writes interactions\n"
+    "user_id,item_id,timestamp,event (event: view, cart or purchase), each item chosen\n"
+    "in proportion to popularity * exp(--preference-strength * true affinity), which\n"
+    "costs users * items * dim operations (a few seconds for 10k users * 5k items).\n"
+    "--truth-out lists what a perfect recommender would show: per user, the --truth-k\n"
+    "items of highest true affinity p_u.q_i that the user did not interact with, as\n"
+    "user_id,rank,item_id,true_score. Options:\n\n";
 
 const char PREDICT_USAGE[] =
     "usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
@@ -182,24 +188,39 @@ const int TRAIN_OPTION_COUNT = (int)(sizeof TRAIN_OPTIONS / sizeof TRAIN_OPTIONS
 #define GENERATE_FIELD(field) offsetof(GenerateConfig, field)
 
 const OptionSpec GENERATE_OPTIONS[] = {
+    {"feedback", OPTION_CHOICE, GENERATE_FIELD(feedback), "explicit",
+     "explicit: ratings 1..5; implicit: views, carts and purchases", "explicit|implicit",
+     UNBOUNDED},
     {"out", OPTION_STRING, GENERATE_FIELD(out_path), "ratings.csv",
-     "CSV file to write (user_id,item_id,rating,timestamp)", NULL, UNBOUNDED},
+     "CSV file to write (explicit: user_id,item_id,rating,timestamp; implicit: "
+     "user_id,item_id,timestamp,event)", NULL, UNBOUNDED},
     {"test-out", OPTION_STRING, GENERATE_FIELD(test_out_path), "",
-     "CSV file for a held-out split (empty: no split)", NULL, UNBOUNDED},
+     "CSV file for a held-out split, same columns as --out (empty: no split)", NULL,
+     UNBOUNDED},
     {"test-fraction", OPTION_DOUBLE, GENERATE_FIELD(test_fraction), "0.1",
-     "with --test-out: chance that a rating is held out", NULL, RANGE(0, 0.9)},
+     "with --test-out: chance that a rating or interaction is held out", NULL, RANGE(0, 0.9)},
+    {"truth-out", OPTION_STRING, GENERATE_FIELD(truth_out_path), "",
+     "CSV file of each user's top --truth-k unseen items by true affinity, "
+     "user_id,rank,item_id,true_score (empty: none; costs users * items * dim: seconds for "
+     "10k * 5k)", NULL, UNBOUNDED},
+    {"truth-k", OPTION_INT, GENERATE_FIELD(truth_k), "20",
+     "items per user in --truth-out", NULL, RANGE(1, 1000000)},
     {"users", OPTION_INT, GENERATE_FIELD(users), "10000", "number of users", NULL,
      RANGE(1, 1000000000)},
     {"items", OPTION_INT, GENERATE_FIELD(items), "5000", "number of items", NULL,
      RANGE(2, 1000000000)},
     {"ratings", OPTION_UINT64, GENERATE_FIELD(ratings), "1000000",
-     "ratings to write in all (train + test)", NULL, RANGE(1, 1e13)},
+     "ratings (implicit: interactions) to write in all, train + test", NULL, RANGE(1, 1e13)},
     {"dim", OPTION_INT, GENERATE_FIELD(dim), "8", "latent factors of the true model", NULL,
      RANGE(1, 1024)},
     {"zipf-exponent", OPTION_DOUBLE, GENERATE_FIELD(zipf_exponent), "1.0",
      "item popularity falls as rank^-exponent (0: uniform)", NULL, RANGE(0, 5)},
+    {"preference-strength", OPTION_DOUBLE, GENERATE_FIELD(preference_strength), "1.5",
+     "implicit: items are chosen in proportion to popularity * exp(strength * p_u.q_i) "
+     "(0: by popularity alone)", NULL, RANGE(0, 20)},
     {"noise-std", OPTION_DOUBLE, GENERATE_FIELD(noise_std), "0.5",
-     "standard deviation of the noise added to each rating", NULL, RANGE(0, 10)},
+     "standard deviation of the noise added to each rating (implicit: to the affinity "
+     "that picks the event)", NULL, RANGE(0, 10)},
     {"seed", OPTION_UINT64, GENERATE_FIELD(seed), "42",
      "seed of the generator (same seed, same bytes)", NULL, UNBOUNDED},
 };
@@ -384,8 +405,13 @@ static int config_validate_generate(const GenerateConfig *config, Error *err)
         return error_set(err, "--out must not be empty: the file to write");
     if (strcmp(config->out_path, config->test_out_path) == 0)
         return error_set(err, "--test-out must differ from --out ('%s')", config->out_path);
-    /* Each user rates at most half the items (distinct items from a skewed
-     * distribution get slow to draw beyond that). */
+    if (strcmp(config->truth_out_path, config->out_path) == 0 ||
+        (config->truth_out_path[0] != '\0' &&
+         strcmp(config->truth_out_path, config->test_out_path) == 0))
+        return error_set(err, "--truth-out must differ from --out and --test-out ('%s')",
+                         config->truth_out_path);
+    /* Each user rates (or interacts with) at most half the items: distinct
+     * items from a skewed distribution get slow to draw beyond that. */
     uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);
     if (config->ratings > limit)
         return error_set(err, "--ratings %llu is more than --users %d * --items %d / 2 = %llu "

@@ -1,4 +1,5 @@
 /* main.c — the psrec command: picks the subcommand and hands over. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ static void print_usage(FILE *out)
     fprintf(out,
             "usage: psrec <command> [options]    (psrec <command> --help for its options)\n\n"
             "commands:\n"
-            "  generate   write synthetic e-commerce ratings from known latent factors (CSV)\n"
+            "  generate   write synthetic ratings or interactions from known latent factors (CSV)\n"
             "  train      train a model as an MPI job: mpirun -np N psrec train --servers S ...\n"
             "  predict    score user,item pairs with a trained model\n"
             "  recommend  write each user's top-K items from a trained model "
@@ -36,12 +37,22 @@ static int generate_main(int argc, char **argv)
         fprintf(stderr, "psrec generate: %s\n", err.message);
         return CONFIG_EXIT_RUN_FAILED;
     }
-    printf("psrec generate: %llu ratings to %s", (unsigned long long)summary.n_train,
-           config.out_path);
+    bool implicit = config.feedback == GENERATE_FEEDBACK_IMPLICIT;
+    printf("psrec generate: %llu %s to %s", (unsigned long long)summary.n_train,
+           implicit ? "interactions" : "ratings", config.out_path);
     if (config.test_out_path[0])
         printf(", %llu to %s", (unsigned long long)summary.n_test, config.test_out_path);
     printf(" (%llu users, %llu items)\n", (unsigned long long)summary.n_users_active,
            (unsigned long long)summary.n_items_active);
+    if (implicit)
+        printf("psrec generate: %llu views, %llu carts, %llu purchases\n",
+               (unsigned long long)summary.n_events[GENERATE_EVENT_VIEW],
+               (unsigned long long)summary.n_events[GENERATE_EVENT_CART],
+               (unsigned long long)summary.n_events[GENERATE_EVENT_PURCHASE]);
+    if (config.truth_out_path[0])
+        printf("psrec generate: truth (top %d unseen items by true affinity per user, %llu "
+               "lines) to %s\n",
+               config.truth_k, (unsigned long long)summary.n_truth, config.truth_out_path);
     return 0;
 }
 

@@ -1,13 +1,16 @@
-/* generate.c — `psrec generate`: synthetic ratings from a known model.
+/* generate.c — `psrec generate`: synthetic ratings or interactions from a
+ * known model (generate.h describes the model).
  *
  * Items get true factors, biases and a Zipf popularity (over a random
  * permutation of ids, so popular items are not simply the small ids); each
- * user gets a heavy-tailed (lognormal) number of ratings that sum exactly to
+ * user gets a heavy-tailed (lognormal) number of lines that sum exactly to
  * the requested total, never more than half the items, and draws that many
- * distinct items by popularity. Each user's draws come from their own random
- * stream seeded from (seed, user), and the train/test coin from a separate
- * stream, so the output is a pure function of the config: same seed, same
- * bytes — and the train + test lines are the lines written without a split.
+ * distinct items: by popularity (explicit) or from the choice model
+ * (implicit). Each user's draws come from their own random stream seeded
+ * from (seed, user), and the train/test coin from a separate stream, so the
+ * output is a pure function of the config: same seed, same bytes — and the
+ * train + test lines are the lines written without a split. The truth file
+ * consumes no random numbers, so asking for it changes no other byte.
  */
 #include "psrec/data/generate.h"
 
@@ -40,6 +43,7 @@
  * still finish quickly (see user_draw_new_rank). */
 #define MAX_REJECTIONS 32
 #define OUT_BUFFER_BYTES (1u << 20)
+#define LINE_MAX_BYTES 128 /* longest line: four numbers or a 6-decimal score */
 
 static Rng rng_stream(uint64_t seed, uint64_t tag, uint64_t index)
 {
@@ -52,7 +56,7 @@ static Rng rng_stream(uint64_t seed, uint64_t tag, uint64_t index)
 
 typedef struct {
     FILE *file;
-    const char *path;
+    const char *path; /* NULL when never opened */
     char *data;   /* (OUT_BUFFER_BYTES,) */
     size_t len;
     int error;    /* errno of the first failed write, 0 if none */
@@ -63,6 +67,21 @@ static void csvout_flush(CsvOut *out)
     if (out->len > 0 && out->error == 0 && fwrite(out->data, 1, out->len, out->file) != out->len)
         out->error = errno ? errno : EIO;
     out->len = 0;
+}
+
+/* Where the next line goes, with room for LINE_MAX_BYTES; the writer ends
+ * it with csvout_line_end. */
+static char *csvout_line_start(CsvOut *out)
+{
+    if (out->len + LINE_MAX_BYTES > OUT_BUFFER_BYTES)
+        csvout_flush(out);
+    return out->data + out->len;
+}
+
+static void csvout_line_end(CsvOut *out, const char *end)
+{
+    assert(end > out->data + out->len && end <= out->data + out->len + LINE_MAX_BYTES);
+    out->len = (size_t)(end - out->data);
 }
 
 static char *text_append_u64(char *p, uint64_t x)
@@ -78,13 +97,18 @@ static char *text_append_u64(char *p, uint64_t x)
     return p;
 }
 
-/* Appends "user,item,rating,timestamp\n". */
-static void csvout_write_line(CsvOut *out, uint64_t user, uint64_t item, int rating,
-                              uint64_t timestamp)
+static char *text_append(char *p, const char *text)
 {
-    if (out->len + 80 > OUT_BUFFER_BYTES)
-        csvout_flush(out);
-    char *p = out->data + out->len;
+    size_t n = strlen(text);
+    memcpy(p, text, n);
+    return p + n;
+}
+
+/* Appends "user,item,rating,timestamp\n". */
+static void csvout_write_rating(CsvOut *out, uint64_t user, uint64_t item, int rating,
+                                uint64_t timestamp)
+{
+    char *p = csvout_line_start(out);
     p = text_append_u64(p, user);
     *p++ = ',';
     p = text_append_u64(p, item);
@@ -93,11 +117,46 @@ static void csvout_write_line(CsvOut *out, uint64_t user, uint64_t item, int rat
     *p++ = ',';
     p = text_append_u64(p, timestamp);
     *p++ = '\n';
-    out->len = (size_t)(p - out->data);
+    csvout_line_end(out, p);
 }
 
-/* Opens path for writing and writes the header. Returns 0 or -1. */
-static int csvout_open(CsvOut *out, const char *path, Error *err)
+/* Appends "user,item,timestamp,event\n". */
+static void csvout_write_event(CsvOut *out, uint64_t user, uint64_t item, uint64_t timestamp,
+                               GenerateEvent event)
+{
+    char *p = csvout_line_start(out);
+    p = text_append_u64(p, user);
+    *p++ = ',';
+    p = text_append_u64(p, item);
+    *p++ = ',';
+    p = text_append_u64(p, timestamp);
+    *p++ = ',';
+    p = text_append(p, generate_event_name(event));
+    *p++ = '\n';
+    csvout_line_end(out, p);
+}
+
+/* Appends "user,rank,item,score\n", the score with 6 decimals. */
+static void csvout_write_truth(CsvOut *out, uint64_t user, uint64_t rank, uint64_t item,
+                               double score)
+{
+    char *p = csvout_line_start(out);
+    p = text_append_u64(p, user);
+    *p++ = ',';
+    p = text_append_u64(p, rank);
+    *p++ = ',';
+    p = text_append_u64(p, item);
+    *p++ = ',';
+    /* An affinity is a dot product of bounded factors: far below 1e12. */
+    int n = snprintf(p, 32, "%.6f", score);
+    assert(n > 0 && n < 32);
+    p += n;
+    *p++ = '\n';
+    csvout_line_end(out, p);
+}
+
+/* Opens path for writing and writes the header line. Returns 0 or -1. */
+static int csvout_open(CsvOut *out, const char *path, const char *header, Error *err)
 {
     out->path = path;
     out->len = 0;
@@ -106,9 +165,8 @@ static int csvout_open(CsvOut *out, const char *path, Error *err)
     if (!out->file)
         return error_set(err, "cannot create '%s': %s", path, strerror(errno));
     out->data = xmalloc(OUT_BUFFER_BYTES);
-    static const char HEADER[] = "user_id,item_id,rating,timestamp\n";
-    memcpy(out->data, HEADER, sizeof HEADER - 1);
-    out->len = sizeof HEADER - 1;
+    out->len = strlen(header);
+    memcpy(out->data, header, out->len);
     return 0;
 }
 
@@ -141,6 +199,7 @@ typedef struct {
     int dim;
     double *popularity_cdf; /* (n_items,) cumulative rank^-s, by rank */
     uint32_t *item_of_rank; /* (n_items,) a permutation of 0..n_items-1 */
+    double *popularity_log; /* (n_items,) log rank^-s, by item id */
     float *item_factors;    /* (n_items, dim) by item id */
     float *item_bias;       /* (n_items,) */
     float factor_std;
@@ -173,6 +232,9 @@ static void trueitems_init(TrueItems *items, const GenerateConfig *config)
         items->item_of_rank[i] = items->item_of_rank[j];
         items->item_of_rank[j] = t;
     }
+    items->popularity_log = xmalloc((size_t)n * sizeof *items->popularity_log);
+    for (int r = 0; r < n; r++)
+        items->popularity_log[items->item_of_rank[r]] = -config->zipf_exponent * log(r + 1.0);
 
     items->item_factors = xmalloc((size_t)n * (size_t)dim * sizeof *items->item_factors);
     items->item_bias = xmalloc((size_t)n * sizeof *items->item_bias);
@@ -188,9 +250,29 @@ static void trueitems_free(TrueItems *items)
 {
     free(items->popularity_cdf);
     free(items->item_of_rank);
+    free(items->popularity_log);
     free(items->item_factors);
     free(items->item_bias);
     memset(items, 0, sizeof *items);
+}
+
+/* A user's true bias, returned, and factors (dim,): the first draws of the
+ * user's own stream, so both modes (and generate_model_affinity) agree. */
+static double user_draw_factors(Rng *rng, float factor_std, int dim, float *factors)
+{
+    double bias = USER_BIAS_STD * rng_normal(rng);
+    for (int k = 0; k < dim; k++)
+        factors[k] = factor_std * (float)rng_normal(rng);
+    return bias;
+}
+
+/* p·q in double, summed in order of k: every caller gets the same bits. */
+static double factors_dot(const float *p, const float *q, int dim)
+{
+    double dot = 0.0;
+    for (int k = 0; k < dim; k++)
+        dot += (double)p[k] * (double)q[k];
+    return dot;
 }
 
 /* A popularity rank drawn from the Zipf distribution: the first rank whose
@@ -334,6 +416,306 @@ static int rating_clamp_round(double x)
     return (int)r;
 }
 
+/* ---- choosing the top of a list of scored items */
+
+typedef struct {
+    double score;
+    uint32_t item;
+} ScoredItem;
+
+static void scored_swap(ScoredItem *a, ScoredItem *b)
+{
+    ScoredItem t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Reorders list (n,) so that its first k entries are the k of highest score,
+ * in no particular order. Quickselect with a three-way partition: expected
+ * O(n) for scores in random order, as affinities and Gumbel keys are. */
+static void scored_select_top(ScoredItem *list, size_t n, size_t k)
+{
+    assert(k <= n);
+    size_t lo = 0, hi = n; /* the boundary k lies strictly inside [lo, hi) */
+    while (lo < k && k < hi) {
+        double pivot = list[lo + (hi - lo) / 2].score;
+        /* [lo, above) > pivot, [above, i) == pivot, [below, hi) < pivot */
+        size_t above = lo, i = lo, below = hi;
+        while (i < below) {
+            if (list[i].score > pivot)
+                scored_swap(&list[above++], &list[i++]);
+            else if (list[i].score < pivot)
+                scored_swap(&list[i], &list[--below]);
+            else
+                i++;
+        }
+        if (k < above)
+            hi = above;
+        else if (k <= below)
+            return;
+        else
+            lo = below;
+    }
+}
+
+/* Highest score first; ties by item id, so the order is the same on every
+ * platform. */
+static int scored_compare_desc(const void *a, const void *b)
+{
+    const ScoredItem *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+/* ---- events */
+
+const char *generate_event_name(GenerateEvent event)
+{
+    static const char *const NAMES[GENERATE_EVENT_COUNT] = {"view", "cart", "purchase"};
+    assert(event >= 0 && event < GENERATE_EVENT_COUNT);
+    return NAMES[event];
+}
+
+/* The event of an interaction whose affinity plus noise is `score`. */
+static GenerateEvent event_of_score(double score)
+{
+    if (score > GENERATE_PURCHASE_THRESHOLD)
+        return GENERATE_EVENT_PURCHASE;
+    if (score > GENERATE_CART_THRESHOLD)
+        return GENERATE_EVENT_CART;
+    return GENERATE_EVENT_VIEW;
+}
+
+/* A standard Gumbel draw, -log(-log U). */
+static double gumbel_draw(Rng *rng)
+{
+    double u = rng_uniform(rng);
+    if (u < 1e-300)
+        u = 1e-300;
+    return -log(-log(u));
+}
+
+/* ---- the generator: the true model, the output files and per-user scratch */
+
+typedef struct {
+    const GenerateConfig *config;
+    GenerateSummary *summary;
+    TrueItems items;
+    uint32_t *counts;       /* (users,) lines per user, train + test */
+    CsvOut train, test, truth;
+    Rng split_rng;          /* the train/test coin, one stream for all users */
+    uint8_t *item_seen;     /* (n_items,) 1 once an item has a line */
+    /* the current user */
+    float *user_factors;    /* (dim,) */
+    uint32_t *user_items;   /* (max count,) the user's items in history order */
+    uint8_t *interacted;    /* (n_items,) 1 for the user's items */
+    double *affinity;       /* (n_items,) p_u·q_i by item id; implicit or truth only */
+    ScoredItem *scored;     /* (n_items,) implicit or truth only */
+    RankSet taken;          /* explicit: popularity ranks drawn so far */
+} Generator;
+
+/* Opens the files and builds the true model. Returns 0, or -1 with a
+ * message and nothing left open or written. */
+static int generator_init(Generator *gen, const GenerateConfig *config, GenerateSummary *summary,
+                          Error *err)
+{
+    memset(gen, 0, sizeof *gen);
+    gen->config = config;
+    gen->summary = summary;
+    bool implicit = config->feedback == GENERATE_FEEDBACK_IMPLICIT;
+    const char *header = implicit ? "user_id,item_id,timestamp,event\n"
+                                  : "user_id,item_id,rating,timestamp\n";
+    if (csvout_open(&gen->train, config->out_path, header, err) != 0)
+        return -1;
+    if ((config->test_out_path[0] &&
+         csvout_open(&gen->test, config->test_out_path, header, err) != 0) ||
+        (config->truth_out_path[0] &&
+         csvout_open(&gen->truth, config->truth_out_path, "user_id,rank,item_id,true_score\n",
+                     err) != 0)) {
+        csvout_close(&gen->train, false, NULL);
+        csvout_close(&gen->test, false, NULL);
+        return -1;
+    }
+
+    trueitems_init(&gen->items, config);
+    size_t n_items = (size_t)config->items;
+    gen->counts = xmalloc((size_t)config->users * sizeof *gen->counts);
+    user_counts_draw(gen->counts, config->users, config->ratings, (uint32_t)(config->items / 2),
+                     config->seed);
+    uint32_t max_count = 0;
+    for (int u = 0; u < config->users; u++)
+        max_count = gen->counts[u] > max_count ? gen->counts[u] : max_count;
+    gen->split_rng = rng_stream(config->seed, STREAM_SPLIT, 0);
+    gen->item_seen = xcalloc(n_items, 1);
+    gen->user_factors = xmalloc((size_t)config->dim * sizeof *gen->user_factors);
+    gen->user_items = xmalloc(((size_t)max_count + 1) * sizeof *gen->user_items);
+    gen->interacted = xcalloc(n_items, 1);
+    if (implicit || gen->truth.file) {
+        gen->affinity = xmalloc(n_items * sizeof *gen->affinity);
+        gen->scored = xmalloc(n_items * sizeof *gen->scored);
+    }
+    return 0;
+}
+
+/* Frees everything and closes the files; when one cannot be written, every
+ * file is removed. Returns 0, or -1 with a message. */
+static int generator_finish(Generator *gen, Error *err)
+{
+    trueitems_free(&gen->items);
+    free(gen->counts);
+    free(gen->item_seen);
+    free(gen->user_factors);
+    free(gen->user_items);
+    free(gen->interacted);
+    free(gen->affinity);
+    free(gen->scored);
+    free(gen->taken.slots);
+    CsvOut *outs[] = {&gen->train, &gen->test, &gen->truth};
+    int rc = 0;
+    for (int k = 0; k < 3; k++)
+        if (csvout_close(outs[k], rc == 0, err) != 0)
+            rc = -1;
+    /* Do not leave one file of a failed set. */
+    for (int k = 0; rc != 0 && k < 3; k++)
+        if (outs[k]->path)
+            remove(outs[k]->path);
+    return rc;
+}
+
+/* The file the user's next line goes to (test with chance test_fraction),
+ * counted in the summary. */
+static CsvOut *generator_route_line(Generator *gen, uint32_t item)
+{
+    bool to_test = gen->test.file && rng_uniform(&gen->split_rng) < gen->config->test_fraction;
+    if (to_test)
+        gen->summary->n_test++;
+    else
+        gen->summary->n_train++;
+    if (!gen->item_seen[item]) {
+        gen->item_seen[item] = 1;
+        gen->summary->n_items_active++;
+    }
+    return to_test ? &gen->test : &gen->train;
+}
+
+/* affinity[i] = p_u·q_i for every item (the user's factors must be drawn). */
+static void generator_user_affinities(Generator *gen)
+{
+    int dim = gen->config->dim;
+    for (int i = 0; i < gen->items.n_items; i++)
+        gen->affinity[i] = factors_dot(gen->user_factors,
+                                       gen->items.item_factors + (size_t)i * (size_t)dim, dim);
+}
+
+/* Explicit: `count` distinct items by popularity, each rated. */
+static void generator_write_ratings(Generator *gen, uint64_t user_id, uint32_t count,
+                                    double user_bias, uint64_t timestamp, Rng *rng)
+{
+    const GenerateConfig *config = gen->config;
+    const TrueItems *items = &gen->items;
+    int dim = config->dim;
+    rankset_reset(&gen->taken, count);
+    int patience = MAX_REJECTIONS;
+    for (uint32_t n = 0; n < count; n++) {
+        uint32_t item = items->item_of_rank[user_draw_new_rank(items, &gen->taken, &patience, rng)];
+        double dot = factors_dot(gen->user_factors,
+                                 items->item_factors + (size_t)item * (size_t)dim, dim);
+        double noise = config->noise_std * rng_normal(rng);
+        int rating = rating_clamp_round(RATING_MEAN + user_bias + items->item_bias[item] + dot +
+                                        noise);
+        timestamp += 1 + rng_below(rng, TIMESTAMP_MAX_GAP_S);
+        csvout_write_rating(generator_route_line(gen, item), user_id, (uint64_t)item + 1, rating,
+                            timestamp);
+        gen->user_items[n] = item;
+    }
+}
+
+/* Implicit: `count` distinct items from the choice model, in random order,
+ * each with an event. Needs the user's affinities. */
+static void generator_write_interactions(Generator *gen, uint64_t user_id, uint32_t count,
+                                         uint64_t timestamp, Rng *rng)
+{
+    const GenerateConfig *config = gen->config;
+    int n_items = gen->items.n_items;
+    /* Gumbel-top-k: the `count` largest log weight + Gumbel keys are a draw
+     * without replacement in proportion to the weights. */
+    for (int i = 0; i < n_items; i++) {
+        double log_weight = gen->items.popularity_log[i] +
+                            config->preference_strength * gen->affinity[i];
+        gen->scored[i] = (ScoredItem){log_weight + gumbel_draw(rng), (uint32_t)i};
+    }
+    scored_select_top(gen->scored, (size_t)n_items, count);
+    /* Selection leaves them in an order that depends on the keys: shuffle
+     * (Fisher-Yates) so that time order is random. */
+    for (uint32_t n = 0; n < count; n++)
+        gen->user_items[n] = gen->scored[n].item;
+    for (uint32_t n = count; n > 1; n--) {
+        uint32_t j = (uint32_t)rng_below(rng, n);
+        uint32_t t = gen->user_items[n - 1];
+        gen->user_items[n - 1] = gen->user_items[j];
+        gen->user_items[j] = t;
+    }
+
+    for (uint32_t n = 0; n < count; n++) {
+        uint32_t item = gen->user_items[n];
+        double score = gen->affinity[item] + config->noise_std * rng_normal(rng);
+        GenerateEvent event = event_of_score(score);
+        timestamp += 1 + rng_below(rng, TIMESTAMP_MAX_GAP_S);
+        csvout_write_event(generator_route_line(gen, item), user_id, (uint64_t)item + 1,
+                           timestamp, event);
+        gen->summary->n_events[event]++;
+    }
+}
+
+/* The truth: the user's truth_k items of highest affinity among those not
+ * in user_items (marked in `interacted`), best first. */
+static void generator_write_truth(Generator *gen, uint64_t user_id)
+{
+    size_t n = 0;
+    for (int i = 0; i < gen->items.n_items; i++)
+        if (!gen->interacted[i])
+            gen->scored[n++] = (ScoredItem){gen->affinity[i], (uint32_t)i};
+    size_t k = (size_t)gen->config->truth_k < n ? (size_t)gen->config->truth_k : n;
+    scored_select_top(gen->scored, n, k);
+    qsort(gen->scored, k, sizeof *gen->scored, scored_compare_desc);
+    for (size_t r = 0; r < k; r++)
+        csvout_write_truth(&gen->truth, user_id, (uint64_t)r + 1,
+                           (uint64_t)gen->scored[r].item + 1, gen->scored[r].score);
+    gen->summary->n_truth += k;
+}
+
+/* All lines of user u (0-based), if they have any. */
+static void generator_write_user(Generator *gen, int u)
+{
+    const GenerateConfig *config = gen->config;
+    uint32_t count = gen->counts[u];
+    if (count == 0)
+        return;
+    gen->summary->n_users_active++;
+    uint64_t user_id = (uint64_t)u + 1;
+    /* Stream order: bias, factors, start time, then the mode's draws. */
+    Rng rng = rng_stream(config->seed, STREAM_USER, (uint64_t)u);
+    double user_bias = user_draw_factors(&rng, gen->items.factor_std, config->dim,
+                                         gen->user_factors);
+    uint64_t timestamp = (uint64_t)TIMESTAMP_BASE + rng_below(&rng, TIMESTAMP_BASE_SPREAD);
+    if (gen->affinity)
+        generator_user_affinities(gen);
+
+    if (config->feedback == GENERATE_FEEDBACK_IMPLICIT)
+        generator_write_interactions(gen, user_id, count, timestamp, &rng);
+    else
+        generator_write_ratings(gen, user_id, count, user_bias, timestamp, &rng);
+
+    if (gen->truth.file) {
+        for (uint32_t n = 0; n < count; n++)
+            gen->interacted[gen->user_items[n]] = 1;
+        generator_write_truth(gen, user_id);
+        for (uint32_t n = 0; n < count; n++)
+            gen->interacted[gen->user_items[n]] = 0;
+    }
+}
+
 /* Checks what generate_ratings needs regardless of how the config was
  * built. */
 static int generate_check(const GenerateConfig *config, Error *err)
@@ -342,10 +724,17 @@ static int generate_check(const GenerateConfig *config, Error *err)
         return error_set(err, "generate needs --users >= 1, --items >= 2 and --dim >= 1 "
                               "(found %d, %d, %d)",
                          config->users, config->items, config->dim);
+    if (config->feedback != GENERATE_FEEDBACK_EXPLICIT &&
+        config->feedback != GENERATE_FEEDBACK_IMPLICIT)
+        return error_set(err, "--feedback must be explicit or implicit");
     if (!(config->test_fraction >= 0.0 && config->test_fraction < 1.0))
         return error_set(err, "--test-fraction must be in [0, 1), found %g", config->test_fraction);
-    if (!(config->zipf_exponent >= 0.0) || !(config->noise_std >= 0.0))
-        return error_set(err, "--zipf-exponent and --noise-std must be 0 or more");
+    if (!(config->zipf_exponent >= 0.0) || !(config->noise_std >= 0.0) ||
+        !(config->preference_strength >= 0.0) || !isfinite(config->preference_strength))
+        return error_set(err, "--zipf-exponent, --noise-std and --preference-strength must be "
+                              "0 or more");
+    if (config->truth_out_path[0] && config->truth_k < 1)
+        return error_set(err, "--truth-k must be 1 or more, found %d", config->truth_k);
     uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);
     if (config->ratings > limit)
         return error_set(err, "--ratings %llu is more than --users %d * --items %d / 2 = %llu "
@@ -360,77 +749,63 @@ int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Err
     memset(summary, 0, sizeof *summary);
     if (generate_check(config, err) != 0)
         return -1;
-    bool split = config->test_out_path[0] != '\0';
-    CsvOut train_out = {0}, test_out = {0};
-    if (csvout_open(&train_out, config->out_path, err) != 0)
+    Generator gen;
+    if (generator_init(&gen, config, summary, err) != 0)
         return -1;
-    if (split && csvout_open(&test_out, config->test_out_path, err) != 0) {
-        csvout_close(&train_out, false, NULL);
-        return -1;
-    }
-
-    TrueItems items;
-    trueitems_init(&items, config);
-    int dim = config->dim;
-    uint32_t *counts = xmalloc((size_t)config->users * sizeof *counts);
-    user_counts_draw(counts, config->users, config->ratings, (uint32_t)(config->items / 2),
-                     config->seed);
-    uint8_t *item_seen = xcalloc((size_t)config->items, 1);
-    float *user_factors = xmalloc((size_t)dim * sizeof *user_factors);
-    RankSet taken = {0};
-    Rng split_rng = rng_stream(config->seed, STREAM_SPLIT, 0);
-
-    for (int u = 0; u < config->users; u++) {
-        if (counts[u] == 0)
-            continue;
-        summary->n_users_active++;
-        Rng rng = rng_stream(config->seed, STREAM_USER, (uint64_t)u);
-        double user_bias = USER_BIAS_STD * rng_normal(&rng);
-        for (int k = 0; k < dim; k++)
-            user_factors[k] = items.factor_std * (float)rng_normal(&rng);
-        uint64_t timestamp = (uint64_t)TIMESTAMP_BASE + rng_below(&rng, TIMESTAMP_BASE_SPREAD);
-        rankset_reset(&taken, counts[u]);
-        int patience = MAX_REJECTIONS;
-
-        for (uint32_t n = 0; n < counts[u]; n++) {
-            uint32_t item = items.item_of_rank[user_draw_new_rank(&items, &taken, &patience, &rng)];
-            const float *q = items.item_factors + (size_t)item * (size_t)dim;
-            double dot = 0.0;
-            for (int k = 0; k < dim; k++)
-                dot += (double)user_factors[k] * (double)q[k];
-            double noise = config->noise_std * rng_normal(&rng);
-            int rating = rating_clamp_round(RATING_MEAN + user_bias + items.item_bias[item] + dot +
-                                            noise);
-            timestamp += 1 + rng_below(&rng, TIMESTAMP_MAX_GAP_S);
-
-            bool to_test = split && rng_uniform(&split_rng) < config->test_fraction;
-            CsvOut *out = to_test ? &test_out : &train_out;
-            csvout_write_line(out, (uint64_t)u + 1, (uint64_t)item + 1, rating, timestamp);
-            if (to_test)
-                summary->n_test++;
-            else
-                summary->n_train++;
-            if (!item_seen[item]) {
-                item_seen[item] = 1;
-                summary->n_items_active++;
-            }
-        }
-    }
+    for (int u = 0; u < config->users; u++)
+        generator_write_user(&gen, u);
     assert(summary->n_train + summary->n_test == config->ratings);
+    return generator_finish(&gen, err);
+}
 
-    free(taken.slots);
+/* ---- the true model, on its own */
+
+struct GenerateModel {
+    TrueItems items;
+    uint64_t seed;
+};
+
+GenerateModel *generate_model_create(const GenerateConfig *config)
+{
+    assert(config->items >= 2 && config->dim >= 1);
+    GenerateModel *model = xcalloc(1, sizeof *model);
+    trueitems_init(&model->items, config);
+    model->seed = config->seed;
+    return model;
+}
+
+double generate_model_affinity(const GenerateModel *model, uint64_t user_id, uint64_t item_id)
+{
+    assert(user_id >= 1 && item_id >= 1 && item_id <= (uint64_t)model->items.n_items);
+    int dim = model->items.dim;
+    float *user_factors = xmalloc((size_t)dim * sizeof *user_factors);
+    Rng rng = rng_stream(model->seed, STREAM_USER, user_id - 1);
+    user_draw_factors(&rng, model->items.factor_std, dim, user_factors);
+    double affinity = factors_dot(user_factors,
+                                  model->items.item_factors + (size_t)(item_id - 1) * (size_t)dim,
+                                  dim);
     free(user_factors);
-    free(item_seen);
-    free(counts);
-    trueitems_free(&items);
-    int rc = csvout_close(&train_out, true, err);
-    if (split) {
-        int rc_test = csvout_close(&test_out, rc == 0, err);
-        if (rc != 0 || rc_test != 0) {
-            /* Do not leave one file of a failed pair. */
-            remove(config->out_path);
-            rc = -1;
-        }
-    }
-    return rc;
+    return affinity;
+}
+
+void generate_model_user_affinities(const GenerateModel *model, uint64_t user_id,
+                                    double *affinities)
+{
+    assert(user_id >= 1);
+    int dim = model->items.dim;
+    float *user_factors = xmalloc((size_t)dim * sizeof *user_factors);
+    Rng rng = rng_stream(model->seed, STREAM_USER, user_id - 1);
+    user_draw_factors(&rng, model->items.factor_std, dim, user_factors);
+    for (int i = 0; i < model->items.n_items; i++)
+        affinities[i] = factors_dot(user_factors,
+                                    model->items.item_factors + (size_t)i * (size_t)dim, dim);
+    free(user_factors);
+}
+
+void generate_model_destroy(GenerateModel *model)
+{
+    if (!model)
+        return;
+    trueitems_free(&model->items);
+    free(model);
 }

@@ -90,16 +90,26 @@ typedef struct {
     int log_level;        /* 0 error … 3 debug */
 } TrainConfig;
 
+/* What `psrec generate` writes: ratings, or interactions with an event. */
+typedef enum {
+    GENERATE_FEEDBACK_EXPLICIT = 0, /* user_id,item_id,rating,timestamp */
+    GENERATE_FEEDBACK_IMPLICIT = 1  /* user_id,item_id,timestamp,event */
+} GenerateFeedback;
+
 typedef struct {
     char out_path[OPTION_STRING_BYTES];
-    char test_out_path[OPTION_STRING_BYTES]; /* "" = no test split */
+    char test_out_path[OPTION_STRING_BYTES];  /* "" = no test split */
+    char truth_out_path[OPTION_STRING_BYTES]; /* "" = no truth file */
     double test_fraction;
+    int feedback;         /* GenerateFeedback */
     int users;
     int items;
-    uint64_t ratings;
+    uint64_t ratings;     /* ratings, or interactions in implicit mode */
     int dim;              /* true latent factors */
     double zipf_exponent; /* item popularity ~ rank^-exponent */
+    double preference_strength; /* implicit: choice weight popularity * exp(strength * p_u.q_i) */
     double noise_std;
+    int truth_k;          /* items per user in the truth file */
     uint64_t seed;
 } GenerateConfig;
 

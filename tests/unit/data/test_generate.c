@@ -5,6 +5,9 @@
  * partitions the unsplit output, power-law item popularity, heavy-tailed
  * user activity, and ratings that carry a persistent per-item and per-user
  * signal (split-half correlation of means), as a known model would give.
+ * Implicit interactions are checked the same way, and against the true
+ * affinities (generate_model_affinity): users take what they like, buy what
+ * they like most, and the truth file is the exact top of what they skipped.
  */
 #include <check.h>
 #include <math.h>
@@ -305,12 +308,13 @@ START_TEST(test_split_partitions_output)
 }
 END_TEST
 
-/* Ratings per item, sorted from most to least rated. */
-static uint64_t *item_counts_sorted(const Lines *lines, int items)
+/* Lines per item (line_items is (n,) item ids), sorted from most to least
+ * used. */
+static uint64_t *item_counts_sorted(const uint64_t *line_items, size_t n, int items)
 {
     uint64_t *counts = xcalloc((size_t)items, sizeof *counts);
-    for (size_t k = 0; k < lines->n; k++)
-        counts[lines->items[k] - 1]++;
+    for (size_t k = 0; k < n; k++)
+        counts[line_items[k] - 1]++;
     qsort(counts, (size_t)items, sizeof *counts, compare_u64_desc);
     return counts;
 }
@@ -323,14 +327,12 @@ static double top_share(const uint64_t *sorted, int top, uint64_t total)
     return (double)sum / (double)total;
 }
 
-START_TEST(test_popularity_power_law)
+/* The item ids of `ratings` lines (line_items) over 5000 items follow
+ * Zipf(1). */
+static void check_popularity_power_law(const uint64_t *line_items, uint64_t ratings)
 {
     const int items = 5000;
-    const uint64_t ratings = 200000;
-    GenerateConfig config = config_make(20000, items, ratings, "zipf.csv", NULL);
-    generate_ok(&config);
-    Lines lines = lines_read(config.out_path);
-    uint64_t *sorted = item_counts_sorted(&lines, items);
+    uint64_t *sorted = item_counts_sorted(line_items, ratings, items);
     /* Zipf(1) over 5000 items puts H(50)/H(5000) ≈ 49% of draws on the top
      * 1%; the no-repeat rule flattens the head a little. */
     double share = top_share(sorted, items / 100, ratings);
@@ -350,29 +352,39 @@ START_TEST(test_popularity_power_law)
                       before);
     }
     free(sorted);
+}
+
+START_TEST(test_popularity_power_law)
+{
+    const int items = 5000;
+    const uint64_t ratings = 200000;
+    GenerateConfig config = config_make(20000, items, ratings, "zipf.csv", NULL);
+    generate_ok(&config);
+    Lines lines = lines_read(config.out_path);
+    check_popularity_power_law(lines.items, lines.n);
     lines_free(&lines);
 
     /* Exponent 0 is uniform: the top 1% holds about 1%. */
     config.zipf_exponent = 0.0;
     generate_ok(&config);
     lines = lines_read(config.out_path);
-    sorted = item_counts_sorted(&lines, items);
-    share = top_share(sorted, items / 100, ratings);
+    uint64_t *sorted = item_counts_sorted(lines.items, lines.n, items);
+    double share = top_share(sorted, items / 100, ratings);
     ck_assert_msg(share < 0.03, "uniform: top 1%% of items hold %.3f", share);
     free(sorted);
     lines_free(&lines);
 }
 END_TEST
 
-START_TEST(test_user_activity_heavy_tailed)
+/* The user ids of 100000 lines (line_users) over 5000 users and 2000
+ * items: a heavy tail of activity. */
+static void check_user_activity_heavy_tailed(const uint64_t *line_users, size_t n)
 {
     const int users = 5000;
-    GenerateConfig config = config_make(users, 2000, 100000, "users.csv", NULL);
-    generate_ok(&config);
-    Lines lines = lines_read(config.out_path);
+    ck_assert_uint_eq(n, 100000);
     uint64_t *counts = xcalloc((size_t)users, sizeof *counts);
-    for (size_t k = 0; k < lines.n; k++)
-        counts[lines.users[k] - 1]++;
+    for (size_t k = 0; k < n; k++)
+        counts[line_users[k] - 1]++;
     qsort(counts, (size_t)users, sizeof *counts, compare_u64);
     double mean = 100000.0 / users;
     ck_assert_uint_ge(counts[0], 1);
@@ -383,6 +395,14 @@ START_TEST(test_user_activity_heavy_tailed)
     ck_assert_msg((double)counts[users / 2] < 0.8 * mean, "median %llu, mean %.1f",
                   (unsigned long long)counts[users / 2], mean);
     free(counts);
+}
+
+START_TEST(test_user_activity_heavy_tailed)
+{
+    GenerateConfig config = config_make(5000, 2000, 100000, "users.csv", NULL);
+    generate_ok(&config);
+    Lines lines = lines_read(config.out_path);
+    check_user_activity_heavy_tailed(lines.users, lines.n);
     lines_free(&lines);
 }
 END_TEST
@@ -536,6 +556,468 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- implicit feedback and the truth file */
+
+/* config_make for implicit feedback. */
+static GenerateConfig config_make_implicit(int users, int items, uint64_t interactions,
+                                           const char *out, const char *test_out)
+{
+    GenerateConfig config = config_make(users, items, interactions, out, test_out);
+    config.feedback = GENERATE_FEEDBACK_IMPLICIT;
+    return config;
+}
+
+typedef struct {
+    size_t n;
+    uint64_t *users;
+    uint64_t *items;
+    uint64_t *timestamps;
+    int *events; /* GenerateEvent */
+} Events;
+
+/* Appends the lines of an implicit CSV to *events, checking its header, the
+ * shape of every line and the event names. */
+static void events_read_append(Events *events, const char *path)
+{
+    FILE *file = fopen(path, "r");
+    ck_assert_ptr_nonnull(file);
+    char header[64];
+    ck_assert_ptr_nonnull(fgets(header, sizeof header, file));
+    ck_assert_str_eq(header, "user_id,item_id,timestamp,event\n");
+    size_t cap = events->n;
+    unsigned long long u, i, t;
+    char name[16];
+    char end;
+    while (fscanf(file, "%llu,%llu,%llu,%15[a-z]%c", &u, &i, &t, name, &end) == 5) {
+        ck_assert_int_eq(end, '\n');
+        int event = -1;
+        for (int e = 0; e < GENERATE_EVENT_COUNT; e++)
+            if (strcmp(name, generate_event_name((GenerateEvent)e)) == 0)
+                event = e;
+        ck_assert_msg(event >= 0, "%s: unknown event '%s'", path, name);
+        if (events->n >= cap) {
+            cap = cap ? cap * 2 : 1024;
+            events->users = xrealloc(events->users, cap * sizeof *events->users);
+            events->items = xrealloc(events->items, cap * sizeof *events->items);
+            events->timestamps = xrealloc(events->timestamps, cap * sizeof *events->timestamps);
+            events->events = xrealloc(events->events, cap * sizeof *events->events);
+        }
+        events->users[events->n] = u;
+        events->items[events->n] = i;
+        events->timestamps[events->n] = t;
+        events->events[events->n] = event;
+        events->n++;
+    }
+    ck_assert_msg(feof(file), "%s: a line does not read as user,item,timestamp,event", path);
+    fclose(file);
+}
+
+static Events events_read(const char *path)
+{
+    Events events = {0};
+    events_read_append(&events, path);
+    return events;
+}
+
+static void events_free(Events *events)
+{
+    free(events->users);
+    free(events->items);
+    free(events->timestamps);
+    free(events->events);
+    memset(events, 0, sizeof *events);
+}
+
+/* Two files hold the same bytes. */
+static bool files_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *da = file_slurp(a, &na), *db = file_slurp(b, &nb);
+    bool equal = na == nb && memcmp(da, db, na) == 0;
+    free(da);
+    free(db);
+    return equal;
+}
+
+START_TEST(test_implicit_same_seed_same_bytes)
+{
+    GenerateConfig a = config_make_implicit(500, 300, 20000, "a.csv", "a_test.csv");
+    GenerateConfig b = config_make_implicit(500, 300, 20000, "b.csv", "b_test.csv");
+    snprintf(a.truth_out_path, sizeof a.truth_out_path, "%s/a_truth.csv", scratch_dir);
+    snprintf(b.truth_out_path, sizeof b.truth_out_path, "%s/b_truth.csv", scratch_dir);
+    generate_ok(&a);
+    generate_ok(&b);
+    ck_assert(files_equal(a.out_path, b.out_path));
+    ck_assert(files_equal(a.test_out_path, b.test_out_path));
+    ck_assert(files_equal(a.truth_out_path, b.truth_out_path));
+
+    /* The truth draws no random numbers: without it, the same interactions. */
+    b.truth_out_path[0] = '\0';
+    generate_ok(&b);
+    ck_assert(files_equal(a.out_path, b.out_path));
+    ck_assert(files_equal(a.test_out_path, b.test_out_path));
+
+    b.seed = 43;
+    generate_ok(&b);
+    ck_assert(!files_equal(a.out_path, b.out_path));
+}
+END_TEST
+
+START_TEST(test_implicit_lines_valid_and_distinct)
+{
+    const int users = 700, items = 400;
+    const uint64_t interactions = 30000;
+    GenerateConfig config = config_make_implicit(users, items, interactions, "train.csv",
+                                                 "test.csv");
+    GenerateSummary summary = generate_ok(&config);
+    Events events = events_read(config.out_path);
+    ck_assert_uint_eq(events.n, summary.n_train);
+    size_t n_train = events.n;
+    events_read_append(&events, config.test_out_path);
+    ck_assert_uint_eq(events.n - n_train, summary.n_test);
+    ck_assert_uint_eq(events.n, interactions);
+    double share = (double)summary.n_test / (double)interactions;
+    ck_assert_msg(fabs(share - 0.1) < 0.015, "test share %.4f", share);
+
+    uint64_t *pairs = xmalloc(interactions * sizeof *pairs);
+    bool *user_seen = xcalloc((size_t)users + 1, 1);
+    bool *item_seen = xcalloc((size_t)items + 1, 1);
+    uint64_t per_event[GENERATE_EVENT_COUNT] = {0};
+    for (size_t k = 0; k < events.n; k++) {
+        ck_assert_uint_ge(events.users[k], 1);
+        ck_assert_uint_le(events.users[k], users);
+        ck_assert_uint_ge(events.items[k], 1);
+        ck_assert_uint_le(events.items[k], items);
+        ck_assert_uint_gt(events.timestamps[k], 1000000000);
+        /* Each file lists users in order, and a user's history in time
+         * order. */
+        if (k > 0 && k != n_train) {
+            ck_assert_uint_ge(events.users[k], events.users[k - 1]);
+            if (events.users[k] == events.users[k - 1])
+                ck_assert_uint_gt(events.timestamps[k], events.timestamps[k - 1]);
+        }
+        pairs[k] = events.users[k] * (uint64_t)(items + 1) + events.items[k];
+        user_seen[events.users[k]] = true;
+        item_seen[events.items[k]] = true;
+        per_event[events.events[k]]++;
+    }
+    qsort(pairs, events.n, sizeof *pairs, compare_u64);
+    for (size_t k = 1; k < events.n; k++)
+        ck_assert_msg(pairs[k] != pairs[k - 1], "user %llu has item %llu twice",
+                      (unsigned long long)(pairs[k] / (uint64_t)(items + 1)),
+                      (unsigned long long)(pairs[k] % (uint64_t)(items + 1)));
+    uint64_t active_users = 0, active_items = 0;
+    for (int u = 1; u <= users; u++)
+        active_users += user_seen[u];
+    for (int i = 1; i <= items; i++)
+        active_items += item_seen[i];
+    ck_assert_uint_eq(active_users, users);
+    ck_assert_uint_eq(summary.n_users_active, active_users);
+    ck_assert_uint_eq(summary.n_items_active, active_items);
+    /* Every event occurs, views most, purchases least. */
+    for (int e = 0; e < GENERATE_EVENT_COUNT; e++)
+        ck_assert_uint_eq(per_event[e], summary.n_events[e]);
+    ck_assert_uint_gt(per_event[GENERATE_EVENT_VIEW], per_event[GENERATE_EVENT_CART]);
+    ck_assert_uint_gt(per_event[GENERATE_EVENT_CART], per_event[GENERATE_EVENT_PURCHASE]);
+    ck_assert_uint_gt(per_event[GENERATE_EVENT_PURCHASE], interactions / 50);
+    free(pairs);
+    free(user_seen);
+    free(item_seen);
+    events_free(&events);
+}
+END_TEST
+
+/* Taste reshapes popularity but keeps its power law, and the heavy tail of
+ * user activity is that of explicit ratings. */
+START_TEST(test_implicit_power_laws)
+{
+    GenerateConfig config = config_make_implicit(20000, 5000, 200000, "zipf.csv", NULL);
+    generate_ok(&config);
+    Events events = events_read(config.out_path);
+    check_popularity_power_law(events.items, events.n);
+    events_free(&events);
+
+    config = config_make_implicit(5000, 2000, 100000, "users.csv", NULL);
+    generate_ok(&config);
+    events = events_read(config.out_path);
+    check_user_activity_heavy_tailed(events.users, events.n);
+    events_free(&events);
+}
+END_TEST
+
+/* How the interactions of a config relate to the true affinities. */
+typedef struct {
+    double mean_interacted; /* over all lines */
+    double mean_all;        /* over all (active user, item) pairs */
+    double mean_user;       /* over users of the mean over their lines */
+    double mean_last;       /* over users of their last line in time */
+    double win_rate;        /* chance an interacted item beats a non-interacted
+                             * one of the next lower empirical popularity */
+    double mean_event[GENERATE_EVENT_COUNT];
+} AffinityStats;
+
+static AffinityStats affinity_stats(const GenerateConfig *config)
+{
+    int items = config->items;
+    Events events = events_read(config->out_path); /* no split: one file, by user */
+    GenerateModel *model = generate_model_create(config);
+    AffinityStats stats = {0};
+
+    /* Items by empirical popularity: position[item] in the order of counts. */
+    uint64_t *keys = xcalloc((size_t)items, sizeof *keys);
+    for (size_t k = 0; k < events.n; k++)
+        keys[events.items[k] - 1] += (uint64_t)items;
+    for (int i = 0; i < items; i++)
+        keys[i] += (uint64_t)i; /* count * items + item: sorts by count, decodes */
+    qsort(keys, (size_t)items, sizeof *keys, compare_u64_desc);
+    uint64_t *item_at = xmalloc((size_t)items * sizeof *item_at);
+    size_t *position = xmalloc((size_t)items * sizeof *position);
+    for (int p = 0; p < items; p++) {
+        item_at[p] = keys[p] % (uint64_t)items + 1;
+        position[item_at[p] - 1] = (size_t)p;
+    }
+
+    bool *interacted = xcalloc((size_t)items + 1, 1);
+    double *affinity = xmalloc(((size_t)items + 1) * sizeof *affinity);
+    size_t n_users = 0, n_event[GENERATE_EVENT_COUNT] = {0}, wins = 0, comparisons = 0;
+    for (size_t start = 0; start < events.n;) {
+        uint64_t user = events.users[start];
+        size_t end = start;
+        while (end < events.n && events.users[end] == user)
+            end++;
+        n_users++;
+        generate_model_user_affinities(model, user, affinity + 1);
+        for (int i = 1; i <= items; i++)
+            stats.mean_all += affinity[i] / items;
+        for (size_t k = start; k < end; k++)
+            interacted[events.items[k]] = true;
+        for (size_t k = start; k < end; k++) {
+            double a = affinity[events.items[k]];
+            stats.mean_interacted += a;
+            stats.mean_event[events.events[k]] += a;
+            n_event[events.events[k]]++;
+            /* The nearest less popular item the user did not take. */
+            for (size_t p = position[events.items[k] - 1] + 1; p < (size_t)items; p++) {
+                if (!interacted[item_at[p]]) {
+                    wins += a > affinity[item_at[p]];
+                    comparisons++;
+                    break;
+                }
+            }
+        }
+        double user_sum = 0;
+        for (size_t k = start; k < end; k++)
+            user_sum += affinity[events.items[k]];
+        stats.mean_user += user_sum / (double)(end - start);
+        stats.mean_last += affinity[events.items[end - 1]];
+        for (size_t k = start; k < end; k++)
+            interacted[events.items[k]] = false;
+        start = end;
+    }
+    stats.mean_interacted /= (double)events.n;
+    stats.mean_all /= (double)n_users;
+    stats.mean_user /= (double)n_users;
+    stats.mean_last /= (double)n_users;
+    stats.win_rate = (double)wins / (double)comparisons;
+    for (int e = 0; e < GENERATE_EVENT_COUNT; e++)
+        stats.mean_event[e] = n_event[e] ? stats.mean_event[e] / (double)n_event[e] : NAN;
+    free(keys);
+    free(item_at);
+    free(position);
+    free(interacted);
+    free(affinity);
+    generate_model_destroy(model);
+    events_free(&events);
+    return stats;
+}
+
+/* Users pick what they like: interacted items have a clearly higher true
+ * affinity than the average item (p_u·q_i has std 0.8) and than items of
+ * similar popularity they skipped; a user's last item is a typical one, not
+ * their favourite or least favourite; and purchases are of better-liked
+ * items than carts, carts than views. With strength 0 choice is by
+ * popularity alone and the margins vanish. */
+START_TEST(test_implicit_follows_preferences)
+{
+    GenerateConfig config = config_make_implicit(3000, 1000, 60000, "taste.csv", NULL);
+    generate_ok(&config);
+    AffinityStats stats = affinity_stats(&config);
+    ck_assert_msg(fabs(stats.mean_all) < 0.05, "mean affinity of all items %.3f",
+                  stats.mean_all);
+    ck_assert_msg(stats.mean_interacted > stats.mean_all + 0.5,
+                  "interacted %.3f vs all %.3f", stats.mean_interacted, stats.mean_all);
+    ck_assert_msg(stats.win_rate > 0.65, "interacted beats a similar skipped item %.3f",
+                  stats.win_rate);
+    ck_assert_msg(fabs(stats.mean_last - stats.mean_user) < 0.1,
+                  "last item %.3f vs all of the user's %.3f", stats.mean_last, stats.mean_user);
+    ck_assert_msg(stats.mean_event[GENERATE_EVENT_PURCHASE] >
+                      stats.mean_event[GENERATE_EVENT_CART] + 0.3,
+                  "purchase %.3f vs cart %.3f", stats.mean_event[GENERATE_EVENT_PURCHASE],
+                  stats.mean_event[GENERATE_EVENT_CART]);
+    ck_assert_msg(stats.mean_event[GENERATE_EVENT_CART] >
+                      stats.mean_event[GENERATE_EVENT_VIEW] + 0.3,
+                  "cart %.3f vs view %.3f", stats.mean_event[GENERATE_EVENT_CART],
+                  stats.mean_event[GENERATE_EVENT_VIEW]);
+
+    config.preference_strength = 0.0;
+    generate_ok(&config);
+    AffinityStats blind = affinity_stats(&config);
+    ck_assert_msg(fabs(blind.mean_interacted - blind.mean_all) < 0.05,
+                  "strength 0: interacted %.3f vs all %.3f", blind.mean_interacted,
+                  blind.mean_all);
+    ck_assert_msg(fabs(blind.win_rate - 0.5) < 0.03, "strength 0: win rate %.3f",
+                  blind.win_rate);
+}
+END_TEST
+
+/* The truth file of `config` against its interaction files: per active
+ * user, min(truth_k, unseen) lines ranked 1.., of items the user has no line
+ * for, best first, with the true scores, and no unseen item left out that
+ * scores higher than the last one listed. `pairs` is (n_pairs,) user * (items
+ * + 1) + item over train and test, sorted. */
+static void check_truth(const GenerateConfig *config, const uint64_t *pairs, size_t n_pairs)
+{
+    int users = config->users, items = config->items, k_max = config->truth_k;
+    uint64_t stride = (uint64_t)items + 1;
+    GenerateModel *model = generate_model_create(config);
+    FILE *file = fopen(config->truth_out_path, "r");
+    ck_assert_ptr_nonnull(file);
+    char header[64];
+    ck_assert_ptr_nonnull(fgets(header, sizeof header, file));
+    ck_assert_str_eq(header, "user_id,rank,item_id,true_score\n");
+
+    bool *interacted = xcalloc((size_t)items + 1, 1);
+    bool *listed = xcalloc((size_t)items + 1, 1);
+    double *affinity = xmalloc(((size_t)items + 1) * sizeof *affinity);
+    size_t next_pair = 0;
+    unsigned long long u = 0, rank = 0, item = 0;
+    double score = 0;
+    char end;
+    int got = fscanf(file, "%llu,%llu,%llu,%lf%c", &u, &rank, &item, &score, &end);
+    for (uint64_t user = 1; user <= (uint64_t)users; user++) {
+        size_t n_seen = 0;
+        while (next_pair < n_pairs && pairs[next_pair] / stride == user) {
+            interacted[pairs[next_pair] % stride] = true;
+            next_pair++;
+            n_seen++;
+        }
+        if (n_seen == 0) { /* users without lines are not listed */
+            ck_assert(got != 5 || u != user);
+            continue;
+        }
+        int k_user = k_max < items - (int)n_seen ? k_max : items - (int)n_seen;
+        generate_model_user_affinities(model, user, affinity + 1);
+        double last = INFINITY;
+        for (int r = 1; r <= k_user; r++) {
+            ck_assert_msg(got == 5 && end == '\n', "user %llu: truth line %d missing",
+                          (unsigned long long)user, r);
+            ck_assert_uint_eq(u, user);
+            ck_assert_uint_eq(rank, (unsigned long long)r);
+            ck_assert(item >= 1 && item <= (unsigned long long)items);
+            ck_assert_msg(!interacted[item], "user %llu: truth item %llu was interacted with",
+                          u, item);
+            ck_assert(!listed[item]);
+            listed[item] = true;
+            /* The bulk and the single-pair functions agree exactly. */
+            double truth = generate_model_affinity(model, user, item);
+            ck_assert(truth == affinity[item]);
+            ck_assert_msg(fabs(score - truth) < 1e-6, "user %llu item %llu: %.6f vs %.9f", u,
+                          item, score, truth);
+            ck_assert_msg(score <= last, "user %llu: rank %d out of order", u, r);
+            last = score;
+            got = fscanf(file, "%llu,%llu,%llu,%lf%c", &u, &rank, &item, &score, &end);
+        }
+        for (int i = 1; i <= items; i++) {
+            if (!interacted[i] && !listed[i])
+                ck_assert_msg(affinity[i] <= last + 1e-6,
+                              "user %llu: unseen item %d beats the truth",
+                              (unsigned long long)user, i);
+            interacted[i] = false;
+            listed[i] = false;
+        }
+    }
+    ck_assert_msg(got == EOF, "truth file goes on after the last user");
+    fclose(file);
+    free(interacted);
+    free(listed);
+    free(affinity);
+    generate_model_destroy(model);
+}
+
+START_TEST(test_truth_file)
+{
+    const int items = 400;
+    uint64_t stride = (uint64_t)items + 1;
+    GenerateConfig config = config_make_implicit(500, items, 10000, "train.csv", "test.csv");
+    snprintf(config.truth_out_path, sizeof config.truth_out_path, "%s/truth.csv", scratch_dir);
+    GenerateSummary summary = generate_ok(&config);
+    ck_assert_uint_eq(summary.n_truth, 500 * 20);
+    Events events = events_read(config.out_path);
+    events_read_append(&events, config.test_out_path);
+    uint64_t *pairs = xmalloc(events.n * sizeof *pairs);
+    for (size_t k = 0; k < events.n; k++)
+        pairs[k] = events.users[k] * stride + events.items[k];
+    qsort(pairs, events.n, sizeof *pairs, compare_u64);
+    check_truth(&config, pairs, events.n);
+    free(pairs);
+    events_free(&events);
+
+    /* Fewer lines than users, a short list, and users who hold half of 12
+     * items: the truth lists min(truth_k, unseen) items. */
+    config = config_make_implicit(40, 12, 30, "few.csv", NULL);
+    snprintf(config.truth_out_path, sizeof config.truth_out_path, "%s/few_truth.csv",
+             scratch_dir);
+    config.truth_k = 8;
+    config.zipf_exponent = 3.0;
+    generate_ok(&config);
+    events = events_read(config.out_path);
+    pairs = xmalloc(events.n * sizeof *pairs);
+    for (size_t k = 0; k < events.n; k++)
+        pairs[k] = events.users[k] * 13 + events.items[k];
+    qsort(pairs, events.n, sizeof *pairs, compare_u64);
+    check_truth(&config, pairs, events.n);
+    free(pairs);
+    events_free(&events);
+
+    /* Explicit ratings get a truth too, and it leaves their bytes alone. */
+    GenerateConfig plain = config_make(300, 200, 6000, "plain.csv", NULL);
+    GenerateConfig rated = config_make(300, 200, 6000, "rated.csv", NULL);
+    snprintf(rated.truth_out_path, sizeof rated.truth_out_path, "%s/rated_truth.csv",
+             scratch_dir);
+    rated.truth_k = 5;
+    generate_ok(&plain);
+    generate_ok(&rated);
+    ck_assert(files_equal(plain.out_path, rated.out_path));
+    Lines lines = lines_read(rated.out_path);
+    pairs = xmalloc(lines.n * sizeof *pairs);
+    for (size_t k = 0; k < lines.n; k++)
+        pairs[k] = lines.users[k] * 201 + lines.items[k];
+    qsort(pairs, lines.n, sizeof *pairs, compare_u64);
+    check_truth(&rated, pairs, lines.n);
+    free(pairs);
+    lines_free(&lines);
+}
+END_TEST
+
+/* A truth file that cannot be created leaves no other file behind; the
+ * loader refuses a truth file that would overwrite the data. */
+START_TEST(test_truth_errors)
+{
+    GenerateConfig config = config_make_implicit(10, 6, 30, "orphan.csv", "orphan_test.csv");
+    strcpy(config.truth_out_path, "/nonexistent/dir/truth.csv");
+    GenerateSummary summary;
+    Error err = {{0}};
+    ck_assert_int_eq(generate_ratings(&config, &summary, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/dir/truth.csv"));
+    ck_assert_int_eq(access(config.out_path, F_OK), -1);
+    ck_assert_int_eq(access(config.test_out_path, F_OK), -1);
+
+    char *argv[] = {"--feedback", "implicit", "--out", "x.csv", "--truth-out", "x.csv"};
+    ck_assert_int_eq(config_load_generate(&config, 6, argv, &err), -1);
+    ck_assert_str_eq(err.message, "--truth-out must differ from --out and --test-out ('x.csv')");
+}
+END_TEST
+
 static Suite *generate_suite(void)
 {
     Suite *suite = suite_create("generate");
@@ -551,6 +1033,12 @@ static Suite *generate_suite(void)
     tcase_add_test(tc, test_full_capacity_terminates);
     tcase_add_test(tc, test_fewer_ratings_than_users);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_implicit_same_seed_same_bytes);
+    tcase_add_test(tc, test_implicit_lines_valid_and_distinct);
+    tcase_add_test(tc, test_implicit_power_laws);
+    tcase_add_test(tc, test_implicit_follows_preferences);
+    tcase_add_test(tc, test_truth_file);
+    tcase_add_test(tc, test_truth_errors);
     suite_add_tcase(suite, tc);
     return suite;
 }
