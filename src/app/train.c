@@ -418,7 +418,9 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         /* Without a validation split, the test split is what shows progress
          * (as RMSE did before ranking models). */
         bool with_test = early_stopping || last || data->n_valid == 0;
+        double eval_start = time_now_s();
         evaluate_epoch(worker, model, params, config, set, data, with_test, &record);
+        epoch_record_add(&record, "eval_seconds", time_now_s() - eval_start);
         record.elapsed_seconds = time_now_s() - started;
         record_choose_line(&record, model->implicit);
         totals->train_seconds += epoch_seconds;

@@ -852,23 +852,23 @@ int event_weights_parse(EventWeights *out, const char *text, Error *err)
             weight = strtod(number, &number_end);
         }
         if (!equals || name.len == 0) {
-            rc = error_set(err, "event weights: expected NAME=WEIGHT, found '%.*s'", shown,
+            rc = error_set(err, "--event-weights: expected NAME=WEIGHT, found '%.*s'", shown,
                            part.text);
         } else if (name.len >= EVENT_NAME_BYTES) {
             rc = error_set(err,
-                           "event weights: expected an event name of at most %d characters, "
+                           "--event-weights: expected an event name of at most %d characters, "
                            "found '%.*s'",
                            EVENT_NAME_BYTES - 1, shown, part.text);
         } else if (number_end == number || *number_end != '\0' || !isfinite(weight) ||
                    weight > FLT_MAX || !((float)weight > 0.0f)) {
             rc = error_set(err,
-                           "event weights: expected a positive finite weight, found '%.*s'",
+                           "--event-weights: expected a positive finite weight, found '%.*s'",
                            shown, part.text);
         } else if (event_weights_find(out, name.text, name.len) >= 0) {
-            rc = error_set(err, "event weights: event '%.*s' is given twice, again in '%.*s'",
+            rc = error_set(err, "--event-weights: event '%.*s' is given twice, again in '%.*s'",
                            (int)name.len, name.text, shown, part.text);
         } else if (out->n == EVENT_WEIGHTS_MAX) {
-            rc = error_set(err, "event weights: expected at most %d events, found '%.*s' too",
+            rc = error_set(err, "--event-weights: expected at most %d events, found '%.*s' too",
                            EVENT_WEIGHTS_MAX, shown, part.text);
         } else {
             memcpy(out->names[out->n], name.text, name.len);

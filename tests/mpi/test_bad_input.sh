@@ -138,3 +138,41 @@ run_mpi 3 train --servers 1 --optimizer sgd --learning-rate 50 --epochs 5 --batc
 [ -z "$(ls "$WORK"/stale/model/shard-00001-of-00002.bin 2>/dev/null)" ] ||
     fail "stale: the old run's second shard survived"
 echo "stale_model: the old manifest and shards are gone after a failed run"
+
+# ---- implicit feedback
+printf 'user_id,item_id,timestamp,event\n1,10,1,view\n1,11,2,wishlist\n2,10,3,cart\n' >"$WORK/events.csv"
+expect_failure unknown_event "events.csv:3: unknown event 'wishlist'" 3 \
+    --servers 1 --model bpr --event-weights view=1,cart=3,purchase=5 \
+    --train "$WORK/events.csv" --run-dir "$WORK/r7"
+expect_failure bad_event_weights "view=-1" 3 \
+    --servers 1 --model bpr --event-weights view=-1 --train "$WORK/events.csv" --run-dir "$WORK/r8"
+expect_failure mf_on_implicit "cannot train on --feedback implicit" 3 \
+    --servers 1 --model mf --feedback implicit --train "$WORK/events.csv" --run-dir "$WORK/r9"
+# --split loo orders each user's interactions by time: a file without
+# timestamps is refused unless file order is allowed to stand for time.
+printf 'user_id,item_id\n1,10\n1,11\n1,12\n2,10\n2,11\n2,13\n' >"$WORK/untimed.csv"
+expect_failure loo_without_time "allow-file-order" 3 \
+    --servers 1 --model bpr --split loo --train "$WORK/untimed.csv" --run-dir "$WORK/r10"
+run_mpi 3 train --servers 1 --model bpr --split loo --allow-file-order --epochs 1 \
+    --train "$WORK/untimed.csv" --run-dir "$WORK/untimed" --progress false >"$WORK/untimed.log" 2>&1 ||
+    { cat "$WORK/untimed.log"; fail "--split loo --allow-file-order failed"; }
+[ "$(json_field "$WORK/untimed/summary.json" test_examples)" = 2 ] ||
+    fail "loo with file order: expected 2 test examples"
+echo "loo_file_order: 2 users, 2 test items"
+
+# psrec recommend: a folder without a model, and a model whose shards are of
+# another kind (mf rows where the manifest says bpr), each end in one line.
+expect_recommend_failure() {
+    local name=$1 run_dir=$2 pattern=$3 status=0
+    run_mpi 2 recommend --run-dir "$run_dir" --k 5 --out "$WORK/recs.csv" \
+        >/dev/null 2>"$WORK/$name.err" || status=$?
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$(grep -c -- "$pattern" "$WORK/$name.err")" = 1 ] ||
+        fail "$name: recommend exit $status, expected '$pattern' once: $(cat "$WORK/$name.err")"
+    echo "$name: $(grep -- "$pattern" "$WORK/$name.err")"
+}
+expect_recommend_failure recommend_no_model "$WORK/nothing" "has no trained model"
+cp -r "$WORK/untimed" "$WORK/kinds"
+rm "$WORK"/kinds/model/shard-*
+cp "$WORK"/skip/model/shard-00000-of-00002.bin "$WORK/kinds/model/shard-00000-of-00001.bin"
+expect_recommend_failure recommend_other_kind "$WORK/kinds" "shard-00000-of-00001.bin"
+[ ! -e "$WORK/recs.csv" ] || fail "a failed recommend left $WORK/recs.csv"

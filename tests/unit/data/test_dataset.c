@@ -733,24 +733,24 @@ START_TEST(test_event_weights_parse)
     ck_assert_int_eq(event_weights_parse(&w, "abcdefghijklmnopqrstuvwxyz01234=2", &err), 0);
     ck_assert_str_eq(w.names[0], "abcdefghijklmnopqrstuvwxyz01234");
     expect_weights_error("abcdefghijklmnopqrstuvwxyz012345=2",
-                         "event weights: expected an event name of at most 31 characters, found "
+                         "--event-weights: expected an event name of at most 31 characters, found "
                          "'abcdefghijklmnopqrstuvwxyz012345=2'");
 
-    expect_weights_error("view=1,cart", "event weights: expected NAME=WEIGHT, found 'cart'");
-    expect_weights_error("view=1,,cart=2", "event weights: expected NAME=WEIGHT, found ''");
-    expect_weights_error("view=1,", "event weights: expected NAME=WEIGHT, found ''");
-    expect_weights_error("=3", "event weights: expected NAME=WEIGHT, found '=3'");
+    expect_weights_error("view=1,cart", "--event-weights: expected NAME=WEIGHT, found 'cart'");
+    expect_weights_error("view=1,,cart=2", "--event-weights: expected NAME=WEIGHT, found ''");
+    expect_weights_error("view=1,", "--event-weights: expected NAME=WEIGHT, found ''");
+    expect_weights_error("=3", "--event-weights: expected NAME=WEIGHT, found '=3'");
     static const char *BAD_WEIGHTS[] = {"view=",   "view=0",     "view=-1", "view=abc",
                                         "view=2x", "view=inf",   "view=nan", "view=1e39",
                                         "view=1e-60", "view=1=2"};
     for (size_t i = 0; i < sizeof BAD_WEIGHTS / sizeof *BAD_WEIGHTS; i++) {
         char message[200];
         snprintf(message, sizeof message,
-                 "event weights: expected a positive finite weight, found '%s'", BAD_WEIGHTS[i]);
+                 "--event-weights: expected a positive finite weight, found '%s'", BAD_WEIGHTS[i]);
         expect_weights_error(BAD_WEIGHTS[i], message);
     }
     expect_weights_error("view=1,cart=2,view=3",
-                         "event weights: event 'view' is given twice, again in 'view=3'");
+                         "--event-weights: event 'view' is given twice, again in 'view=3'");
 
     /* EVENT_WEIGHTS_MAX names fit; one more does not. */
     char text[1024] = "";
@@ -763,7 +763,7 @@ START_TEST(test_event_weights_parse)
     strcat(text, ",extra=1");
     char message[200];
     snprintf(message, sizeof message,
-             "event weights: expected at most %d events, found 'extra=1' too", EVENT_WEIGHTS_MAX);
+             "--event-weights: expected at most %d events, found 'extra=1' too", EVENT_WEIGHTS_MAX);
     expect_weights_error(text, message);
 }
 END_TEST
