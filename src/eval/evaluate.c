@@ -24,6 +24,23 @@ static int compare_by_user(const void *a, const void *b)
     return x < y ? -1 : (x > y);
 }
 
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts items[0..n) and drops repeats; returns how many remain. */
+static int sort_unique_u32(uint32_t *items, int n)
+{
+    qsort(items, (size_t)n, sizeof *items, compare_u32);
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (kept == 0 || items[kept - 1] != items[i])
+            items[kept++] = items[i];
+    return kept;
+}
+
 /* Draws up to n distinct catalogue items the user never interacted with,
  * depending only on (seed, user, item). Returns how many it drew (fewer
  * only when the user has nearly every item). */
@@ -105,6 +122,9 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
             if (item >= 0)
                 relevant[n_relevant++] = (uint32_t)item;
         }
+        /* Implicit feedback repeats pairs; ranking_add_full needs distinct
+         * items, and a pair is one sampled case however often it occurs. */
+        n_relevant = sort_unique_u32(relevant, n_relevant);
         ranking_add_full(stats, top_items, n_top, relevant, n_relevant);
         for (int c = 0; c < RANKING_N_CUTOFFS; c++)
             for (int r = 0; r < n_top && r < RANKING_CUTOFFS[c]; r++)

@@ -33,7 +33,8 @@ typedef struct {
 
 /* Adds every held-out user's figures to *stats, and marks in shown (of
  * RANKING_N_CUTOFFS × n_items) with 1 every item that some user's top K
- * holds, for each cutoff K. */
+ * holds, for each cutoff K. A (user, item) pair listed more than once in
+ * heldout counts once; items missing from the catalogue are skipped. */
 void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *evaluation,
                       RankingStats *stats, double *shown);
 
