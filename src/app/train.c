@@ -312,12 +312,14 @@ static void evaluate_rating_split(Worker *worker, const Ratings *heldout, const 
 }
 
 /* Collective over the workers: evaluates the model after an epoch into
- * record: the validation split always, the test split when with_test. */
+ * record: the validation split when with_valid, the test split when
+ * with_test (each if it has examples). */
 static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelParams *params,
                            const TrainConfig *config, const TrainingSet *set,
-                           const DataSummary *data, bool with_test, EpochRecord *record)
+                           const DataSummary *data, bool with_valid, bool with_test,
+                           EpochRecord *record)
 {
-    bool has_valid = data->n_valid > 0, has_test = with_test && data->n_test > 0;
+    bool has_valid = with_valid && data->n_valid > 0, has_test = with_test && data->n_test > 0;
     if (!model->implicit) {
         if (has_valid)
             evaluate_rating_split(worker, &set->valid, "valid", record);
@@ -415,11 +417,24 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         };
         double mean_loss = data->n_train > 0 ? loss / data->n_train : 0;
         epoch_record_add(&record, model->implicit ? "train_loss" : "train_mse", mean_loss);
-        /* Without a validation split, the test split is what shows progress
-         * (as RMSE did before ranking models). */
-        bool with_test = early_stopping || last || data->n_valid == 0;
+        /* The validation split every epoch; the test split at the end, or
+         * every epoch when there is no validation split (it is then what
+         * shows progress, as RMSE did before ranking models), or, with
+         * patience, whenever validation improved (that epoch's model may be
+         * the one kept). */
+        bool has_valid = data->n_valid > 0;
         double eval_start = time_now_s();
-        evaluate_epoch(worker, model, params, config, set, data, with_test, &record);
+        evaluate_epoch(worker, model, params, config, set, data, true,
+                       !has_valid || (last && !early_stopping), &record);
+        bool improved = false;
+        if (early_stopping) {
+            double ndcg = epoch_record_get(&record, "valid_ndcg_10");
+            improved = ndcg > best_ndcg;
+            if (improved) {
+                best_ndcg = ndcg;
+                evaluate_epoch(worker, model, params, config, set, data, false, true, &record);
+            }
+        }
         epoch_record_add(&record, "eval_seconds", time_now_s() - eval_start);
         record.elapsed_seconds = time_now_s() - started;
         record_choose_line(&record, model->implicit);
@@ -438,17 +453,11 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                            mean_loss, epoch + 1, (double)config->learning_rate);
             break;
         }
-        if (!early_stopping) {
+        if (!early_stopping || improved) {
             totals->reported = record;
             totals->best_epoch = epoch + 1;
-            continue;
-        }
-        double ndcg = epoch_record_get(&record, "valid_ndcg_10");
-        if (ndcg > best_ndcg) {
-            best_ndcg = ndcg;
-            totals->reported = record;
-            totals->best_epoch = epoch + 1;
-            worker_snapshot(worker);
+            if (improved)
+                worker_snapshot(worker);
         } else if (epoch + 1 - totals->best_epoch >= config->patience) {
             if (chief)
                 printf("early stop: validation NDCG@10 has not improved for %d epochs; "
@@ -611,6 +620,14 @@ int train_main(int argc, char **argv)
     if (data.n_train == 0) {
         if (chief)
             fprintf(stderr, "psrec train: %s has no training examples\n", config.train_path);
+        goto finish;
+    }
+    if (config.patience > 0 && data.n_valid == 0) {
+        if (chief)
+            fprintf(stderr, "psrec train: --patience needs validation examples, and --split loo "
+                            "found none in %s (only users with 3 or more interactions have "
+                            "one)\n",
+                    config.train_path);
         goto finish;
     }
     RunTotals totals = {0};

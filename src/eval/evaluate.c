@@ -113,7 +113,15 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     int n_negatives = evaluation->sampled_negatives;
     uint32_t *negatives = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(uint32_t));
     float *negative_scores = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(float));
-    float *user_vector = xmalloc((size_t)scorer->score_width * sizeof(float));
+    /* Every held-out user's vector, read in one go: one read per user
+     * would be a round trip to the servers each. */
+    size_t width = (size_t)scorer->score_width;
+    uint64_t *user_ids = xmalloc(n_users * sizeof(uint64_t));
+    for (size_t u = 0; u < n_users; u++)
+        user_ids[u] = users[u].user;
+    float *user_vectors = xmalloc(n_users * width * sizeof(float));
+    if (n_negatives > 0)
+        scorer_user_vectors(scorer, user_ids, n_users, user_vectors);
     for (size_t u = 0; u < n_users; u++) {
         int n_top = topk_sorted(&tops[u], top_items, top_scores);
         int n_relevant = 0;
@@ -131,7 +139,7 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
                 shown[(size_t)c * catalogue->n_items + top_items[r]] = 1.0;
         if (n_negatives <= 0)
             continue;
-        scorer_user_vectors(scorer, &users[u].user, 1, user_vector);
+        const float *user_vector = user_vectors + u * width;
         for (int r = 0; r < n_relevant; r++) {
             int drawn = draw_sampled_negatives(evaluation, users[u].user,
                                                catalogue->ids[relevant[r]], negatives, n_negatives);
@@ -143,7 +151,8 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     }
     for (size_t u = 0; u < n_users; u++)
         topk_free(&tops[u]);
-    free(user_vector);
+    free(user_vectors);
+    free(user_ids);
     free(negative_scores);
     free(negatives);
     free(relevant);
