@@ -327,6 +327,15 @@ static int config_load(const OptionSpec *specs, int n_specs, void *config, size_
     return help ? 1 : 0;
 }
 
+/* predict, recommend and export all read a trained model's run folder.
+ * Returns 0, or -1 with a message when --run-dir is empty. */
+static int require_run_dir(const char *run_dir, Error *err)
+{
+    if (run_dir[0] == '\0')
+        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    return 0;
+}
+
 int config_validate_train(const TrainConfig *config, Error *err)
 {
     if (config->train_path[0] == '\0')
@@ -437,8 +446,8 @@ int config_load_predict(PredictConfig *config, int argc, char **argv, Error *err
                          argc, argv, err);
     if (rc != 0)
         return rc;
-    if (config->run_dir[0] == '\0')
-        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (require_run_dir(config->run_dir, err) != 0)
+        return -1;
     if (config->pairs_path[0] == '\0')
         return error_set(err, "--pairs is required: the file of (user, item) pairs to score");
     if (config->out_path[0] == '\0')
@@ -454,8 +463,8 @@ int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error 
                          argc, argv, err);
     if (rc != 0)
         return rc;
-    if (config->run_dir[0] == '\0')
-        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (require_run_dir(config->run_dir, err) != 0)
+        return -1;
     if (config->out_path[0] == '\0')
         return error_set(err, "--out is required: the CSV file to write the recommendations to");
     return 0;
@@ -467,8 +476,8 @@ int config_load_export(ExportConfig *config, int argc, char **argv, Error *err)
                          argc, argv, err);
     if (rc != 0)
         return rc;
-    if (config->run_dir[0] == '\0')
-        return error_set(err, "--run-dir is required: the run folder of a trained model");
+    if (require_run_dir(config->run_dir, err) != 0)
+        return -1;
     if (config->out_dir[0] == '\0')
         return error_set(err, "--out is required: the folder to write the exported files to");
     return 0;

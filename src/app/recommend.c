@@ -178,19 +178,6 @@ static const uint32_t *user_exclusions(const History *excluded, uint64_t user, s
     return index >= 0 ? history_items(excluded, (size_t)index, n) : NULL;
 }
 
-static bool sorted_contains(const uint32_t *items, size_t n, uint32_t item)
-{
-    size_t low = 0, high = n;
-    while (low < high) {
-        size_t mid = (low + high) / 2;
-        if (items[mid] < item)
-            low = mid + 1;
-        else
-            high = mid;
-    }
-    return low < n && items[low] == item;
-}
-
 /* Writes the lists of users[0..n) to out. Returns 0, or -1 on a write error. */
 static int recommend_users(const Recommender *r, const uint64_t *users, size_t n, FILE *out)
 {
@@ -221,7 +208,7 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
                 n_top = 0;
                 for (size_t p = 0; p < r->catalogue->n_items && n_top < k; p++) {
                     uint32_t item = r->popular[p];
-                    if (sorted_contains(queries[q].excluded, queries[q].n_excluded, item))
+                    if (sorted_u32_contains(queries[q].excluded, queries[q].n_excluded, item))
                         continue;
                     items[n_top] = item;
                     scores[n_top++] = (float)r->catalogue->counts[item];

@@ -1,5 +1,5 @@
 /* util.c — checked allocation, error messages, hashing, random numbers,
- * time, byte buffers and checksums. */
+ * time, sorted search, byte buffers and checksums. */
 #include "psrec/core/util.h"
 
 #include <errno.h>
@@ -105,6 +105,19 @@ double time_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bool sorted_u32_contains(const uint32_t *sorted, size_t n, uint32_t value)
+{
+    size_t low = 0, high = n; /* value, if present, is in sorted[low, high) */
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (sorted[mid] < value)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < n && sorted[low] == value;
 }
 
 void bytebuffer_reserve(ByteBuffer *buf, size_t bytes)

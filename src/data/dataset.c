@@ -167,8 +167,8 @@ static bool text_is_blank(const char *text, size_t len)
     return true;
 }
 
-/* Strips surrounding spaces/tabs and then one pair of surrounding quotes. */
-static Field field_trim(const char *text, size_t len)
+/* Strips surrounding spaces and tabs. */
+static Field text_trim_spaces(const char *text, size_t len)
 {
     while (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
         text++;
@@ -176,11 +176,18 @@ static Field field_trim(const char *text, size_t len)
     }
     while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
         len--;
-    if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
-        text++;
-        len -= 2;
-    }
     return (Field){text, len};
+}
+
+/* Strips surrounding spaces/tabs and then one pair of surrounding quotes. */
+static Field field_trim(const char *text, size_t len)
+{
+    Field field = text_trim_spaces(text, len);
+    if (field.len >= 2 && field.text[0] == '"' && field.text[field.len - 1] == '"') {
+        field.text++;
+        field.len -= 2;
+    }
+    return field;
 }
 
 /* Splits a line at the format's separator into trimmed fields. Stores at
@@ -800,18 +807,6 @@ done:
 }
 
 /* ---- event weights */
-
-/* Strips surrounding spaces and tabs. */
-static Field text_trim_spaces(const char *text, size_t len)
-{
-    while (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
-        text++;
-        len--;
-    }
-    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
-        len--;
-    return (Field){text, len};
-}
 
 int event_weights_find(const EventWeights *weights, const char *name, size_t name_len)
 {

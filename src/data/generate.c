@@ -104,15 +104,21 @@ static char *text_append(char *p, const char *text)
     return p + n;
 }
 
+/* Appends x and the comma that ends its field. */
+static char *text_append_field(char *p, uint64_t x)
+{
+    p = text_append_u64(p, x);
+    *p++ = ',';
+    return p;
+}
+
 /* Appends "user,item,rating,timestamp\n". */
 static void csvout_write_rating(CsvOut *out, uint64_t user, uint64_t item, int rating,
                                 uint64_t timestamp)
 {
     char *p = csvout_line_start(out);
-    p = text_append_u64(p, user);
-    *p++ = ',';
-    p = text_append_u64(p, item);
-    *p++ = ',';
+    p = text_append_field(p, user);
+    p = text_append_field(p, item);
     *p++ = (char)('0' + rating);
     *p++ = ',';
     p = text_append_u64(p, timestamp);
@@ -125,12 +131,9 @@ static void csvout_write_event(CsvOut *out, uint64_t user, uint64_t item, uint64
                                GenerateEvent event)
 {
     char *p = csvout_line_start(out);
-    p = text_append_u64(p, user);
-    *p++ = ',';
-    p = text_append_u64(p, item);
-    *p++ = ',';
-    p = text_append_u64(p, timestamp);
-    *p++ = ',';
+    p = text_append_field(p, user);
+    p = text_append_field(p, item);
+    p = text_append_field(p, timestamp);
     p = text_append(p, generate_event_name(event));
     *p++ = '\n';
     csvout_line_end(out, p);
@@ -141,12 +144,9 @@ static void csvout_write_truth(CsvOut *out, uint64_t user, uint64_t rank, uint64
                                double score)
 {
     char *p = csvout_line_start(out);
-    p = text_append_u64(p, user);
-    *p++ = ',';
-    p = text_append_u64(p, rank);
-    *p++ = ',';
-    p = text_append_u64(p, item);
-    *p++ = ',';
+    p = text_append_field(p, user);
+    p = text_append_field(p, rank);
+    p = text_append_field(p, item);
     /* An affinity is a dot product of bounded factors: far below 1e12. */
     int n = snprintf(p, 32, "%.6f", score);
     assert(n > 0 && n < 32);

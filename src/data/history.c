@@ -77,15 +77,7 @@ bool history_contains(const History *history, size_t user_index, uint32_t item_i
 {
     size_t n;
     const uint32_t *items = history_items(history, user_index, &n);
-    size_t low = 0, high = n; /* the item, if present, is in items[low, high) */
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-        if (items[mid] < item_index)
-            low = mid + 1;
-        else
-            high = mid;
-    }
-    return low < n && items[low] == item_index;
+    return sorted_u32_contains(items, n, item_index);
 }
 
 size_t history_user_count(const History *history)

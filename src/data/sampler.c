@@ -9,7 +9,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,26 +91,6 @@ static uint32_t sampler_draw_target(const Sampler *s, Rng *rng)
     return rng_uniform(rng) < s->accept[column] ? column : s->alias[column];
 }
 
-/* Number of entries of sorted[0, n) below item: where item is or would go. */
-static size_t sorted_count_below(const uint32_t *sorted, size_t n, uint32_t item)
-{
-    size_t low = 0, high = n;
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-        if (sorted[mid] < item)
-            low = mid + 1;
-        else
-            high = mid;
-    }
-    return low;
-}
-
-static bool sorted_contains(const uint32_t *sorted, size_t n, uint32_t item)
-{
-    size_t at = sorted_count_below(sorted, n, item);
-    return at < n && sorted[at] == item;
-}
-
 /* The rank-th allowed item (0-based) for distinct excluded[0, n): the
  * answer is rank + k, k the number of excluded items before it, which are
  * exactly those j with excluded[j] - j ≤ rank (a non-decreasing key). */
@@ -137,7 +116,7 @@ uint32_t sampler_draw(const Sampler *s, Rng *rng, const uint32_t *excluded_sorte
         return UINT32_MAX;
     for (int tries = 0; tries < SAMPLER_MAX_TRIES; tries++) {
         uint32_t item = sampler_draw_target(s, rng);
-        if (!sorted_contains(excluded_sorted, n_excluded, item))
+        if (!sorted_u32_contains(excluded_sorted, n_excluded, item))
             return item;
     }
     uint64_t rank = rng_below(rng, s->n_items - n_excluded);

@@ -1,5 +1,6 @@
 /* util.h — small pieces every module uses: checked allocation, the error
- * message type, hashing, a seeded random generator and a clock.
+ * message type, hashing, a seeded random generator, a clock and a search of
+ * sorted ids.
  *
  * Out of memory is handled here and only here: x*alloc never return NULL.
  * Expected failures (bad input a user can fix) are reported through Error:
@@ -8,6 +9,7 @@
 #ifndef PSREC_UTIL_H
 #define PSREC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +49,10 @@ double rng_normal(Rng *rng);
 
 /* ---- time: monotonic seconds. */
 double time_now_s(void);
+
+/* ---- sorted arrays: whether value is in sorted[0, n), which is ascending
+ * (binary search; sorted may be NULL when n is 0). */
+bool sorted_u32_contains(const uint32_t *sorted, size_t n, uint32_t value);
 
 /* ---- growable byte buffer, used for encoded messages and file images. */
 typedef struct {

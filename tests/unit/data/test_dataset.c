@@ -700,6 +700,17 @@ static void expect_weights_error(const char *text, const char *message)
     ck_assert_uint_eq(w.n, 0);
 }
 
+/* Options for implicit feedback weighed by the shop's events: *weights
+ * gets "view=1,cart=3,purchase=5" and must outlive *o. */
+static void options_implicit_shop(DatasetOptions *o, EventWeights *weights)
+{
+    Error err = {{0}};
+    ck_assert_int_eq(event_weights_parse(weights, "view=1,cart=3,purchase=5", &err), 0);
+    dataset_options_default(o);
+    o->implicit = true;
+    o->event_weights = weights;
+}
+
 START_TEST(test_event_weights_parse)
 {
     EventWeights w;
@@ -778,12 +789,8 @@ START_TEST(test_events_weigh_examples)
                        "2,10,102, cart \n"
                        "2,12,103,\"view\"\n");
     EventWeights weights;
-    Error err = {{0}};
-    ck_assert_int_eq(event_weights_parse(&weights, "view=1,cart=3,purchase=5", &err), 0);
     DatasetOptions o;
-    dataset_options_default(&o);
-    o.implicit = true;
-    o.event_weights = &weights;
+    options_implicit_shop(&o, &weights);
     Ratings r;
     read_ok(&r, path, &o);
     ck_assert_uint_eq(r.n, 4);
@@ -800,6 +807,7 @@ START_TEST(test_events_weigh_examples)
 
     /* Without event weights (NULL, or parsed from "") every event weighs 1. */
     EventWeights none;
+    Error err = {{0}};
     ck_assert_int_eq(event_weights_parse(&none, "", &err), 0);
     const EventWeights *no_weights[] = {NULL, &none};
     for (int k = 0; k < 2; k++) {
@@ -837,12 +845,8 @@ START_TEST(test_unknown_event_names_file_and_line)
                        "1,11,wishlist\n"
                        "2,12,cart\n");
     EventWeights weights;
-    Error err = {{0}};
-    ck_assert_int_eq(event_weights_parse(&weights, "view=1,cart=3,purchase=5", &err), 0);
     DatasetOptions o;
-    dataset_options_default(&o);
-    o.implicit = true;
-    o.event_weights = &weights;
+    options_implicit_shop(&o, &weights);
     expect_error(path, &o,
                  "4: unknown event 'wishlist' (--event-weights lists view, cart, purchase)");
     /* The partition holding line 4 reports it with its number in the file. */

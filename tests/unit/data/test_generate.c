@@ -137,6 +137,38 @@ static int compare_u64(const void *a, const void *b)
 
 static int compare_u64_desc(const void *a, const void *b) { return compare_u64(b, a); }
 
+/* Checks the (user, item) pairs (n,) of a generated data set, each encoded as
+ * user * (items + 1) + item: no pair occurs twice, every one of the users
+ * is active (the tests ask for more lines than users), and the active users
+ * and items match the summary. Sorts pairs. `verb` words a repeated pair's
+ * failure ("user 3 <verb> item 7 twice"). */
+static void check_pairs_distinct_and_active(uint64_t *pairs, size_t n, int users, int items,
+                                            const GenerateSummary *summary, const char *verb)
+{
+    uint64_t stride = (uint64_t)items + 1;
+    qsort(pairs, n, sizeof *pairs, compare_u64);
+    for (size_t k = 1; k < n; k++)
+        ck_assert_msg(pairs[k] != pairs[k - 1], "user %llu %s item %llu twice",
+                      (unsigned long long)(pairs[k] / stride), verb,
+                      (unsigned long long)(pairs[k] % stride));
+    bool *user_seen = xcalloc((size_t)users + 1, 1);
+    bool *item_seen = xcalloc((size_t)items + 1, 1);
+    for (size_t k = 0; k < n; k++) {
+        user_seen[pairs[k] / stride] = true;
+        item_seen[pairs[k] % stride] = true;
+    }
+    uint64_t active_users = 0, active_items = 0;
+    for (int u = 1; u <= users; u++)
+        active_users += user_seen[u];
+    for (int i = 1; i <= items; i++)
+        active_items += item_seen[i];
+    ck_assert_uint_eq(active_users, users);
+    ck_assert_uint_eq(summary->n_users_active, active_users);
+    ck_assert_uint_eq(summary->n_items_active, active_items);
+    free(user_seen);
+    free(item_seen);
+}
+
 /* Pearson correlation of x and y (n,). */
 static double correlation(const double *x, const double *y, size_t n)
 {
@@ -198,8 +230,6 @@ START_TEST(test_lines_valid_and_distinct)
     ck_assert_uint_eq(train.n + test.n, ratings);
 
     uint64_t *pairs = xmalloc(ratings * sizeof *pairs);
-    bool *user_seen = xcalloc((size_t)users + 1, 1);
-    bool *item_seen = xcalloc((size_t)items + 1, 1);
     size_t n = 0;
     for (int part = 0; part < 2; part++) {
         const Lines *lines = part ? &test : &train;
@@ -219,27 +249,10 @@ START_TEST(test_lines_valid_and_distinct)
                     ck_assert_uint_gt(lines->timestamps[k], lines->timestamps[k - 1]);
             }
             pairs[n++] = lines->users[k] * (uint64_t)(items + 1) + lines->items[k];
-            user_seen[lines->users[k]] = true;
-            item_seen[lines->items[k]] = true;
         }
     }
-    qsort(pairs, n, sizeof *pairs, compare_u64);
-    for (size_t k = 1; k < n; k++)
-        ck_assert_msg(pairs[k] != pairs[k - 1], "user %llu rated item %llu twice",
-                      (unsigned long long)(pairs[k] / (uint64_t)(items + 1)),
-                      (unsigned long long)(pairs[k] % (uint64_t)(items + 1)));
-    uint64_t active_users = 0, active_items = 0;
-    for (int u = 1; u <= users; u++)
-        active_users += user_seen[u];
-    for (int i = 1; i <= items; i++)
-        active_items += item_seen[i];
-    /* More ratings than users: every user rates at least one item. */
-    ck_assert_uint_eq(active_users, users);
-    ck_assert_uint_eq(summary.n_users_active, active_users);
-    ck_assert_uint_eq(summary.n_items_active, active_items);
+    check_pairs_distinct_and_active(pairs, n, users, items, &summary, "rated");
     free(pairs);
-    free(user_seen);
-    free(item_seen);
     lines_free(&train);
     lines_free(&test);
 }
@@ -680,8 +693,6 @@ START_TEST(test_implicit_lines_valid_and_distinct)
     ck_assert_msg(fabs(share - 0.1) < 0.015, "test share %.4f", share);
 
     uint64_t *pairs = xmalloc(interactions * sizeof *pairs);
-    bool *user_seen = xcalloc((size_t)users + 1, 1);
-    bool *item_seen = xcalloc((size_t)items + 1, 1);
     uint64_t per_event[GENERATE_EVENT_COUNT] = {0};
     for (size_t k = 0; k < events.n; k++) {
         ck_assert_uint_ge(events.users[k], 1);
@@ -697,23 +708,9 @@ START_TEST(test_implicit_lines_valid_and_distinct)
                 ck_assert_uint_gt(events.timestamps[k], events.timestamps[k - 1]);
         }
         pairs[k] = events.users[k] * (uint64_t)(items + 1) + events.items[k];
-        user_seen[events.users[k]] = true;
-        item_seen[events.items[k]] = true;
         per_event[events.events[k]]++;
     }
-    qsort(pairs, events.n, sizeof *pairs, compare_u64);
-    for (size_t k = 1; k < events.n; k++)
-        ck_assert_msg(pairs[k] != pairs[k - 1], "user %llu has item %llu twice",
-                      (unsigned long long)(pairs[k] / (uint64_t)(items + 1)),
-                      (unsigned long long)(pairs[k] % (uint64_t)(items + 1)));
-    uint64_t active_users = 0, active_items = 0;
-    for (int u = 1; u <= users; u++)
-        active_users += user_seen[u];
-    for (int i = 1; i <= items; i++)
-        active_items += item_seen[i];
-    ck_assert_uint_eq(active_users, users);
-    ck_assert_uint_eq(summary.n_users_active, active_users);
-    ck_assert_uint_eq(summary.n_items_active, active_items);
+    check_pairs_distinct_and_active(pairs, events.n, users, items, &summary, "has");
     /* Every event occurs, views most, purchases least. */
     for (int e = 0; e < GENERATE_EVENT_COUNT; e++)
         ck_assert_uint_eq(per_event[e], summary.n_events[e]);
@@ -721,8 +718,6 @@ START_TEST(test_implicit_lines_valid_and_distinct)
     ck_assert_uint_gt(per_event[GENERATE_EVENT_CART], per_event[GENERATE_EVENT_PURCHASE]);
     ck_assert_uint_gt(per_event[GENERATE_EVENT_PURCHASE], interactions / 50);
     free(pairs);
-    free(user_seen);
-    free(item_seen);
     events_free(&events);
 }
 END_TEST
@@ -873,12 +868,17 @@ END_TEST
 /* The truth file of `config` against its interaction files: per active
  * user, min(truth_k, unseen) lines ranked 1.., of items the user has no line
  * for, best first, with the true scores, and no unseen item left out that
- * scores higher than the last one listed. `pairs` is (n_pairs,) user * (items
- * + 1) + item over train and test, sorted. */
-static void check_truth(const GenerateConfig *config, const uint64_t *pairs, size_t n_pairs)
+ * scores higher than the last one listed. line_users and line_items are
+ * (n_pairs,), the lines of train and test. */
+static void check_truth(const GenerateConfig *config, const uint64_t *line_users,
+                        const uint64_t *line_items, size_t n_pairs)
 {
     int users = config->users, items = config->items, k_max = config->truth_k;
     uint64_t stride = (uint64_t)items + 1;
+    uint64_t *pairs = xmalloc(n_pairs * sizeof *pairs); /* user * stride + item, sorted */
+    for (size_t k = 0; k < n_pairs; k++)
+        pairs[k] = line_users[k] * stride + line_items[k];
+    qsort(pairs, n_pairs, sizeof *pairs, compare_u64);
     GenerateModel *model = generate_model_create(config);
     FILE *file = fopen(config->truth_out_path, "r");
     ck_assert_ptr_nonnull(file);
@@ -941,25 +941,19 @@ static void check_truth(const GenerateConfig *config, const uint64_t *pairs, siz
     free(interacted);
     free(listed);
     free(affinity);
+    free(pairs);
     generate_model_destroy(model);
 }
 
 START_TEST(test_truth_file)
 {
-    const int items = 400;
-    uint64_t stride = (uint64_t)items + 1;
-    GenerateConfig config = config_make_implicit(500, items, 10000, "train.csv", "test.csv");
+    GenerateConfig config = config_make_implicit(500, 400, 10000, "train.csv", "test.csv");
     snprintf(config.truth_out_path, sizeof config.truth_out_path, "%s/truth.csv", scratch_dir);
     GenerateSummary summary = generate_ok(&config);
     ck_assert_uint_eq(summary.n_truth, 500 * 20);
     Events events = events_read(config.out_path);
     events_read_append(&events, config.test_out_path);
-    uint64_t *pairs = xmalloc(events.n * sizeof *pairs);
-    for (size_t k = 0; k < events.n; k++)
-        pairs[k] = events.users[k] * stride + events.items[k];
-    qsort(pairs, events.n, sizeof *pairs, compare_u64);
-    check_truth(&config, pairs, events.n);
-    free(pairs);
+    check_truth(&config, events.users, events.items, events.n);
     events_free(&events);
 
     /* Fewer lines than users, a short list, and users who hold half of 12
@@ -971,12 +965,7 @@ START_TEST(test_truth_file)
     config.zipf_exponent = 3.0;
     generate_ok(&config);
     events = events_read(config.out_path);
-    pairs = xmalloc(events.n * sizeof *pairs);
-    for (size_t k = 0; k < events.n; k++)
-        pairs[k] = events.users[k] * 13 + events.items[k];
-    qsort(pairs, events.n, sizeof *pairs, compare_u64);
-    check_truth(&config, pairs, events.n);
-    free(pairs);
+    check_truth(&config, events.users, events.items, events.n);
     events_free(&events);
 
     /* Explicit ratings get a truth too, and it leaves their bytes alone. */
@@ -989,12 +978,7 @@ START_TEST(test_truth_file)
     generate_ok(&rated);
     ck_assert(files_equal(plain.out_path, rated.out_path));
     Lines lines = lines_read(rated.out_path);
-    pairs = xmalloc(lines.n * sizeof *pairs);
-    for (size_t k = 0; k < lines.n; k++)
-        pairs[k] = lines.users[k] * 201 + lines.items[k];
-    qsort(pairs, lines.n, sizeof *pairs, compare_u64);
-    check_truth(&rated, pairs, lines.n);
-    free(pairs);
+    check_truth(&rated, lines.users, lines.items, lines.n);
     lines_free(&lines);
 }
 END_TEST
