@@ -91,14 +91,20 @@ void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_que
                 const float *row = scores + u * n_items;
                 const uint32_t *excluded = block[u].excluded;
                 size_t n_excluded = block[u].n_excluded, e = next_excluded[u];
+                TopK *top = block[u].top;
                 for (size_t i = 0; i < n_items; i++) {
+                    /* Most items score below the worst one kept: skip them
+                     * without a call (an equal score goes through, for the
+                     * heap's tie rule). */
+                    if (top->n == top->k && row[i] < top->scores[0])
+                        continue;
                     uint32_t item = (uint32_t)(first_item + i);
                     /* excluded is sorted: walk it alongside the items. */
                     while (e < n_excluded && excluded[e] < item)
                         e++;
                     if (e < n_excluded && excluded[e] == item)
                         continue;
-                    topk_offer(block[u].top, row[i], item);
+                    topk_offer(top, row[i], item);
                 }
                 next_excluded[u] = e;
             }

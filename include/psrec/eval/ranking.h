@@ -18,7 +18,9 @@
 /* ---- top-K selection */
 
 /* The heap lives in scores/items (n of k slots used), worst pair at the
- * root. Fields are for stack allocation only; use the functions. */
+ * root. Change it only through the functions; a hot loop may read that,
+ * once n == k, a score below scores[0] would be rejected (the scorer skips
+ * those without a call). */
 typedef struct {
     int k;
     int n;
