@@ -417,11 +417,10 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         };
         double mean_loss = data->n_train > 0 ? loss / data->n_train : 0;
         epoch_record_add(&record, model->implicit ? "train_loss" : "train_mse", mean_loss);
-        /* The validation split every epoch; the test split at the end, or
-         * every epoch when there is no validation split (it is then what
-         * shows progress, as RMSE did before ranking models), or, with
-         * patience, whenever validation improved (that epoch's model may be
-         * the one kept). */
+        /* The validation split every epoch; the test split every epoch
+         * when there is no validation split (it is then what shows
+         * progress, as RMSE did before ranking models), else at the end —
+         * with patience, on the kept epoch's model, after the loop. */
         bool has_valid = data->n_valid > 0;
         double eval_start = time_now_s();
         evaluate_epoch(worker, model, params, config, set, data, true,
@@ -430,10 +429,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         if (early_stopping) {
             double ndcg = epoch_record_get(&record, "valid_ndcg_10");
             improved = ndcg > best_ndcg;
-            if (improved) {
+            if (improved)
                 best_ndcg = ndcg;
-                evaluate_epoch(worker, model, params, config, set, data, false, true, &record);
-            }
         }
         epoch_record_add(&record, "eval_seconds", time_now_s() - eval_start);
         record.elapsed_seconds = time_now_s() - started;
@@ -466,6 +463,12 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
             break;
         }
     }
+    if (early_stopping && rc == 0) {
+        /* The kept epoch's test figures, from the kept model. */
+        if (totals->best_epoch != totals->epochs_run)
+            worker_restore_snapshot(worker);
+        evaluate_epoch(worker, model, params, config, set, data, false, true, &totals->reported);
+    }
     worker_finish(worker);
     totals->train_bytes = (double)worker_stats(worker)->train_bytes_sent;
     totals->worker_wait_seconds = worker_stats(worker)->pull_wait_seconds;
@@ -475,9 +478,14 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     return rc;
 }
 
-/* Where a server writes its shard of the model. */
+/* Where a server writes its shard of the model, and how to make a store
+ * like its own to read it back. */
 typedef struct {
     char path[OPTION_STRING_BYTES + 64];
+    TableSpec specs[STORE_MAX_TABLES];
+    int n_tables;
+    OptimizerConfig optimizer;
+    uint64_t seed;
 } ShardTarget;
 
 static int save_shard(void *target, Store *store, Error *err)
@@ -485,29 +493,44 @@ static int save_shard(void *target, Store *store, Error *err)
     return checkpoint_write_shard(((ShardTarget *)target)->path, store, err);
 }
 
+/* A store holding exactly the saved shard (rows created after it are
+ * gone); current is destroyed. */
+static Store *restore_shard(void *target_context, Store *current, Error *err)
+{
+    const ShardTarget *target = target_context;
+    Store *restored = store_create(target->specs, target->n_tables, &target->optimizer,
+                                   target->seed);
+    if (checkpoint_read_shard(target->path, restored, NULL, 0, err) != 0) {
+        store_destroy(restored);
+        return NULL;
+    }
+    store_destroy(current);
+    return restored;
+}
+
 /* Server side: serve until the workers are done, then write our shard. */
 static int run_server(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
                       const ModelOps *model, const ModelParams *params,
                       uint64_t batches_per_epoch, RunTotals *totals, Error *err)
 {
-    TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = model->table_specs(params, specs);
-    OptimizerConfig optimizer;
-    optimizer_from_config(&optimizer, config);
-    Store *store = store_create(specs, n_tables, &optimizer, config->seed);
+    ShardTarget target;
+    target.n_tables = model->table_specs(params, target.specs);
+    optimizer_from_config(&target.optimizer, config);
+    target.seed = config->seed;
+    Store *store = store_create(target.specs, target.n_tables, &target.optimizer, target.seed);
     LearningRateSchedule schedule = {.learning_rate = config->learning_rate,
                                      .decay = config->lr_decay,
                                      .batches_per_epoch = batches_per_epoch};
     char model_dir[OPTION_STRING_BYTES + 16];
     snprintf(model_dir, sizeof model_dir, "%s/model", config->run_dir);
-    ShardTarget target;
     checkpoint_shard_path(target.path, sizeof target.path, model_dir, layout->role_rank,
                           layout->n_servers);
     /* With patience the workers ask for a snapshot at each better epoch,
-     * which is the model to keep; otherwise the final model is written. */
-    ServerSnapshot snapshot = {.save = save_shard, .context = &target};
+     * which is the model to keep, and restore it at the end; otherwise the
+     * final model is written. */
+    ServerSnapshot snapshot = {.save = save_shard, .restore = restore_shard, .context = &target};
     ServerStats stats;
-    server_run(layout, map, &schedule, store, &snapshot, &stats);
+    server_run(layout, map, &schedule, &store, &snapshot, &stats);
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
     totals->staleness_samples = (double)stats.staleness_samples;

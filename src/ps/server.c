@@ -26,9 +26,10 @@ typedef struct {
     const CommLayout *layout;
     const ShardMap *map;
     const LearningRateSchedule *schedule;
-    Store *store;
+    Store **store;          /* a restore replaces the store */
     const ServerSnapshot *snapshot;
-    int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED */
+    int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED or RESTORED */
+    WireControlKind snapshot_kind; /* what they asked */
     ServerStats *stats;
     CommOutbox *outbox;
     uint64_t *clocks;       /* (n_workers,) */
@@ -69,7 +70,7 @@ static size_t check_keys(const Server *server, const uint64_t *keys, size_t n_ke
     size_t total = 0;
     uint32_t me = (uint32_t)server->layout->role_rank;
     for (size_t k = 0; k < n_keys; k++) {
-        const TableSpec *spec = store_table_spec(server->store, key_table(keys[k]));
+        const TableSpec *spec = store_table_spec(*server->store, key_table(keys[k]));
         if (!spec)
             fatal("protocol error: %s from rank %d names table %u, which this model does not have",
                   what, source, key_table(keys[k]));
@@ -91,8 +92,8 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
     }
     size_t offset = 0;
     for (size_t k = 0; k < request->n_keys; k++) {
-        uint32_t width = store_table_spec(server->store, key_table(request->keys[k]))->width;
-        const float *row = store_pull(server->store, request->keys[k], request->create);
+        uint32_t width = store_table_spec(*server->store, key_table(request->keys[k]))->width;
+        const float *row = store_pull(*server->store, request->keys[k], request->create);
         if (row)
             memcpy(server->values + offset, row, width * sizeof(float));
         else
@@ -174,11 +175,11 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
     if (push.clock != *clock + 1)
         fatal("protocol error: Push from rank %d is for clock %llu but its last push was %llu",
               source, (unsigned long long)push.clock, (unsigned long long)*clock);
-    store_set_learning_rate(server->store, server_learning_rate(server->schedule, push.clock));
+    store_set_learning_rate(*server->store, server_learning_rate(server->schedule, push.clock));
     size_t offset = 0;
     for (size_t k = 0; k < push.n_keys; k++) {
-        store_push(server->store, push.keys[k], push.grads + offset);
-        offset += store_table_spec(server->store, key_table(push.keys[k]))->width;
+        store_push(*server->store, push.keys[k], push.grads + offset);
+        offset += store_table_spec(*server->store, key_table(push.keys[k]))->width;
     }
     *clock = push.clock;
     server->stats->pushes++;
@@ -188,18 +189,24 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
         answer_ready_pulls(server);
 }
 
-/* A worker asks for a snapshot at its clock; the last one to ask triggers
- * it. Every worker must ask at the same clock with all its pushes in. */
+/* A worker asks to save or restore the snapshot at its clock; the last one
+ * to ask triggers it. Every worker must ask the same at the same clock with
+ * all its pushes in (and pushes nothing until answered). */
 static void handle_snapshot(Server *server, int source, const WireControl *control)
 {
+    bool save = control->kind == WIRE_CONTROL_SNAPSHOT;
     if (!server->snapshot)
-        fatal("protocol error: rank %d asks for a snapshot, which this run does not take",
-              source);
+        fatal("protocol error: rank %d asks to %s a snapshot, which this run does not take",
+              source, save ? "save" : "restore");
     if (control->value != server->clocks[source])
         fatal("protocol error: rank %d asks for a snapshot after %llu batches, but %llu of its "
               "pushes arrived here",
               source, (unsigned long long)control->value,
               (unsigned long long)server->clocks[source]);
+    if (server->snapshot_requests > 0 && server->snapshot_kind != control->kind)
+        fatal("protocol error: rank %d asks to %s a snapshot while others asked otherwise",
+              source, save ? "save" : "restore");
+    server->snapshot_kind = control->kind;
     if (++server->snapshot_requests < server->layout->n_workers)
         return;
     for (int w = 0; w < server->layout->n_workers; w++)
@@ -208,12 +215,20 @@ static void handle_snapshot(Server *server, int source, const WireControl *contr
                   (unsigned long long)control->value, w,
                   (unsigned long long)server->clocks[w]);
     Error err;
-    if (server->snapshot->save(server->snapshot->context, server->store, &err) != 0)
+    const ServerSnapshot *snapshot = server->snapshot;
+    if (save && snapshot->save(snapshot->context, *server->store, &err) != 0)
         fatal("cannot save the model: %s", err.message);
+    if (!save) {
+        Store *restored = snapshot->restore(snapshot->context, *server->store, &err);
+        if (!restored)
+            fatal("cannot restore the saved model: %s", err.message);
+        *server->store = restored;
+    }
     server->snapshot_requests = 0;
-    WireControl saved = {.kind = WIRE_CONTROL_SNAPSHOT_SAVED, .value = control->value};
+    WireControl answer = {.kind = save ? WIRE_CONTROL_SNAPSHOT_SAVED : WIRE_CONTROL_RESTORED,
+                          .value = control->value};
     for (int w = 0; w < server->layout->n_workers; w++) {
-        wire_encode_control(&saved, &server->encoded);
+        wire_encode_control(&answer, &server->encoded);
         comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
     }
 }
@@ -224,7 +239,7 @@ static void handle_control(Server *server, int source, const ByteBuffer *message
     WireControl control;
     if (wire_decode_control(&control, message->data, message->len, &err) != 0)
         fatal("protocol error: Control from rank %d: %s", source, err.message);
-    if (control.kind == WIRE_CONTROL_SNAPSHOT) {
+    if (control.kind == WIRE_CONTROL_SNAPSHOT || control.kind == WIRE_CONTROL_RESTORE) {
         handle_snapshot(server, source, &control);
         return;
     }
@@ -251,7 +266,7 @@ float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock)
 }
 
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store *store, const ServerSnapshot *snapshot, ServerStats *stats)
+                Store **store, const ServerSnapshot *snapshot, ServerStats *stats)
 {
     Server server = {
         .layout = layout,

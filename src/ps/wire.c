@@ -97,6 +97,12 @@ void wire_encode_control(const WireControl *msg, ByteBuffer *out)
     case WIRE_CONTROL_SNAPSHOT_SAVED:
         pb.kind = PSREC__CONTROL__KIND__SNAPSHOT_SAVED;
         break;
+    case WIRE_CONTROL_RESTORE:
+        pb.kind = PSREC__CONTROL__KIND__RESTORE;
+        break;
+    case WIRE_CONTROL_RESTORED:
+        pb.kind = PSREC__CONTROL__KIND__RESTORED;
+        break;
     default:
         assert(!"unknown WireControlKind");
     }
@@ -180,6 +186,12 @@ int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Erro
         break;
     case PSREC__CONTROL__KIND__SNAPSHOT_SAVED:
         out->kind = WIRE_CONTROL_SNAPSHOT_SAVED;
+        break;
+    case PSREC__CONTROL__KIND__RESTORE:
+        out->kind = WIRE_CONTROL_RESTORE;
+        break;
+    case PSREC__CONTROL__KIND__RESTORED:
+        out->kind = WIRE_CONTROL_RESTORED;
         break;
     default:
         return error_set(err, "Control message has unknown kind %d (%zu bytes)", kind, len);

@@ -568,12 +568,14 @@ void worker_read_representations(Worker *worker, uint32_t table, const uint64_t 
     free(keys);
 }
 
-void worker_snapshot(Worker *worker)
+/* Sends `request` to every server and waits for each to answer `answer`
+ * (the snapshot requests: see server.h). */
+static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer)
 {
-    WireControl request = {.kind = WIRE_CONTROL_SNAPSHOT, .value = worker->clock};
+    WireControl message = {.kind = request, .value = worker->clock};
     int n_servers = worker->setup.layout->n_servers;
     for (int s = 0; s < n_servers; s++) {
-        wire_encode_control(&request, &worker->encoded);
+        wire_encode_control(&message, &worker->encoded);
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
                          COMM_TAG_CONTROL, &worker->encoded);
     }
@@ -581,14 +583,24 @@ void worker_snapshot(Worker *worker)
         int source = comm_server_world_rank(worker->setup.layout, s);
         comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
         Error err;
-        WireControl answer;
-        if (wire_decode_control(&answer, worker->received.data, worker->received.len, &err) != 0)
+        WireControl got;
+        if (wire_decode_control(&got, worker->received.data, worker->received.len, &err) != 0)
             fatal("protocol error: Control from server rank %d: %s", source, err.message);
-        if (answer.kind != WIRE_CONTROL_SNAPSHOT_SAVED || answer.value != worker->clock)
-            fatal("protocol error: server rank %d answered a snapshot request with Control "
-                  "kind %d for clock %llu",
-                  source, (int)answer.kind, (unsigned long long)answer.value);
+        if (got.kind != answer || got.value != worker->clock)
+            fatal("protocol error: server rank %d answered Control kind %d with kind %d for "
+                  "clock %llu",
+                  source, (int)request, (int)got.kind, (unsigned long long)got.value);
     }
+}
+
+void worker_snapshot(Worker *worker)
+{
+    worker_ask_servers(worker, WIRE_CONTROL_SNAPSHOT, WIRE_CONTROL_SNAPSHOT_SAVED);
+}
+
+void worker_restore_snapshot(Worker *worker)
+{
+    worker_ask_servers(worker, WIRE_CONTROL_RESTORE, WIRE_CONTROL_RESTORED);
 }
 
 void worker_finish(Worker *worker)

@@ -96,4 +96,20 @@ header=$((bytes - rows * 17 * 4))
 [ "$rows" -gt 0 ] && [ "$header" -ge 64 ] && [ $((header % 64)) -eq 0 ] ||
     fail "item.npy has $bytes bytes for $rows rows of 17 floats"
 echo "export: $rows item rows, item.npy $bytes bytes"
+# ---- early stopping keeps the best validation epoch: the saved model is that
+# epoch's (the servers restore its snapshot for the test), so the
+# recommendations it gives match the test figures reported for it.
+run_mpi 4 train --servers 2 --model bpr --split loo --train events.csv --run-dir patient \
+    --dim 16 --epochs 30 --patience 2 --learning-rate 0.05 --l2 0.001 --progress false >patient.log
+best=$(json_field patient/summary.json best_epoch)
+ran=$(json_field patient/summary.json epochs_run)
+[ "$best" -lt "$ran" ] || fail "patience: best epoch $best of $ran: the test needs a later stop"
+run_mpi 2 recommend --run-dir patient --k 20 --out patient.csv 2>/dev/null
+kept=$(awk -F, 'FILENAME == "test_items.csv" { test[$1] = $2; users++; next }
+                ($1 in test) && test[$1] == $3 { hits++ }
+                END { printf "%.6f\n", hits / users }' test_items.csv patient.csv)
+reported=$(json_field patient/summary.json test_recall_20)
+echo "patience: kept epoch $best of $ran; Recall@20 of its recommendations $kept, reported $reported"
+awk -v a="$kept" -v b="$reported" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }' ||
+    fail "the kept model's Recall@20 $kept is not the reported $reported"
 echo "PASS"

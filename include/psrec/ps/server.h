@@ -40,24 +40,30 @@ typedef struct {
     uint64_t batches_per_epoch;
 } LearningRateSchedule;
 
-/* Saves the store as the run's model (a snapshot of the best epoch so far).
- * Returns 0, or -1 with a message; a failure ends the job. */
+/* The run's snapshot of this server's rows (the best epoch so far).
+ * save writes the store as the snapshot: 0, or -1 with a message. restore
+ * makes the snapshot the model again: it returns a store holding exactly
+ * the snapshot's rows and destroys current, or returns NULL with a message.
+ * A failure of either ends the job. */
 typedef struct {
     int (*save)(void *context, Store *store, Error *err);
+    Store *(*restore)(void *context, Store *current, Error *err);
     void *context;
 } ServerSnapshot;
 
-/* Serves until every worker is done. store holds this server's rows (it may
- * already hold rows, e.g. from a checkpoint); map says which keys are ours.
+/* Serves until every worker is done. *store holds this server's rows (it may
+ * already hold rows, e.g. from a checkpoint; a restore replaces *store);
+ * map says which keys are ours.
  * Collective in the sense that every worker must eventually send
  * WORKER_DONE to every server.
  * Snapshots: once every worker has sent SNAPSHOT for its current clock
  * (each sends it after all its pushes of that clock, and pushes nothing more
  * until answered), the store holds exactly the model at that clock:
- * snapshot->save is called and every worker gets SNAPSHOT_SAVED. snapshot
- * may be NULL when no worker will ask. */
+ * snapshot->save is called and every worker gets SNAPSHOT_SAVED. RESTORE,
+ * asked the same way, replaces the store with the snapshot and answers
+ * RESTORED. snapshot may be NULL when no worker will ask. */
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store *store, const ServerSnapshot *snapshot, ServerStats *stats);
+                Store **store, const ServerSnapshot *snapshot, ServerStats *stats);
 
 /* The learning rate of the epoch that a push for `clock` belongs to. */
 float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock);

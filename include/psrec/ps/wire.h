@@ -46,7 +46,9 @@ typedef struct {
 typedef enum {
     WIRE_CONTROL_WORKER_DONE = 1,   /* worker → server: nothing more comes */
     WIRE_CONTROL_SNAPSHOT = 2,      /* worker → server: save the model at clock `value` */
-    WIRE_CONTROL_SNAPSHOT_SAVED = 3 /* server → worker: saved */
+    WIRE_CONTROL_SNAPSHOT_SAVED = 3, /* server → worker: saved */
+    WIRE_CONTROL_RESTORE = 4,       /* worker → server: back to the saved snapshot */
+    WIRE_CONTROL_RESTORED = 5       /* server → worker: restored */
 } WireControlKind;
 
 typedef struct {

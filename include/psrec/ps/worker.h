@@ -88,6 +88,10 @@ void worker_read_representations(Worker *worker, uint32_t table, const uint64_t 
  * each must call it at the same clock. */
 void worker_snapshot(Worker *worker);
 
+/* Asks every server to make the last snapshot the model again and waits
+ * until all have. Collective over the workers, as worker_snapshot. */
+void worker_restore_snapshot(Worker *worker);
+
 /* Tells every server this worker is done and waits for its sends. */
 void worker_finish(Worker *worker);
 
