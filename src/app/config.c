@@ -21,6 +21,11 @@
 
 /* A range that the table does not check (min > max means unbounded). */
 #define UNBOUNDED .min_value = 1, .max_value = 0
+
+/* The --patience-metric names, in PatienceMetric order: each is the
+ * validation figure valid_<name>. */
+#define PATIENCE_METRIC_NAMES "ndcg_10|sampled_ndcg_10|hr_10|recall_20"
+#define PATIENCE_METRIC_DEFAULT "ndcg_10"
 #define RANGE(lo, hi) .min_value = (lo), .max_value = (hi)
 
 /* The dataset format names, in the order of DatasetFormat: the option's
@@ -154,8 +159,12 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "seed of the sampled evaluation's candidates (the same for every model and epoch)", NULL,
      UNBOUNDED},
     {"patience", OPTION_INT, TRAIN_FIELD(patience), "0",
-     "stop when validation NDCG@10 has not improved for this many epochs and keep the best "
-     "epoch's model (0: train every epoch)", NULL, RANGE(0, 100000)},
+     "stop when the --patience-metric of the validation split has not improved for this many "
+     "epochs and keep the best epoch's model (0: train every epoch)", NULL, RANGE(0, 100000)},
+    {"patience-metric", OPTION_CHOICE, TRAIN_FIELD(patience_metric), PATIENCE_METRIC_DEFAULT,
+     "the validation figure --patience watches: full-ranking ndcg_10 or recall_20, or "
+     "sampled_ndcg_10 or hr_10 against the sampled negatives", PATIENCE_METRIC_NAMES,
+     UNBOUNDED},
     /* optimisation */
     {"optimizer", OPTION_CHOICE, TRAIN_FIELD(optimizer), "adam",
      "update rule the servers apply", "sgd|adagrad|adam", UNBOUNDED},
@@ -290,6 +299,9 @@ _Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1, "--model choices a
 _Static_assert(FEEDBACK_AUTO == 0 && FEEDBACK_EXPLICIT == 1 && FEEDBACK_IMPLICIT == 2,
                "--feedback choices are auto|explicit|implicit");
 _Static_assert(SPLIT_NONE == 0 && SPLIT_LOO == 1, "--split choices are none|loo");
+_Static_assert(PATIENCE_NDCG_10 == 0 && PATIENCE_SAMPLED_NDCG_10 == 1 && PATIENCE_HR_10 == 2 &&
+                   PATIENCE_RECALL_20 == 3,
+               "--patience-metric choices are listed in PatienceMetric order");
 _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP == 2,
                "--consistency choices are listed as bsp|ssp|asp");
 
@@ -363,7 +375,7 @@ int config_validate_train(const TrainConfig *config, Error *err)
     if (config->patience > 0 && config->split != SPLIT_LOO)
         return error_set(err, "--patience needs validation data: add --split loo");
     if (config->patience > 0 && !implicit_model)
-        return error_set(err, "--patience watches the validation NDCG@10 of a ranking model "
+        return error_set(err, "--patience watches a validation ranking figure of a ranking model "
                               "(--model bpr)");
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "

@@ -341,11 +341,12 @@ static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelPar
 /* The figure the terminal line shows after the loss, by model kind. */
 static void record_choose_line(EpochRecord *record, bool implicit)
 {
-    static const char *const ranking[] = {"valid_hr_10", "valid_ndcg_10", "test_hr_10",
-                                          "test_ndcg_10"};
+    static const char *const ranking[] = {"valid_hr_10",  "valid_sampled_ndcg_10",
+                                          "valid_ndcg_10", "test_hr_10",
+                                          "test_sampled_ndcg_10", "test_ndcg_10"};
     static const char *const rating[] = {"valid_rmse", "test_rmse", "test_mae"};
     const char *const *names = implicit ? ranking : rating;
-    int n_names = implicit ? 4 : 3;
+    int n_names = implicit ? 6 : 3;
     /* Move the wanted figures right after the loss, in this order. */
     int at = 1;
     for (int k = 0; k < n_names; k++)
@@ -357,7 +358,7 @@ static void record_choose_line(EpochRecord *record, bool implicit)
                 record->figures[at++] = figure;
                 break;
             }
-    record->n_on_line = implicit && at > 3 ? 3 : at;
+    record->n_on_line = implicit && at > 4 ? 4 : at; /* the loss and one split's three */
 }
 
 /* Worker side of training: epochs, evaluation, early stopping, progress.
@@ -395,7 +396,10 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
      * servers save it when it is reached), and the test split is evaluated
      * every epoch so that the best epoch's test figures are known. */
     bool early_stopping = config->patience > 0;
-    double best_ndcg = -INFINITY;
+    char watched[OPTION_STRING_BYTES + 8];
+    options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "patience-metric", watched + 6);
+    memcpy(watched, "valid_", 6);
+    double best_watched = -INFINITY;
     Progress progress;
     double started = time_now_s();
     for (int epoch = 0; epoch < config->epochs; epoch++) {
@@ -427,10 +431,10 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                        !has_valid || (last && !early_stopping), &record);
         bool improved = false;
         if (early_stopping) {
-            double ndcg = epoch_record_get(&record, "valid_ndcg_10");
-            improved = ndcg > best_ndcg;
+            double value = epoch_record_get(&record, watched);
+            improved = value > best_watched;
             if (improved)
-                best_ndcg = ndcg;
+                best_watched = value;
         }
         epoch_record_add(&record, "eval_seconds", time_now_s() - eval_start);
         record.elapsed_seconds = time_now_s() - started;
@@ -457,9 +461,9 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                 worker_snapshot(worker);
         } else if (epoch + 1 - totals->best_epoch >= config->patience) {
             if (chief)
-                printf("early stop: validation NDCG@10 has not improved for %d epochs; "
-                       "keeping epoch %d (%.4f)\n",
-                       config->patience, totals->best_epoch, best_ndcg);
+                printf("early stop: %s has not improved for %d epochs; keeping epoch %d "
+                       "(%.4f)\n",
+                       watched, config->patience, totals->best_epoch, best_watched);
             break;
         }
     }
@@ -699,7 +703,8 @@ int train_main(int argc, char **argv)
         goto finish;
     if (chief) {
         printf("done: ");
-        static const char *const headline[] = {"test_rmse", "test_mae", "test_hr_10",
+        static const char *const headline[] = {"test_rmse",    "test_mae",
+                                               "test_hr_10",   "test_sampled_ndcg_10",
                                                "test_ndcg_10", "test_recall_20",
                                                "test_ndcg_20"};
         for (size_t i = 0; i < sizeof headline / sizeof headline[0]; i++) {

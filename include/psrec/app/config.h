@@ -39,6 +39,15 @@ typedef enum {
     SPLIT_LOO = 1          /* leave one out per user: last → test, one before → validation */
 } Split;
 
+/* The validation figures early stopping can watch, in the order of the
+ * --patience-metric choices. */
+typedef enum {
+    PATIENCE_NDCG_10 = 0,         /* full-ranking NDCG@10 */
+    PATIENCE_SAMPLED_NDCG_10 = 1, /* NDCG@10 against the sampled negatives */
+    PATIENCE_HR_10 = 2,           /* HR@10 against the sampled negatives */
+    PATIENCE_RECALL_20 = 3        /* full-ranking Recall@20 */
+} PatienceMetric;
+
 typedef struct {
     /* data */
     char train_path[OPTION_STRING_BYTES];
@@ -73,7 +82,8 @@ typedef struct {
     /* evaluation */
     int eval_negatives;   /* sampled protocol: negatives per held-out item */
     uint64_t eval_seed;
-    int patience;         /* epochs without a better validation NDCG@10; 0 = off */
+    int patience;         /* epochs without a better validation figure; 0 = off */
+    int patience_metric;  /* PatienceMetric: the validation figure patience watches */
     /* optimisation */
     int optimizer;        /* OptimizerKind */
     float learning_rate;
