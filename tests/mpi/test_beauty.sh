@@ -31,6 +31,8 @@ file_recall=$(awk -F, '
 echo "beauty: test_hr_10 $hr, test_recall_20 $recall, Recall@20 of the recommendation file $file_recall"
 awk -v a="$file_recall" -v b="$recall" 'BEGIN { d = a - b; exit !(d < 0.002 && d > -0.002) }' ||
     fail "Recall@20 of the file ($file_recall) differs from the reported $recall"
-awk -v h="$hr" -v r="$recall" -v H="$BEAUTY_MIN_HR" -v R="$BEAUTY_MIN_RECALL" \
-    'BEGIN { exit !(h >= H && r >= R) }' ||
-    fail "test_hr_10 $hr or test_recall_20 $recall below $BEAUTY_MIN_HR / $BEAUTY_MIN_RECALL"
+# Measured: HR@10 0.468-0.470 and Recall@20 0.065-0.069 over runs (ASP
+# runs differ in the last digits); the floors leave room for that and
+# still fail a real regression (best-sellers: 0.282 and 0.020).
+awk -v h="$hr" -v r="$recall" 'BEGIN { exit !(h >= 0.45 && r >= 0.06) }' ||
+    fail "test_hr_10 $hr (floor 0.45) or test_recall_20 $recall (floor 0.06) too low"
