@@ -98,7 +98,8 @@ static int compare_u64(const void *a, const void *b)
 static uint64_t *distinct_sorted(const uint64_t *ids, size_t *n)
 {
     uint64_t *sorted = xmalloc((*n ? *n : 1) * sizeof(uint64_t));
-    memcpy(sorted, ids, *n * sizeof(uint64_t));
+    if (*n > 0)
+        memcpy(sorted, ids, *n * sizeof(uint64_t));
     qsort(sorted, *n, sizeof(uint64_t), compare_u64);
     size_t distinct = 0;
     for (size_t i = 0; i < *n; i++)

@@ -66,8 +66,10 @@ static void history_of(History *out, const Catalogue *catalogue, const Ratings *
     size_t at = 0;
     for (int p = 0; p < n_parts; p++) {
         uint32_t *indices = item_indices(catalogue, parts[p]);
-        memcpy(users + at, parts[p]->users, parts[p]->n * sizeof(uint64_t));
-        memcpy(items + at, indices, parts[p]->n * sizeof(uint32_t));
+        if (parts[p]->n > 0) { /* an empty split may have no arrays at all */
+            memcpy(users + at, parts[p]->users, parts[p]->n * sizeof(uint64_t));
+            memcpy(items + at, indices, parts[p]->n * sizeof(uint32_t));
+        }
         at += parts[p]->n;
         free(indices);
     }
@@ -81,9 +83,10 @@ void training_set_index(TrainingSet *set, const TrainingSetOptions *options, boo
     /* Every item of every split, so held-out items can be ranked. */
     size_t n = set->train.n + set->valid.n + set->test.n;
     uint64_t *items = xmalloc((n ? n : 1) * sizeof(uint64_t));
-    memcpy(items, set->train.items, set->train.n * sizeof(uint64_t));
-    memcpy(items + set->train.n, set->valid.items, set->valid.n * sizeof(uint64_t));
-    memcpy(items + set->train.n + set->valid.n, set->test.items, set->test.n * sizeof(uint64_t));
+    const Ratings *splits[3] = {&set->train, &set->valid, &set->test};
+    for (size_t s = 0, at = 0; s < 3; at += splits[s]->n, s++)
+        if (splits[s]->n > 0) /* an empty split may have no arrays at all */
+            memcpy(items + at, splits[s]->items, splits[s]->n * sizeof(uint64_t));
     if (distributed) {
         exchange_catalogue(&set->catalogue, items, n, set->train.items, set->train.n);
     } else {
