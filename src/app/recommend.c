@@ -138,24 +138,33 @@ static int read_exclusions(History *out, const char *path, const Catalogue *cata
     return 0;
 }
 
-/* Catalogue positions by training count, most popular first (ties: the
- * smaller position). */
-static const double *popularity_counts;
+/* A catalogue position with its training count, for sorting. */
+typedef struct {
+    double count;
+    uint32_t item;
+} ItemCount;
+
 static int compare_popularity(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (popularity_counts[x] != popularity_counts[y])
-        return popularity_counts[x] > popularity_counts[y] ? -1 : 1;
-    return x < y ? -1 : (x > y);
+    const ItemCount *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return x->item < y->item ? -1 : (x->item > y->item);
 }
 
+/* Catalogue positions by training count, most popular first (ties: the
+ * smaller position). */
 static uint32_t *popularity_order(const Catalogue *catalogue)
 {
-    uint32_t *order = xmalloc((catalogue->n_items ? catalogue->n_items : 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < catalogue->n_items; i++)
-        order[i] = (uint32_t)i;
-    popularity_counts = catalogue->counts;
-    qsort(order, catalogue->n_items, sizeof(uint32_t), compare_popularity);
+    size_t n = catalogue->n_items;
+    ItemCount *counted = xmalloc((n ? n : 1) * sizeof(ItemCount));
+    for (size_t i = 0; i < n; i++)
+        counted[i] = (ItemCount){.count = catalogue->counts[i], .item = (uint32_t)i};
+    qsort(counted, n, sizeof(ItemCount), compare_popularity);
+    uint32_t *order = xmalloc((n ? n : 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++)
+        order[i] = counted[i].item;
+    free(counted);
     return order;
 }
 

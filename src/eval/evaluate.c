@@ -13,15 +13,18 @@ typedef struct {
     size_t last;
 } HeldoutUser;
 
-static const Ratings *sort_heldout; /* qsort has no context argument */
+/* A held-out row by its user, for sorting (qsort has no context). */
+typedef struct {
+    uint64_t user;
+    size_t row;
+} UserRow;
 
 static int compare_by_user(const void *a, const void *b)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    uint64_t ux = sort_heldout->users[x], uy = sort_heldout->users[y];
-    if (ux != uy)
-        return ux < uy ? -1 : 1;
-    return x < y ? -1 : (x > y);
+    const UserRow *x = a, *y = b;
+    if (x->user != y->user)
+        return x->user < y->user ? -1 : 1;
+    return x->row < y->row ? -1 : (x->row > y->row);
 }
 
 static int compare_u32(const void *a, const void *b)
@@ -79,11 +82,14 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     size_t n = heldout->n;
     if (n == 0)
         return;
-    size_t *order = xmalloc(n * sizeof(size_t));
+    UserRow *by_user = xmalloc(n * sizeof(UserRow));
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_heldout = heldout;
-    qsort(order, n, sizeof(size_t), compare_by_user);
+        by_user[i] = (UserRow){.user = heldout->users[i], .row = i};
+    qsort(by_user, n, sizeof(UserRow), compare_by_user);
+    size_t *order = xmalloc(n * sizeof(size_t)); /* rows, user by user */
+    for (size_t i = 0; i < n; i++)
+        order[i] = by_user[i].row;
+    free(by_user);
 
     HeldoutUser *users = xmalloc(n * sizeof(HeldoutUser));
     size_t n_users = 0;
