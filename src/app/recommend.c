@@ -42,12 +42,6 @@ static void read_from_store(void *store, uint32_t table, const uint64_t *ids, si
     }
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : (x > y);
-}
-
 /* Reads one user id per line (a first line that is not a number is a
  * header); blank lines are skipped. Returns the sorted distinct ids and
  * their count in *n, or NULL with "FILE:LINE: ..." in *err. */
@@ -84,12 +78,7 @@ static uint64_t *read_user_list(const char *path, size_t *n, Error *err)
         users[count++] = id;
     }
     fclose(file);
-    qsort(users, count, sizeof(uint64_t), compare_u64);
-    size_t distinct = 0;
-    for (size_t i = 0; i < count; i++)
-        if (distinct == 0 || users[distinct - 1] != users[i])
-            users[distinct++] = users[i];
-    *n = distinct;
+    *n = sort_unique_u64(users, count);
     return users;
 }
 
@@ -100,7 +89,7 @@ static uint64_t *all_users(const TrainingSet *set, size_t *n)
     uint64_t *users = xmalloc((*n ? *n : 1) * sizeof(uint64_t));
     for (size_t u = 0; u < *n; u++)
         users[u] = history_user_id(&set->seen, u);
-    qsort(users, *n, sizeof(uint64_t), compare_u64);
+    *n = sort_unique_u64(users, *n); /* already distinct: this sorts */
     return users;
 }
 
@@ -194,17 +183,19 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
     uint32_t *items = xmalloc((size_t)k * sizeof(uint32_t));
     float *scores = xmalloc((size_t)k * sizeof(float));
     RankQuery *queries = xmalloc(RECOMMEND_USER_BLOCK * sizeof(RankQuery));
+    float *vectors = xmalloc(RECOMMEND_USER_BLOCK * (size_t)r->scorer->score_width * sizeof(float));
     TopK *tops = xmalloc(RECOMMEND_USER_BLOCK * sizeof(TopK));
     for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
         topk_init(&tops[q], k);
     for (size_t first = 0; first < n; first += RECOMMEND_USER_BLOCK) {
         size_t count = n - first < RECOMMEND_USER_BLOCK ? n - first : RECOMMEND_USER_BLOCK;
         for (size_t q = 0; q < count; q++) {
-            queries[q] = (RankQuery){.user = users[first + q], .top = &tops[q]};
+            queries[q] = (RankQuery){.top = &tops[q]};
             queries[q].excluded = user_exclusions(r->excluded, users[first + q],
                                                   &queries[q].n_excluded);
         }
-        scorer_rank(r->scorer, queries, count);
+        scorer_user_vectors(r->scorer, users + first, count, vectors);
+        scorer_rank(r->scorer, vectors, queries, count);
         for (size_t q = 0; q < count; q++) {
             uint64_t user = users[first + q];
             int n_top;
@@ -231,6 +222,7 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
     for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
         topk_free(&tops[q]);
     free(tops);
+    free(vectors);
     free(queries);
     free(scores);
     free(items);

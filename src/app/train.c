@@ -392,9 +392,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         if (!metrics)
             log_warn("cannot append to %s: epoch metrics go to the terminal only", path);
     }
-    /* With patience the model of the best validation epoch is kept (the
-     * servers save it when it is reached), and the test split is evaluated
-     * every epoch so that the best epoch's test figures are known. */
+    /* With patience the model of the best validation epoch is kept: the
+     * servers save it when it is reached and restore it for the test. */
     bool early_stopping = config->patience > 0;
     char watched[OPTION_STRING_BYTES + 8];
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "patience-metric", watched + 6);

@@ -120,6 +120,55 @@ bool sorted_u32_contains(const uint32_t *sorted, size_t n, uint32_t value)
     return low < n && sorted[low] == value;
 }
 
+int64_t sorted_u64_find(const uint64_t *sorted, size_t n, uint64_t value)
+{
+    size_t low = 0, high = n; /* as in sorted_u32_contains */
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (sorted[mid] < value)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < n && sorted[low] == value ? (int64_t)low : -1;
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t sort_unique_u32(uint32_t *values, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(values, n, sizeof *values, compare_u32);
+    size_t kept = 1;
+    for (size_t i = 1; i < n; i++)
+        if (values[i] != values[kept - 1])
+            values[kept++] = values[i];
+    return kept;
+}
+
+size_t sort_unique_u64(uint64_t *values, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(values, n, sizeof *values, compare_u64);
+    size_t kept = 1;
+    for (size_t i = 1; i < n; i++)
+        if (values[i] != values[kept - 1])
+            values[kept++] = values[i];
+    return kept;
+}
+
 void bytebuffer_reserve(ByteBuffer *buf, size_t bytes)
 {
     if (bytes <= buf->cap)

@@ -88,24 +88,13 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
     free(send_bytes);
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : (x > y);
-}
-
 /* Sorted copy of ids with repeats removed; *n becomes the distinct count. */
 static uint64_t *distinct_sorted(const uint64_t *ids, size_t *n)
 {
     uint64_t *sorted = xmalloc((*n ? *n : 1) * sizeof(uint64_t));
     if (*n > 0)
         memcpy(sorted, ids, *n * sizeof(uint64_t));
-    qsort(sorted, *n, sizeof(uint64_t), compare_u64);
-    size_t distinct = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (distinct == 0 || sorted[distinct - 1] != sorted[i])
-            sorted[distinct++] = sorted[i];
-    *n = distinct;
+    *n = sort_unique_u64(sorted, *n);
     return sorted;
 }
 
@@ -120,9 +109,9 @@ void exchange_catalogue(Catalogue *out, const uint64_t *items, size_t n_items,
     for (size_t i = 0; i < n_local; i++)
         records[i] = (ItemRecord){.item = local[i], .count = 0.0};
     for (size_t i = 0; i < n_counted; i++) {
-        uint64_t *found = bsearch(&counted[i], local, n_local, sizeof(uint64_t), compare_u64);
-        if (found)
-            records[found - local].count += 1.0;
+        int64_t found = sorted_u64_find(local, n_local, counted[i]);
+        if (found >= 0)
+            records[found].count += 1.0;
     }
     ByteBuffer gathered = {0};
     comm_workers_allgatherv(records, n_local * sizeof(ItemRecord), &gathered);

@@ -13,12 +13,6 @@
 
 #include "psrec/core/util.h"
 
-static int item_compare(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 void history_build(History *out, const uint64_t *users, const uint32_t *item_indices, size_t n)
 {
     assert(out && ((users && item_indices) || n == 0));
@@ -43,15 +37,15 @@ void history_build(History *out, const uint64_t *users, const uint32_t *item_ind
     free(fill);
     free(user_of);
 
-    /* Sort each run and drop repeats; `kept` never passes the read point. */
+    /* Sort each run and drop repeats, moving it down to `kept`, which never
+     * passes the run's start. */
     size_t kept = 0;
     for (size_t u = 0; u < n_users; u++) {
         size_t begin = offsets[u], end = offsets[u + 1];
-        qsort(items + begin, end - begin, sizeof *items, item_compare);
+        size_t distinct = sort_unique_u32(items + begin, end - begin);
+        memmove(items + kept, items + begin, distinct * sizeof *items);
         offsets[u] = kept;
-        for (size_t i = begin; i < end; i++)
-            if (i == begin || items[i] != items[i - 1])
-                items[kept++] = items[i];
+        kept += distinct;
     }
     offsets[n_users] = kept;
 

@@ -27,23 +27,6 @@ static int compare_by_user(const void *a, const void *b)
     return x->row < y->row ? -1 : (x->row > y->row);
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts items[0..n) and drops repeats; returns how many remain. */
-static int sort_unique_u32(uint32_t *items, int n)
-{
-    qsort(items, (size_t)n, sizeof *items, compare_u32);
-    int kept = 0;
-    for (int i = 0; i < n; i++)
-        if (kept == 0 || items[kept - 1] != items[i])
-            items[kept++] = items[i];
-    return kept;
-}
-
 /* Draws up to n distinct catalogue items the user never interacted with,
  * depending only on (seed, user, item). Returns how many it drew (fewer
  * only when the user has nearly every item). */
@@ -105,13 +88,21 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     TopK *tops = xmalloc(n_users * sizeof(TopK));
     for (size_t u = 0; u < n_users; u++) {
         topk_init(&tops[u], k_max);
-        queries[u] = (RankQuery){.user = users[u].user, .top = &tops[u]};
+        queries[u] = (RankQuery){.top = &tops[u]};
         int64_t index = history_find_user(evaluation->excluded, users[u].user);
         if (index >= 0)
             queries[u].excluded =
                 history_items(evaluation->excluded, (size_t)index, &queries[u].n_excluded);
     }
-    scorer_rank(scorer, queries, n_users);
+    /* Every held-out user's vector, read in one go (one read per user would
+     * be a round trip to the servers each), for both protocols. */
+    size_t width = (size_t)scorer->score_width;
+    uint64_t *user_ids = xmalloc(n_users * sizeof(uint64_t));
+    for (size_t u = 0; u < n_users; u++)
+        user_ids[u] = users[u].user;
+    float *user_vectors = xmalloc(n_users * width * sizeof(float));
+    scorer_user_vectors(scorer, user_ids, n_users, user_vectors);
+    scorer_rank(scorer, user_vectors, queries, n_users);
 
     uint32_t *top_items = xmalloc((size_t)k_max * sizeof(uint32_t));
     float *top_scores = xmalloc((size_t)k_max * sizeof(float));
@@ -119,15 +110,6 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     int n_negatives = evaluation->sampled_negatives;
     uint32_t *negatives = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(uint32_t));
     float *negative_scores = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(float));
-    /* Every held-out user's vector, read in one go: one read per user
-     * would be a round trip to the servers each. */
-    size_t width = (size_t)scorer->score_width;
-    uint64_t *user_ids = xmalloc(n_users * sizeof(uint64_t));
-    for (size_t u = 0; u < n_users; u++)
-        user_ids[u] = users[u].user;
-    float *user_vectors = xmalloc(n_users * width * sizeof(float));
-    if (n_negatives > 0)
-        scorer_user_vectors(scorer, user_ids, n_users, user_vectors);
     for (size_t u = 0; u < n_users; u++) {
         int n_top = topk_sorted(&tops[u], top_items, top_scores);
         int n_relevant = 0;
@@ -138,7 +120,7 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
         }
         /* Implicit feedback repeats pairs; ranking_add_full needs distinct
          * items, and a pair is one sampled case however often it occurs. */
-        n_relevant = sort_unique_u32(relevant, n_relevant);
+        n_relevant = (int)sort_unique_u32(relevant, (size_t)n_relevant);
         ranking_add_full(stats, top_items, n_top, relevant, n_relevant);
         for (int c = 0; c < RANKING_N_CUTOFFS; c++)
             for (int r = 0; r < n_top && r < RANKING_CUTOFFS[c]; r++)

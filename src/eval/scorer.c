@@ -62,11 +62,10 @@ float scorer_score(const CatalogueScorer *scorer, const float *user_vector, uint
                       scorer->score_width);
 }
 
-void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_queries)
+void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQuery *queries,
+                 size_t n_queries)
 {
     size_t width = (size_t)scorer->score_width;
-    float *user_vectors = xmalloc((size_t)SCORER_USER_BLOCK * width * sizeof(float));
-    uint64_t *users = xmalloc((size_t)SCORER_USER_BLOCK * sizeof(uint64_t));
     float *scores = xmalloc((size_t)SCORER_USER_BLOCK * SCORER_ITEM_BLOCK * sizeof(float));
     size_t *next_excluded = xmalloc((size_t)SCORER_USER_BLOCK * sizeof(size_t));
     for (size_t first_user = 0; first_user < n_queries; first_user += SCORER_USER_BLOCK) {
@@ -74,18 +73,17 @@ void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_que
         if (n_users > SCORER_USER_BLOCK)
             n_users = SCORER_USER_BLOCK;
         RankQuery *block = queries + first_user;
+        const float *block_vectors = user_vectors + first_user * width;
         for (size_t u = 0; u < n_users; u++) {
-            users[u] = block[u].user;
             next_excluded[u] = 0;
             topk_clear(block[u].top);
         }
-        scorer_user_vectors(scorer, users, n_users, user_vectors);
         for (size_t first_item = 0; first_item < scorer->n_items; first_item += SCORER_ITEM_BLOCK) {
             size_t n_items = scorer->n_items - first_item;
             if (n_items > SCORER_ITEM_BLOCK)
                 n_items = SCORER_ITEM_BLOCK;
             /* scores is (n_users, n_items) */
-            linalg_scores(user_vectors, n_users, scorer->item_vectors + first_item * width,
+            linalg_scores(block_vectors, n_users, scorer->item_vectors + first_item * width,
                           n_items, (int)width, scores);
             for (size_t u = 0; u < n_users; u++) {
                 const float *row = scores + u * n_items;
@@ -112,6 +110,4 @@ void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_que
     }
     free(next_excluded);
     free(scores);
-    free(users);
-    free(user_vectors);
 }

@@ -1,12 +1,13 @@
 /* worker.c — minibatch training through the parameter servers (worker.h).
  *
  * A BatchPlan holds everything about one batch: its distinct keys (a
- * KeyIndex numbering them 0..n_unique-1), which key slot each example uses,
- * the keys grouped by owning server, and where each key's row sits in the
- * gathered params/grads arrays. Rows are laid out server by server, in the
- * order of that server's keys, so a pull response is copied in with one
- * memcpy and a push sends a slice of grads as it is. Two plans alternate so the next batch's pull can
- * be in flight while this one computes.
+ * KeyIndex numbering them 0..n_unique-1), each example's bags of key slots
+ * (the user, its item, its negatives), the keys grouped by owning server,
+ * and where each key's row sits in the gathered params/grads arrays. Rows
+ * are laid out server by server, in the order of that server's keys, so a
+ * pull response is copied in with one memcpy and a push sends a slice of
+ * grads as it is. Two plans alternate so the next batch's pull can be in
+ * flight while this one computes.
  */
 #include "psrec/ps/worker.h"
 
@@ -568,18 +569,23 @@ void worker_read_representations(Worker *worker, uint32_t table, const uint64_t 
     free(keys);
 }
 
-/* Sends `request` to every server and waits for each to answer `answer`
- * (the snapshot requests: see server.h). */
-static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer)
+/* Sends a Control of `kind`, carrying the worker's clock, to every server. */
+static void send_control_to_servers(Worker *worker, WireControlKind kind)
 {
-    WireControl message = {.kind = request, .value = worker->clock};
-    int n_servers = worker->setup.layout->n_servers;
-    for (int s = 0; s < n_servers; s++) {
+    WireControl message = {.kind = kind, .value = worker->clock};
+    for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         wire_encode_control(&message, &worker->encoded);
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
                          COMM_TAG_CONTROL, &worker->encoded);
     }
-    for (int s = 0; s < n_servers; s++) {
+}
+
+/* Sends `request` to every server and waits for each to answer `answer`
+ * (the snapshot requests: see server.h). */
+static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer)
+{
+    send_control_to_servers(worker, request);
+    for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         int source = comm_server_world_rank(worker->setup.layout, s);
         comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
         Error err;
@@ -605,12 +611,7 @@ void worker_restore_snapshot(Worker *worker)
 
 void worker_finish(Worker *worker)
 {
-    WireControl done = {.kind = WIRE_CONTROL_WORKER_DONE, .value = worker->clock};
-    for (int s = 0; s < worker->setup.layout->n_servers; s++) {
-        wire_encode_control(&done, &worker->encoded);
-        comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
-                         COMM_TAG_CONTROL, &worker->encoded);
-    }
+    send_control_to_servers(worker, WIRE_CONTROL_WORKER_DONE);
     comm_outbox_flush(worker->outbox);
 }
 

@@ -54,6 +54,14 @@ double time_now_s(void);
  * (binary search; sorted may be NULL when n is 0). */
 bool sorted_u32_contains(const uint32_t *sorted, size_t n, uint32_t value);
 
+/* The position of value in sorted[0, n) (ascending), or -1. */
+int64_t sorted_u64_find(const uint64_t *sorted, size_t n, uint64_t value);
+
+/* Sorts values[0, n) ascending and drops repeats, in place; returns how many
+ * distinct values remain at the front. */
+size_t sort_unique_u32(uint32_t *values, size_t n);
+size_t sort_unique_u64(uint64_t *values, size_t n);
+
 /* ---- growable byte buffer, used for encoded messages and file images. */
 typedef struct {
     uint8_t *data;

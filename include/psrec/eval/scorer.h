@@ -51,14 +51,16 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
  * first), leaving out the catalogue indices in excluded (sorted
  * ascending). */
 typedef struct {
-    uint64_t user;
     const uint32_t *excluded;
     size_t n_excluded;
     TopK *top;
 } RankQuery;
 
-/* Ranks every query's user against every catalogue item. */
-void scorer_rank(const CatalogueScorer *scorer, RankQuery *queries, size_t n_queries);
+/* Ranks every query's user against every catalogue item. user_vectors is
+ * (n_queries, score_width): query q's user vector (scorer_user_vectors), so
+ * a caller that needs the vectors anyway reads the users once. */
+void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQuery *queries,
+                 size_t n_queries);
 
 /* The (unfinished) score of a user vector against catalogue item `item`. */
 float scorer_score(const CatalogueScorer *scorer, const float *user_vector, uint32_t item);

@@ -188,6 +188,19 @@ static const ModelParams PARAMS = {.dim = DIM, .global_mean = 3.5, .rating_min =
                                    .rating_max = 5};
 
 /* More users than a user block (256) and items than an item block (4096). */
+/* scorer_rank for users 0..n-1, query q being user q. */
+static void rank_users_0_to_n(const CatalogueScorer *scorer, RankQuery *queries, size_t n)
+{
+    uint64_t *users = xmalloc(n * sizeof(uint64_t));
+    for (size_t u = 0; u < n; u++)
+        users[u] = u;
+    float *vectors = xmalloc(n * (size_t)scorer->score_width * sizeof(float));
+    scorer_user_vectors(scorer, users, n, vectors);
+    scorer_rank(scorer, vectors, queries, n);
+    free(vectors);
+    free(users);
+}
+
 START_TEST(test_rank_matches_brute_force)
 {
     enum { N_QUERIES = 300, N_ITEMS = 5000, ALL_BUT_3 = 7, NOTHING_LEFT = 8 };
@@ -227,9 +240,9 @@ START_TEST(test_rank_matches_brute_force)
                 mine[n++] = i;
         }
         topk_init(&tops[q], K_MAX);
-        queries[q] = (RankQuery){.user = q, .excluded = mine, .n_excluded = n, .top = &tops[q]};
+        queries[q] = (RankQuery){.excluded = mine, .n_excluded = n, .top = &tops[q]};
     }
-    scorer_rank(&scorer, queries, N_QUERIES);
+    rank_users_0_to_n(&scorer, queries, N_QUERIES);
 
     int swaps = 0;
     for (size_t q = 0; q < N_QUERIES; q++)
@@ -477,9 +490,9 @@ START_TEST(test_mf_scores_match_formula)
     RankQuery queries[N_USERS];
     for (uint64_t user = 0; user < N_USERS; user++) {
         topk_init(&tops[user], K_MAX);
-        queries[user] = (RankQuery){.user = user, .top = &tops[user]};
+        queries[user] = (RankQuery){.top = &tops[user]};
     }
-    scorer_rank(&scorer, queries, N_USERS);
+    rank_users_0_to_n(&scorer, queries, N_USERS);
     for (uint64_t user = 0; user < N_USERS; user++) {
         check_top_ref(&tops[user], &model, &catalogue, user, NULL, 0);
         topk_free(&tops[user]);
