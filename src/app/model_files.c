@@ -40,7 +40,7 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     params->rating_min = manifest->rating_min;
     params->rating_max = manifest->rating_max;
     TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = (*model)->table_specs(params, specs);
+    int n_tables = model_table_specs(*model, params, specs);
     OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};
     Store *store = store_create(specs, n_tables, &optimizer, manifest->init_seed);
     /* The manifest reader guarantees n_vshards >= n_servers >= 1. */

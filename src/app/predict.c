@@ -70,7 +70,7 @@ int predict_main(int argc, char **argv)
     for (size_t i = 0; i < pairs.n; i++) {
         const float *user = store_pull(store, key_make(MODEL_TABLE_USER, pairs.users[i]), false);
         const float *item = store_pull(store, key_make(MODEL_TABLE_ITEM, pairs.items[i]), false);
-        float score = model_score_pair(model, &params, user ? user : zeros, item ? item : zeros);
+        float score = model_score_pair(model, &params, NULL, user ? user : zeros, item ? item : zeros);
         fprintf(out, "%llu,%llu,%.6f\n", (unsigned long long)pairs.users[i],
                 (unsigned long long)pairs.items[i], (double)score);
     }

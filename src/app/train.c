@@ -517,7 +517,7 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
                       uint64_t batches_per_epoch, RunTotals *totals, Error *err)
 {
     ShardTarget target;
-    target.n_tables = model->table_specs(params, target.specs);
+    target.n_tables = model_table_specs(model, params, target.specs);
     optimizer_from_config(&target.optimizer, config);
     target.seed = config->seed;
     Store *store = store_create(target.specs, target.n_tables, &target.optimizer, target.seed);

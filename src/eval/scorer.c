@@ -32,7 +32,7 @@ void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelPara
         if (count > SCORER_ITEM_BLOCK)
             count = SCORER_ITEM_BLOCK;
         read(read_context, MODEL_TABLE_ITEM, catalogue->ids + first, count, reps);
-        model->item_vectors(params, reps, count, scorer->item_vectors + first * width);
+        model->item_vectors(params, NULL, reps, count, scorer->item_vectors + first * width);
     }
     free(reps);
 }
@@ -52,7 +52,7 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
         return;
     float *reps = xmalloc(n * (size_t)scorer->user_width * sizeof(float));
     scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, reps);
-    scorer->model->user_vectors(scorer->params, reps, n, out);
+    scorer->model->user_vectors(scorer->params, NULL, reps, n, out);
     free(reps);
 }
 

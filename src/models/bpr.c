@@ -79,8 +79,10 @@ static double bpr_batch_gradient(const ModelParams *params, ModelBatch *batch)
 
 static int bpr_score_width(const ModelParams *params) { return params->dim + 1; }
 
-static void bpr_user_vectors(const ModelParams *params, const float *reps, size_t n, float *out)
+static void bpr_user_vectors(const ModelParams *params, const float *dense,
+                             const float *reps, size_t n, float *out)
 {
+    (void)dense; /* no dense parameters */
     size_t dim = (size_t)params->dim;
     for (size_t u = 0; u < n; u++) {
         out[u * (dim + 1)] = 1.0f;
@@ -89,8 +91,10 @@ static void bpr_user_vectors(const ModelParams *params, const float *reps, size_
     }
 }
 
-static void bpr_item_vectors(const ModelParams *params, const float *reps, size_t n, float *out)
+static void bpr_item_vectors(const ModelParams *params, const float *dense,
+                             const float *reps, size_t n, float *out)
 {
+    (void)dense; /* no dense parameters */
     size_t width = (size_t)params->dim + 1;
     for (size_t k = 0; k < n * width; k++)
         out[k] = reps[k];
@@ -100,6 +104,7 @@ const ModelOps MODEL_BPR = {
     .name = "bpr",
     .implicit = true,
     .table_specs = bpr_table_specs,
+    .dense_size = NULL,
     .batch_gradient = bpr_batch_gradient,
     .score_width = bpr_score_width,
     .user_vectors = bpr_user_vectors,

@@ -18,3 +18,18 @@ void linalg_scores(const float *a, size_t m, const float *b, size_t n, int width
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, width, 1.0f, a, width, b,
                 width, 0.0f, scores, (int)n);
 }
+
+void linalg_gemm(bool transpose_a, bool transpose_b, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, const float *b, float beta, float *c)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) { /* BLAS needs lda ≥ 1; the product is empty */
+        for (size_t i = 0; i < m * n; i++)
+            c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+                transpose_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                transpose_a ? (int)m : (int)k, b, transpose_b ? (int)k : (int)n, beta, c, (int)n);
+}

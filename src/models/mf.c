@@ -51,8 +51,10 @@ static double mf_batch_gradient(const ModelParams *params, ModelBatch *batch)
 
 static int mf_score_width(const ModelParams *params) { return params->dim + 2; }
 
-static void mf_user_vectors(const ModelParams *params, const float *reps, size_t n, float *out)
+static void mf_user_vectors(const ModelParams *params, const float *dense,
+                            const float *reps, size_t n, float *out)
 {
+    (void)dense; /* no dense parameters */
     size_t width = (size_t)params->dim + 1, out_width = width + 1;
     for (size_t u = 0; u < n; u++) {
         const float *user = reps + u * width;
@@ -64,8 +66,10 @@ static void mf_user_vectors(const ModelParams *params, const float *reps, size_t
     }
 }
 
-static void mf_item_vectors(const ModelParams *params, const float *reps, size_t n, float *out)
+static void mf_item_vectors(const ModelParams *params, const float *dense,
+                            const float *reps, size_t n, float *out)
 {
+    (void)dense; /* no dense parameters */
     size_t width = (size_t)params->dim + 1, out_width = width + 1;
     for (size_t i = 0; i < n; i++) {
         const float *item = reps + i * width;
@@ -90,6 +94,7 @@ const ModelOps MODEL_MF = {
     .name = "mf",
     .implicit = false,
     .table_specs = mf_table_specs,
+    .dense_size = NULL,
     .batch_gradient = mf_batch_gradient,
     .score_width = mf_score_width,
     .user_vectors = mf_user_vectors,

@@ -20,23 +20,68 @@ const ModelOps *model_find(const char *name)
     return NULL;
 }
 
+/* The spec of table_id among specs[0..n), or NULL. */
+static const TableSpec *find_spec(const TableSpec *specs, int n, uint32_t table_id)
+{
+    for (int t = 0; t < n; t++)
+        if (specs[t].table_id == table_id)
+            return &specs[t];
+    return NULL;
+}
+
+int model_table_specs(const ModelOps *model, const ModelParams *params, TableSpec *tables)
+{
+    int n = model->table_specs(params, tables);
+    /* A feature row adds to a user or item row: same width, and drawn the
+     * same way (a bias at the same place starts at zero too). */
+    struct {
+        bool used;
+        uint32_t table_id, adds_to;
+    } features[] = {
+        {params->item_features, MODEL_TABLE_ITEM_FEATURE, MODEL_TABLE_ITEM},
+        {params->user_features, MODEL_TABLE_USER_FEATURE, MODEL_TABLE_USER},
+        {params->user_history, MODEL_TABLE_USER_HISTORY, MODEL_TABLE_USER},
+    };
+    int n_own = n;
+    for (size_t f = 0; f < sizeof features / sizeof features[0]; f++) {
+        if (!features[f].used)
+            continue;
+        const TableSpec *base = find_spec(tables, n_own, features[f].adds_to);
+        assert(base && n < STORE_MAX_TABLES);
+        tables[n] = *base;
+        tables[n].table_id = features[f].table_id;
+        n++;
+    }
+    return n;
+}
+
+size_t model_dense_size(const ModelOps *model, const ModelParams *params)
+{
+    return model->dense_size ? model->dense_size(params) : 0;
+}
+
+size_t model_dense_blocks(const ModelOps *model, const ModelParams *params)
+{
+    return (model_dense_size(model, params) + MODEL_DENSE_BLOCK - 1) / MODEL_DENSE_BLOCK;
+}
+
 uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uint32_t table_id)
 {
     TableSpec specs[STORE_MAX_TABLES];
-    int n = model->table_specs(params, specs);
+    int n = model_table_specs(model, params, specs);
     for (int t = 0; t < n; t++)
         if (specs[t].table_id == table_id)
             return specs[t].width;
     return 0;
 }
 
-float model_score_pair(const ModelOps *model, const ModelParams *params, const float *user_rep,
-                       const float *item_rep)
+float model_score_pair(const ModelOps *model, const ModelParams *params, const float *dense,
+                       const float *user_rep, const float *item_rep)
 {
     int width = model->score_width(params);
-    float user_vector[width], item_vector[width]; /* width is dim + a few */
-    model->user_vectors(params, user_rep, 1, user_vector);
-    model->item_vectors(params, item_rep, 1, item_vector);
+    float user_vector[width], item_vector[width]; /* width is dim or hidden + a few */
+    model->user_vectors(params, dense, user_rep, 1, user_vector);
+    model->item_vectors(params, dense, item_rep, 1, item_vector);
     float score = linalg_dot(user_vector, item_vector, width);
     return model->finish_score ? model->finish_score(params, score) : score;
 }
@@ -66,6 +111,14 @@ const char *model_table_name(uint32_t table_id)
         return "user";
     case MODEL_TABLE_ITEM:
         return "item";
+    case MODEL_TABLE_ITEM_FEATURE:
+        return "item_feature";
+    case MODEL_TABLE_USER_FEATURE:
+        return "user_feature";
+    case MODEL_TABLE_USER_HISTORY:
+        return "user_history";
+    case MODEL_TABLE_DENSE:
+        return "dense";
     default:
         return TABLE_NAMES_NUMBERED[table_id];
     }

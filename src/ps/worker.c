@@ -416,7 +416,7 @@ Worker *worker_create(const WorkerSetup *setup)
     Worker *worker = xcalloc(1, sizeof(Worker));
     worker->setup = *setup;
     TableSpec specs[STORE_MAX_TABLES];
-    int n_tables = setup->model->table_specs(&setup->params, specs);
+    int n_tables = model_table_specs(setup->model, &setup->params, specs);
     for (int t = 0; t < n_tables; t++)
         worker->table_width[specs[t].table_id] = specs[t].width;
     worker->user_width = (int)worker->table_width[MODEL_TABLE_USER];
@@ -543,7 +543,7 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
         plan_gather(worker, plan, &batch);
         for (size_t e = 0; e < batch.n_examples; e++) {
             float prediction = model_score_pair(
-                model, params, batch.users + e * (size_t)batch.user_width,
+                model, params, NULL, batch.users + e * (size_t)batch.user_width,
                 batch.items + e * (size_t)batch.items_per_example * (size_t)batch.item_width);
             error_stats_add(stats, prediction, test->ratings[first + e]);
         }

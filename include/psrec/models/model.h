@@ -5,8 +5,11 @@
  * representations (the positive or rated item first, then sampled
  * negatives) from the rows it pulled; the model computes the loss of the
  * batch and the gradient of every representation; the worker scatters those
- * back onto the rows (models/batch.h). Dense parameters are not needed by
- * mf or bpr; a model that has them declares them as tables of its own.
+ * back onto the rows. A model with dense parameters (`deep`: its layers)
+ * declares their size; they live on the servers as blocks of rows of
+ * MODEL_TABLE_DENSE, are pulled with every batch and reach the model as one
+ * contiguous vector, and their gradient (summed over the batch) is pushed
+ * like any row's.
  *
  * Every model scores by a dot product: score(u, i) = user_vector(u) ·
  * item_vector(i), where the vectors (score_width floats) are computed from
@@ -17,6 +20,14 @@
  * Tables: MODEL_TABLE_USER and MODEL_TABLE_ITEM hold one row per user and
  * per item. A row that does not exist (an unseen user or item) reads as
  * zeros: the model's fallback.
+ *
+ * Content features (hybrid models) are the same for every model: a user's
+ * or item's representation is its own row plus the weighted mean of its
+ * features' rows (tables MODEL_TABLE_ITEM_FEATURE, MODEL_TABLE_USER_FEATURE,
+ * same width as the row they add to), plus for `--user-history-features`
+ * Σ_j y_j / √|N(u)| over the user's training items j (MODEL_TABLE_USER_HISTORY:
+ * SVD++'s implicit term). So an item with features and no interactions is
+ * still scored, from its features alone. The model only ever sees the sums.
  */
 #ifndef PSREC_MODEL_H
 #define PSREC_MODEL_H
@@ -27,7 +38,27 @@
 
 #include "psrec/ps/store.h"
 
-enum { MODEL_TABLE_USER = 1, MODEL_TABLE_ITEM = 2 };
+enum {
+    MODEL_TABLE_USER = 1,
+    MODEL_TABLE_ITEM = 2,
+    MODEL_TABLE_ITEM_FEATURE = 3, /* product attributes: one row per feature id */
+    MODEL_TABLE_USER_FEATURE = 4, /* user profile features */
+    MODEL_TABLE_USER_HISTORY = 5, /* y_j of SVD++: one row per item, as a user's feature */
+    MODEL_TABLE_DENSE = 6         /* a model's dense parameters, MODEL_DENSE_BLOCK per row */
+};
+
+/* Floats in one row of MODEL_TABLE_DENSE: the dense vector is cut into
+ * blocks of this size (the last one padded), spread over the servers by
+ * their keys like any rows. */
+#define MODEL_DENSE_BLOCK 256
+
+typedef enum { ACTIVATION_RELU = 0, ACTIVATION_SIGMOID = 1, ACTIVATION_TANH = 2 } Activation;
+
+/* The loss of implicit models that offer a choice (`deep`). */
+typedef enum {
+    RANKING_LOSS_BCE = 0, /* binary cross-entropy: positive → 1, each negative → 0 */
+    RANKING_LOSS_BPR = 1  /* −ln σ(s_pos − s_neg) per negative */
+} RankingLoss;
 
 typedef struct {
     int dim;
@@ -35,6 +66,13 @@ typedef struct {
     float l2;          /* λ on factors, per occurrence in a batch */
     float l2_bias;     /* λ_b on biases */
     int negatives;     /* implicit models: sampled negatives per positive */
+    int hidden;        /* deep: width of the hidden layer */
+    int activation;    /* deep: Activation */
+    int loss;          /* deep: RankingLoss */
+    /* Which feature tables the representations use (see above). */
+    bool item_features;
+    bool user_features;
+    bool user_history;
     double global_mean;
     double rating_min;
     double rating_max;
@@ -55,8 +93,10 @@ typedef struct {
     const float *items;
     const float *labels;   /* (n_examples,) ratings (explicit models) */
     const float *weights;  /* (n_examples,) example weights */
+    const float *dense;    /* (dense_size,) the model's dense parameters, or NULL */
     float *grad_users;
     float *grad_items;
+    float *grad_dense;     /* (dense_size,) zeroed by the caller, or NULL */
 } ModelBatch;
 
 typedef struct {
@@ -64,9 +104,12 @@ typedef struct {
     /* True: learns from positive interactions against sampled negatives
      * (items_per_example = 1 + negatives); false: learns ratings. */
     bool implicit;
-    /* Writes the model's table specs into tables (≤ STORE_MAX_TABLES) and
-     * returns how many. */
+    /* Writes the specs of the model's own tables (user, item, and dense if it
+     * has dense parameters) into tables and returns how many. Feature tables
+     * are added by model_table_specs. */
     int (*table_specs)(const ModelParams *params, TableSpec *tables);
+    /* Floats in the model's dense parameters; NULL means none. */
+    size_t (*dense_size)(const ModelParams *params);
     /* The loss of the batch (summed over examples, weighted), with its
      * gradient added into the batch's grad arrays. For explicit models the
      * returned loss is the summed squared error (r̂ − r)², so callers can
@@ -75,27 +118,41 @@ typedef struct {
     /* Floats in a scoring vector. */
     int (*score_width)(const ModelParams *params);
     /* Scoring vectors of n users / items from their representations:
-     * reps is (n, user_width or item_width), out is (n, score_width). */
-    void (*user_vectors)(const ModelParams *params, const float *reps, size_t n, float *out);
-    void (*item_vectors)(const ModelParams *params, const float *reps, size_t n, float *out);
+     * reps is (n, user_width or item_width), out is (n, score_width); dense
+     * is the model's dense parameters (NULL for a model without). */
+    void (*user_vectors)(const ModelParams *params, const float *dense, const float *reps,
+                         size_t n, float *out);
+    void (*item_vectors)(const ModelParams *params, const float *dense, const float *reps,
+                         size_t n, float *out);
     /* What a raw dot-product score becomes for `predict` (mf clips to the
      * rating range); NULL means the score as it is. */
     float (*finish_score)(const ModelParams *params, float score);
 } ModelOps;
 
-/* The model named `name` ("mf", "bpr"), or NULL. */
+/* The model named `name` ("mf", "bpr", "deep"), or NULL. */
 const ModelOps *model_find(const char *name);
+
+/* Every table of the model with params' features: the model's own, then a
+ * feature table for each feature kind in use (the width of the row it adds
+ * to, factors drawn like that row's). Writes at most STORE_MAX_TABLES specs
+ * and returns how many. */
+int model_table_specs(const ModelOps *model, const ModelParams *params, TableSpec *tables);
 
 /* The width of table_id's rows in the model, or 0 when it has no such
  * table. */
 uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uint32_t table_id);
 
+/* Floats in the model's dense parameters (0: none), and how many rows of
+ * MODEL_TABLE_DENSE hold them. */
+size_t model_dense_size(const ModelOps *model, const ModelParams *params);
+size_t model_dense_blocks(const ModelOps *model, const ModelParams *params);
+
 /* The score of one user against one item, finished: for `predict`. */
-float model_score_pair(const ModelOps *model, const ModelParams *params, const float *user_rep,
-                       const float *item_rep);
+float model_score_pair(const ModelOps *model, const ModelParams *params, const float *dense,
+                       const float *user_rep, const float *item_rep);
 /* The name of a parameter table in files a person reads (e.g. exports):
- * "user" for MODEL_TABLE_USER, "item" for MODEL_TABLE_ITEM, "table<N>" for
- * any other id N (table_id <= KEY_TABLE_MAX). Names never change once files
+ * "user", "item", "item_feature", "user_feature", "user_history", "dense"
+ * for the model tables, "table<N>" for any other id N (<= KEY_TABLE_MAX). Names never change once files
  * use them. The result is a constant string. */
 const char *model_table_name(uint32_t table_id);
 

@@ -29,7 +29,7 @@ START_TEST(test_mf_score_formula)
     float user[DIM + 1] = {0.25f, 1.0f, 2.0f, -1.0f, 0.5f};
     float item[DIM + 1] = {-0.5f, 0.1f, 0.2f, 0.3f, -0.4f};
     /* 3.5 + 0.25 - 0.5 + (0.1 + 0.4 - 0.3 - 0.2) = 3.25 */
-    ck_assert_float_eq_tol(model_score_pair(mf, &params, user, item), 3.25f, 1e-6f);
+    ck_assert_float_eq_tol(model_score_pair(mf, &params, NULL, user, item), 3.25f, 1e-6f);
 }
 END_TEST
 
@@ -39,10 +39,10 @@ START_TEST(test_mf_score_clips_and_falls_back)
     ModelParams params = make_params();
     float big[DIM + 1] = {3.0f, 0, 0, 0, 0};
     float zeros[DIM + 1] = {0};
-    ck_assert_float_eq_tol(model_score_pair(mf, &params, big, zeros), 5.0f, 1e-6f);
+    ck_assert_float_eq_tol(model_score_pair(mf, &params, NULL, big, zeros), 5.0f, 1e-6f);
     big[0] = -4.0f;
-    ck_assert_float_eq_tol(model_score_pair(mf, &params, big, zeros), 1.0f, 1e-6f);
-    ck_assert_float_eq_tol(model_score_pair(mf, &params, zeros, zeros), 3.5f, 1e-6f); /* μ */
+    ck_assert_float_eq_tol(model_score_pair(mf, &params, NULL, big, zeros), 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(model_score_pair(mf, &params, NULL, zeros, zeros), 3.5f, 1e-6f); /* μ */
 }
 END_TEST
 
@@ -54,9 +54,9 @@ START_TEST(test_bpr_score_formula)
     float user[DIM] = {1.0f, 2.0f, -1.0f, 0.5f};
     float item[DIM + 1] = {-0.5f, 0.1f, 0.2f, 0.3f, -0.4f};
     /* -0.5 + (0.1 + 0.4 - 0.3 - 0.2) = -0.5: no clipping, no global mean */
-    ck_assert_float_eq_tol(model_score_pair(bpr, &params, user, item), -0.5f, 1e-6f);
+    ck_assert_float_eq_tol(model_score_pair(bpr, &params, NULL, user, item), -0.5f, 1e-6f);
     float zeros[DIM] = {0};
-    ck_assert_float_eq_tol(model_score_pair(bpr, &params, zeros, item), -0.5f, 1e-6f);
+    ck_assert_float_eq_tol(model_score_pair(bpr, &params, NULL, zeros, item), -0.5f, 1e-6f);
     ck_assert_int_eq((int)model_table_width(bpr, &params, MODEL_TABLE_USER), DIM);
     ck_assert_int_eq((int)model_table_width(bpr, &params, MODEL_TABLE_ITEM), DIM + 1);
     ck_assert_int_eq((int)model_table_width(bpr, &params, 9), 0);
@@ -194,7 +194,7 @@ START_TEST(test_score_vectors_reproduce_scores)
         double expected = model->implicit ? item[0] : params.global_mean + user[0] + item[0];
         for (int f = 0; f < DIM; f++)
             expected += model->implicit ? user[f] * item[f + 1] : user[f + 1] * item[f + 1];
-        ck_assert_double_eq_tol(model_score_pair(model, &params, user, item), expected, 1e-5);
+        ck_assert_double_eq_tol(model_score_pair(model, &params, NULL, user, item), expected, 1e-5);
     }
 }
 END_TEST
