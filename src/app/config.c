@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "psrec/data/dataset.h"
@@ -113,10 +114,24 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "rating column)", "auto|explicit|implicit", UNBOUNDED},
     {"skip-malformed", OPTION_BOOL, TRAIN_FIELD(skip_malformed), "false",
      "skip and count malformed lines instead of stopping at the first", NULL, UNBOUNDED},
+    {"item-features", OPTION_STRING, TRAIN_FIELD(item_features_path), "",
+     "CSV of item features: item id, feature id[, weight] with a header (e.g. category and "
+     "brand); an item is its embedding plus the weighted mean of its features'", NULL,
+     UNBOUNDED},
+    {"user-features", OPTION_STRING, TRAIN_FIELD(user_features_path), "",
+     "CSV of user features (a profile: age band, region, ...), same layout as --item-features",
+     NULL, UNBOUNDED},
+    {"user-history-features", OPTION_BOOL, TRAIN_FIELD(user_history_features), "false",
+     "add each user's training items as features weighted 1/sqrt(count) (with mf: SVD++)",
+     NULL, UNBOUNDED},
     {"split", OPTION_CHOICE, TRAIN_FIELD(split), "none",
      "loo: per user by timestamp, the last interaction is the test item and the one before "
-     "the validation item (users with fewer than 3 stay in training)", "none|loo",
-     UNBOUNDED},
+     "the validation item (users with fewer than 3 stay in training); cold-items [F]: a "
+     "share F (--cold-fraction) of the items, with all their interactions, is the test set",
+     "none|loo|cold-items", UNBOUNDED},
+    {"cold-fraction", OPTION_DOUBLE, TRAIN_FIELD(cold_fraction), "0.1",
+     "--split cold-items: the share of items held out, chosen by a hash of the item id and "
+     "--eval-seed", NULL, RANGE(0, 1)},
     {"allow-file-order", OPTION_BOOL, TRAIN_FIELD(allow_file_order), "false",
      "--split loo on a file without timestamps: take file order as time order", NULL,
      UNBOUNDED},
@@ -134,7 +149,9 @@ const OptionSpec TRAIN_OPTIONS[] = {
     /* model */
     {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
      "model to train (mf: biased matrix factorisation of ratings; bpr: matrix factorisation "
-     "of implicit feedback with the BPR ranking loss)", "mf|bpr", UNBOUNDED},
+     "of implicit feedback with the BPR ranking loss; deep: a neural model of implicit "
+     "feedback, a hidden layer over the user against a linear map of the item)",
+     "mf|bpr|deep", UNBOUNDED},
     {"dim", OPTION_INT, TRAIN_FIELD(dim), "32", "latent factors per user and item", NULL,
      RANGE(1, 4096)},
     {"init-std", OPTION_FLOAT, TRAIN_FIELD(init_std), "0.1",
@@ -145,6 +162,13 @@ const OptionSpec TRAIN_OPTIONS[] = {
      RANGE(0, 1000)},
     {"negatives", OPTION_INT, TRAIN_FIELD(negatives), "4",
      "implicit models: sampled negative items per positive", NULL, RANGE(1, 1000)},
+    {"hidden", OPTION_INT, TRAIN_FIELD(hidden), "64",
+     "deep: width of the hidden layer", NULL, RANGE(1, 4096)},
+    {"activation", OPTION_CHOICE, TRAIN_FIELD(activation), "relu",
+     "deep: activation of the hidden layer", "relu|sigmoid|tanh", UNBOUNDED},
+    {"loss", OPTION_CHOICE, TRAIN_FIELD(loss), "bce",
+     "deep: bce (binary cross-entropy, positive vs each negative) or bpr (pairwise)",
+     "bce|bpr", UNBOUNDED},
     {"negative-sampling", OPTION_CHOICE, TRAIN_FIELD(negative_sampling), "uniform",
      "implicit models: how negatives are drawn (never one of the user's own items)",
      "uniform|popularity", UNBOUNDED},
@@ -260,6 +284,12 @@ const OptionSpec PREDICT_OPTIONS[] = {
      "CSV header name of the item id column", NULL, UNBOUNDED},
     {"skip-malformed", OPTION_BOOL, PREDICT_FIELD(skip_malformed), "false",
      "skip and count malformed lines instead of stopping at the first", NULL, UNBOUNDED},
+    {"item-features", OPTION_STRING, PREDICT_FIELD(item_features_path), "",
+     "a model with item features: read them from this file instead of the run's (e.g. with "
+     "new products)", NULL, UNBOUNDED},
+    {"user-features", OPTION_STRING, PREDICT_FIELD(user_features_path), "",
+     "a model with user features: read them from this file instead of the run's", NULL,
+     UNBOUNDED},
 };
 const int PREDICT_OPTION_COUNT = (int)(sizeof PREDICT_OPTIONS / sizeof PREDICT_OPTIONS[0]);
 
@@ -277,6 +307,13 @@ const OptionSpec RECOMMEND_OPTIONS[] = {
     {"exclude", OPTION_STRING, RECOMMEND_FIELD(exclude_path), "",
      "CSV of user_id,item_id pairs never to recommend, instead of the run's training (and "
      "validation) items", NULL, UNBOUNDED},
+    {"item-features", OPTION_STRING, RECOMMEND_FIELD(item_features_path), "",
+     "a model with item features: read them from this file instead of the run's; its items "
+     "that no interaction names (new products) are ranked too, from their features", NULL,
+     UNBOUNDED},
+    {"user-features", OPTION_STRING, RECOMMEND_FIELD(user_features_path), "",
+     "a model with user features: read them from this file instead of the run's", NULL,
+     UNBOUNDED},
     {"log-level", OPTION_CHOICE, RECOMMEND_FIELD(log_level), "info", "how much to log",
      "error|warn|info|debug", UNBOUNDED},
 };
@@ -295,15 +332,35 @@ const int EXPORT_OPTION_COUNT = (int)(sizeof EXPORT_OPTIONS / sizeof EXPORT_OPTI
 /* The table's choices must match the enums they are stored into. */
 _Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
                "--optimizer choices are listed as sgd|adagrad|adam");
-_Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1, "--model choices are mf|bpr");
+_Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1 && MODEL_CHOICE_DEEP == 2,
+               "--model choices are mf|bpr|deep");
+_Static_assert(ACTIVATION_RELU == 0 && ACTIVATION_SIGMOID == 1 && ACTIVATION_TANH == 2,
+               "--activation choices are relu|sigmoid|tanh");
+_Static_assert(RANKING_LOSS_BCE == 0 && RANKING_LOSS_BPR == 1, "--loss choices are bce|bpr");
 _Static_assert(FEEDBACK_AUTO == 0 && FEEDBACK_EXPLICIT == 1 && FEEDBACK_IMPLICIT == 2,
                "--feedback choices are auto|explicit|implicit");
-_Static_assert(SPLIT_NONE == 0 && SPLIT_LOO == 1, "--split choices are none|loo");
+_Static_assert(SPLIT_NONE == 0 && SPLIT_LOO == 1 && SPLIT_COLD_ITEMS == 2,
+               "--split choices are none|loo|cold-items");
 _Static_assert(PATIENCE_NDCG_10 == 0 && PATIENCE_SAMPLED_NDCG_10 == 1 && PATIENCE_HR_10 == 2 &&
                    PATIENCE_RECALL_20 == 3,
                "--patience-metric choices are listed in PatienceMetric order");
 _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP == 2,
                "--consistency choices are listed as bsp|ssp|asp");
+
+const char *config_model_name(const TrainConfig *config)
+{
+    static const char *const names[] = {"mf", "bpr", "deep"}; /* ModelChoice order */
+    assert(config->model >= 0 && config->model < (int)(sizeof names / sizeof names[0]));
+    return names[config->model];
+}
+
+int config_load_run(TrainConfig *run, const char *run_dir, Error *err)
+{
+    char path[OPTION_STRING_BYTES + 32];
+    snprintf(path, sizeof path, "%s/config.conf", run_dir);
+    char *args[] = {"--config", path, NULL};
+    return config_load_train(run, 2, args, err);
+}
 
 /* ---- loading */
 
@@ -361,22 +418,30 @@ int config_validate_train(const TrainConfig *config, Error *err)
     EventWeights weights;
     if (event_weights_parse(&weights, config->event_weights, err) != 0)
         return -1;
-    bool implicit_model = config->model == MODEL_CHOICE_BPR;
+    const char *model_name = config_model_name(config);
+    bool implicit_model = model_find(model_name)->implicit;
     if (config->feedback == FEEDBACK_IMPLICIT && !implicit_model)
-        return error_set(err, "--model mf learns ratings and cannot train on --feedback "
-                              "implicit; use --model bpr");
+        return error_set(err, "--model %s learns ratings and cannot train on --feedback "
+                              "implicit; use --model bpr or deep",
+                         model_name);
     if (config->feedback == FEEDBACK_EXPLICIT && implicit_model)
-        return error_set(err, "--model bpr learns from implicit feedback; drop --feedback "
-                              "explicit (ratings, if any, are ignored)");
-    if (config->split == SPLIT_LOO && config->test_path[0])
-        return error_set(err, "--split loo holds out each user's last interactions of --train "
-                              "as the test set; drop --test '%s', or --split",
-                         config->test_path);
+        return error_set(err, "--model %s learns from implicit feedback; drop --feedback "
+                              "explicit (ratings, if any, are ignored)",
+                         model_name);
+    if (config->split != SPLIT_NONE && config->test_path[0])
+        return error_set(err, "--split %s holds out part of --train as the test set; drop "
+                              "--test '%s', or --split",
+                         config->split == SPLIT_LOO ? "loo" : "cold-items", config->test_path);
+    if (config->split == SPLIT_COLD_ITEMS &&
+        !(config->cold_fraction > 0.0 && config->cold_fraction < 1.0))
+        return error_set(err, "--split cold-items needs a share of items strictly between 0 "
+                              "and 1 (--cold-fraction), found %g",
+                         config->cold_fraction);
     if (config->patience > 0 && config->split != SPLIT_LOO)
         return error_set(err, "--patience needs validation data: add --split loo");
     if (config->patience > 0 && !implicit_model)
         return error_set(err, "--patience watches a validation ranking figure of a ranking model "
-                              "(--model bpr)");
+                              "(--model bpr or deep)");
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");
@@ -410,10 +475,39 @@ int config_check_layout(const TrainConfig *config, int world_size, Error *err)
                      config->servers + 1, config->servers + 1);
 }
 
+/* True when text is a plain number such as 0.1. */
+static bool text_is_number(const char *text)
+{
+    char *end;
+    strtod(text, &end);
+    return end != text && *end == '\0';
+}
+
 int config_load_train(TrainConfig *config, int argc, char **argv, Error *err)
 {
-    int rc = config_load(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, sizeof *config, true, argc,
-                         argv, err);
+    /* `--split cold-items 0.1` names the share right after the split: read
+     * it as `--split cold-items --cold-fraction 0.1`. */
+    char **args = xmalloc((size_t)(2 * argc + 1) * sizeof(char *));
+    int n_args = 0;
+    static char cold_fraction_flag[] = "--cold-fraction";
+    for (int i = 0; i < argc; i++) {
+        args[n_args++] = argv[i];
+        bool split_cold = (strcmp(argv[i], "--split") == 0 && i + 1 < argc &&
+                           strcmp(argv[i + 1], "cold-items") == 0) ||
+                          strcmp(argv[i], "--split=cold-items") == 0;
+        if (!split_cold)
+            continue;
+        if (argv[i][7] == '\0') /* "--split" then "cold-items" */
+            args[n_args++] = argv[++i];
+        if (i + 1 < argc && text_is_number(argv[i + 1])) {
+            args[n_args++] = cold_fraction_flag;
+            args[n_args++] = argv[++i];
+        }
+    }
+    args[n_args] = NULL;
+    int rc = config_load(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, sizeof *config, true, n_args,
+                         args, err);
+    free(args);
     if (rc != 0)
         return rc;
     return config_validate_train(config, err);
@@ -527,6 +621,8 @@ void config_training_set_options(TrainingSetOptions *options, EventWeights *weig
     (void)rc;
     dataset->event_weights = config->event_weights[0] ? weights : NULL;
     options->leave_one_out = config->split == SPLIT_LOO;
+    options->cold_fraction = config->split == SPLIT_COLD_ITEMS ? config->cold_fraction : 0.0;
+    options->cold_seed = config->eval_seed;
     options->allow_file_order = config->allow_file_order;
     options->index_users = model->implicit;
     options->negative_sampling = (SamplerKind)config->negative_sampling;

@@ -5,6 +5,7 @@
  */
 #include "psrec/app/model_files.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,12 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     params->global_mean = manifest->global_mean;
     params->rating_min = manifest->rating_min;
     params->rating_max = manifest->rating_max;
+    params->hidden = manifest->hidden;
+    params->activation = manifest->activation;
+    params->loss = manifest->loss;
+    params->item_features = manifest->item_features != 0;
+    params->user_features = manifest->user_features != 0;
+    params->user_history = manifest->user_history != 0;
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables = model_table_specs(*model, params, specs);
     OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};
@@ -56,4 +63,56 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     }
     shardmap_free(&owners);
     return store;
+}
+
+/* Adds weight × the row of key (if it exists) into the representation
+ * being summed (a ModelBagEntry). */
+typedef struct {
+    Store *store;
+    size_t width;
+    float *out;
+} BagSum;
+
+static void bag_sum_add(void *context, uint64_t key, float weight)
+{
+    BagSum *sum = context;
+    const float *row = store_pull(sum->store, key, false);
+    if (!row)
+        return; /* an absent row (unseen id or feature) counts as zeros */
+    for (size_t f = 0; f < sum->width; f++)
+        sum->out[f] += weight * row[f];
+}
+
+void model_files_read(void *loaded_model, uint32_t table, const uint64_t *ids, size_t n,
+                      float *out)
+{
+    LoadedModel *loaded = loaded_model;
+    const TableSpec *spec = store_table_spec(loaded->store, table);
+    assert(spec);
+    BagSum sum = {.store = loaded->store, .width = spec->width};
+    for (size_t i = 0; i < n; i++) {
+        sum.out = out + i * sum.width;
+        memset(sum.out, 0, sum.width * sizeof(float));
+        model_bag(loaded->features, table, ids[i], bag_sum_add, &sum);
+    }
+}
+
+bool model_files_knows(const LoadedModel *loaded, uint32_t table, uint64_t id)
+{
+    if (store_pull(loaded->store, key_make(table, id), false))
+        return true;
+    const ModelFeatures *features = loaded->features;
+    if (!features)
+        return false;
+    size_t n = 0;
+    const float *weights;
+    if (table == MODEL_TABLE_ITEM) {
+        feature_map_find(features->item_features, id, &weights, &n);
+    } else if (table == MODEL_TABLE_USER) {
+        size_t n_history = 0;
+        feature_map_find(features->user_features, id, &weights, &n);
+        feature_map_find(features->user_history, id, &weights, &n_history);
+        n += n_history;
+    }
+    return n > 0;
 }

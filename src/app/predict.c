@@ -14,9 +14,55 @@
 
 #include "psrec/app/config.h"
 #include "psrec/app/model_files.h"
+#include "psrec/app/run_features.h"
+#include "psrec/data/training_set.h"
 #include "psrec/data/dataset.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/store.h"
+
+/* The feature maps of a model that uses features: the files its run named
+ * (or the ones given to predict instead) and, for user history features,
+ * the run's training split, read again. Returns 0 or -1 with a message. */
+static int load_features(RunFeatures *features, const PredictConfig *config,
+                         const ModelParams *params, const ModelOps *model, Error *err)
+{
+    if (!params->item_features && !params->user_features && !params->user_history)
+        return 0;
+    TrainConfig run;
+    if (config_load_run(&run, config->run_dir, err) != 0)
+        return -1;
+    TrainingSet set = {0};
+    int rc = 0;
+    if (params->user_history) {
+        TrainingSetOptions options;
+        EventWeights weights;
+        config_training_set_options(&options, &weights, &run, model);
+        options.index_users = false;
+        rc = training_set_load(&set, &options, false, 0, 1, err);
+    }
+    if (rc == 0)
+        rc = run_features_load(features, params,
+                               config->item_features_path[0] ? config->item_features_path
+                                                             : run.item_features_path,
+                               config->user_features_path[0] ? config->user_features_path
+                                                             : run.user_features_path,
+                               &set.train, err);
+    training_set_free(&set);
+    return rc;
+}
+
+/* The model's dense parameters (NULL for a model without), owned by the
+ * caller. */
+static float *read_dense(LoadedModel *loaded, const ModelOps *model, const ModelParams *params)
+{
+    size_t n_blocks = model_dense_blocks(model, params);
+    if (n_blocks == 0)
+        return NULL;
+    float *dense = xmalloc(n_blocks * MODEL_DENSE_BLOCK * sizeof(float));
+    for (uint64_t b = 0; b < n_blocks; b++)
+        model_files_read(loaded, MODEL_TABLE_DENSE, &b, 1, dense + b * MODEL_DENSE_BLOCK);
+    return dense;
+}
 
 int predict_main(int argc, char **argv)
 {
@@ -56,21 +102,35 @@ int predict_main(int argc, char **argv)
         return CONFIG_EXIT_RUN_FAILED;
     }
 
-    FILE *out = fopen(config.out_path, "w");
-    if (!out) {
-        fprintf(stderr, "psrec predict: cannot write %s: %s\n", config.out_path, strerror(errno));
+    RunFeatures features = {0};
+    if (load_features(&features, &config, &params, model, &err) != 0) {
+        fprintf(stderr, "psrec predict: %s\n", err.message);
+        run_features_free(&features);
         ratings_free(&pairs);
         store_destroy(store);
         return CONFIG_EXIT_RUN_FAILED;
     }
-    /* An unseen id's row counts as zeros: the model's fallback prediction. */
+    FILE *out = fopen(config.out_path, "w");
+    if (!out) {
+        fprintf(stderr, "psrec predict: cannot write %s: %s\n", config.out_path, strerror(errno));
+        run_features_free(&features);
+        ratings_free(&pairs);
+        store_destroy(store);
+        return CONFIG_EXIT_RUN_FAILED;
+    }
+    /* A representation is its row plus its features; an unseen id's row
+     * counts as zeros: the model's fallback (or, with features, the
+     * features alone). */
+    LoadedModel loaded = {.store = store, .features = &features.view};
     uint32_t user_width = model_table_width(model, &params, MODEL_TABLE_USER);
     uint32_t item_width = model_table_width(model, &params, MODEL_TABLE_ITEM);
-    float *zeros = xcalloc(user_width > item_width ? user_width : item_width, sizeof(float));
+    float *user = xmalloc(user_width * sizeof(float));
+    float *item = xmalloc(item_width * sizeof(float));
+    float *dense = read_dense(&loaded, model, &params);
     for (size_t i = 0; i < pairs.n; i++) {
-        const float *user = store_pull(store, key_make(MODEL_TABLE_USER, pairs.users[i]), false);
-        const float *item = store_pull(store, key_make(MODEL_TABLE_ITEM, pairs.items[i]), false);
-        float score = model_score_pair(model, &params, NULL, user ? user : zeros, item ? item : zeros);
+        model_files_read(&loaded, MODEL_TABLE_USER, &pairs.users[i], 1, user);
+        model_files_read(&loaded, MODEL_TABLE_ITEM, &pairs.items[i], 1, item);
+        float score = model_score_pair(model, &params, dense, user, item);
         fprintf(out, "%llu,%llu,%.6f\n", (unsigned long long)pairs.users[i],
                 (unsigned long long)pairs.items[i], (double)score);
     }
@@ -85,7 +145,10 @@ int predict_main(int argc, char **argv)
         fprintf(stderr, "\n");
         rc = 0;
     }
-    free(zeros);
+    free(dense);
+    free(item);
+    free(user);
+    run_features_free(&features);
     ratings_free(&pairs);
     store_destroy(store);
     return rc;

@@ -17,6 +17,7 @@
 #include "psrec/app/config.h"
 #include "psrec/app/job.h"
 #include "psrec/app/model_files.h"
+#include "psrec/app/run_features.h"
 #include "psrec/core/keys.h"
 #include "psrec/core/log.h"
 #include "psrec/data/training_set.h"
@@ -26,21 +27,6 @@
 /* Users scored together: the scorer's block, so that a block holds the same
  * users for any number of ranks (and sgemm sees the same operands). */
 #define RECOMMEND_USER_BLOCK 256
-
-/* Reads rows from a loaded model; an absent row reads as zeros. */
-static void read_from_store(void *store, uint32_t table, const uint64_t *ids, size_t n,
-                            float *out)
-{
-    const TableSpec *spec = store_table_spec(store, table);
-    size_t width = spec->width;
-    for (size_t i = 0; i < n; i++) {
-        const float *row = store_pull(store, key_make(table, ids[i]), false);
-        if (row)
-            memcpy(out + i * width, row, width * sizeof(float));
-        else
-            memset(out + i * width, 0, width * sizeof(float));
-    }
-}
 
 /* Reads one user id per line (a first line that is not a number is a
  * header); blank lines are skipped. Returns the sorted distinct ids and
@@ -164,7 +150,7 @@ typedef struct {
     const uint32_t *popular;
     const ModelOps *model;
     const ModelParams *params;
-    Store *store;
+    const LoadedModel *loaded;
     int k;
 } Recommender;
 
@@ -199,12 +185,12 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
         for (size_t q = 0; q < count; q++) {
             uint64_t user = users[first + q];
             int n_top;
-            if (store_pull(r->store, key_make(MODEL_TABLE_USER, user), false)) {
+            if (model_files_knows(r->loaded, MODEL_TABLE_USER, user)) {
                 n_top = topk_sorted(&tops[q], items, scores);
                 if (r->model->finish_score)
                     for (int i = 0; i < n_top; i++)
                         scores[i] = r->model->finish_score(r->params, scores[i]);
-            } else { /* never seen in training: the best-sellers it lacks */
+            } else { /* never seen in training, no features: the best-sellers it lacks */
                 n_top = 0;
                 for (size_t p = 0; p < r->catalogue->n_items && n_top < k; p++) {
                     uint32_t item = r->popular[p];
@@ -276,6 +262,7 @@ int recommend_main(int argc, char **argv)
     ModelParams params;
     const ModelOps *model = NULL;
     TrainingSet set = {0};
+    RunFeatures features = {0};
     History exclusions = {0};
     bool own_exclusions = false;
     uint64_t *users = NULL;
@@ -285,10 +272,7 @@ int recommend_main(int argc, char **argv)
         goto finish;
 
     TrainConfig run;
-    char run_config[OPTION_STRING_BYTES + 32];
-    snprintf(run_config, sizeof run_config, "%s/config.conf", config.run_dir);
-    char *load_args[] = {"--config", run_config};
-    bool failed = config_load_train(&run, 2, load_args, &err) != 0;
+    bool failed = config_load_run(&run, config.run_dir, &err) != 0;
     TrainingSetOptions set_options;
     EventWeights weights;
     if (!failed) {
@@ -296,9 +280,20 @@ int recommend_main(int argc, char **argv)
         set_options.index_users = true;
         failed = training_set_load(&set, &set_options, false, 0, 1, &err) != 0;
     }
+    if (!failed)
+        failed = run_features_load(&features, &params,
+                                   config.item_features_path[0] ? config.item_features_path
+                                                                : run.item_features_path,
+                                   config.user_features_path[0] ? config.user_features_path
+                                                                : run.user_features_path,
+                                   &set.train, &err) != 0;
     if (job_agree_on_failure("recommend", failed, &err))
         goto finish;
+    /* New products (features, no interactions) are candidates too. */
+    set_options.extra_items = features.item_features.entities;
+    set_options.n_extra_items = features.item_features.n_entities;
     training_set_index(&set, &set_options, false);
+    LoadedModel loaded = {.store = store, .features = &features.view};
     if (config.exclude_path[0]) {
         failed = read_exclusions(&exclusions, config.exclude_path, &set.catalogue, &err) != 0;
         own_exclusions = !failed;
@@ -318,7 +313,7 @@ int recommend_main(int argc, char **argv)
     size_t last = last_block * RECOMMEND_USER_BLOCK < n_users ? last_block * RECOMMEND_USER_BLOCK
                                                               : n_users;
     CatalogueScorer scorer;
-    scorer_init(&scorer, model, &params, read_from_store, store, &set.catalogue);
+    scorer_init(&scorer, model, &params, model_files_read, &loaded, &set.catalogue);
     uint32_t *popular = popularity_order(&set.catalogue);
     Recommender recommender = {
         .scorer = &scorer,
@@ -327,7 +322,7 @@ int recommend_main(int argc, char **argv)
         .popular = popular,
         .model = model,
         .params = &params,
-        .store = store,
+        .loaded = &loaded,
         .k = config.k,
     };
     char part[OPTION_STRING_BYTES + 64];
@@ -378,6 +373,7 @@ finish:
     free(users);
     if (own_exclusions)
         history_free(&exclusions);
+    run_features_free(&features);
     training_set_free(&set);
     store_destroy(store);
     comm_finalize();

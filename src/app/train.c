@@ -20,6 +20,8 @@
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
+#include "psrec/app/run_features.h"
+#include "psrec/data/exchange.h"
 #include "psrec/app/job.h"
 #include "psrec/data/dataset.h"
 #include "psrec/data/training_set.h"
@@ -102,6 +104,75 @@ static void summarise_data(const TrainConfig *config, const TrainingSet *set,
     summary->rating_max = range[1];
 }
 
+/* What the chief says about the feature files: how many entities and
+ * features, and how many entities the data never names (reported, not an
+ * error: catalogues change). */
+typedef struct {
+    double items, item_features, item_lines, items_missing;
+    double users, user_features, user_lines, users_missing;
+    double history_users;
+} FeatureSummary;
+
+/* Collective over the workers. Every worker holds the whole item map and
+ * counts it against the agreed catalogue; users are counted by the worker
+ * that owns them (exchange_owner), against the users it holds. */
+static void summarise_features(const RunFeatures *features, const TrainingSet *set, int worker,
+                               int n_workers, FeatureSummary *summary)
+{
+    const FeatureMap *items = &features->item_features, *users = &features->user_features;
+    memset(summary, 0, sizeof *summary);
+    summary->items = (double)items->n_entities;
+    summary->item_features = (double)items->n_features;
+    summary->item_lines = (double)items->n_lines;
+    summary->items_missing =
+        (double)feature_map_count_missing(items, set->catalogue.ids, set->catalogue.n_items);
+    summary->users = (double)users->n_entities;
+    summary->user_features = (double)users->n_features;
+    summary->user_lines = (double)users->n_lines;
+    double owned[2] = {0.0, (double)features->user_history.n_entities};
+    if (users->n_entities > 0) {
+        size_t n = set->train.n + set->valid.n + set->test.n;
+        uint64_t *ids = xmalloc((n ? n : 1) * sizeof(uint64_t));
+        const Ratings *splits[3] = {&set->train, &set->valid, &set->test};
+        for (size_t s = 0, at = 0; s < 3; at += splits[s]->n, s++)
+            if (splits[s]->n > 0)
+                memcpy(ids + at, splits[s]->users, splits[s]->n * sizeof(uint64_t));
+        n = sort_unique_u64(ids, n);
+        for (size_t e = 0; e < users->n_entities; e++)
+            if (exchange_owner(users->entities[e], n_workers) == worker &&
+                sorted_u64_find(ids, n, users->entities[e]) < 0)
+                owned[0] += 1.0;
+        free(ids);
+    }
+    comm_workers_sum_double(owned, 2);
+    summary->users_missing = owned[0];
+    summary->history_users = owned[1];
+}
+
+static void report_features(const TrainConfig *config, const FeatureSummary *summary,
+                            size_t n_cold_items)
+{
+    if (config->item_features_path[0])
+        printf("item features: %.0f items with %.0f distinct features (%.0f lines of %s); "
+               "%.0f of those items are not in the data (ignored in training; `recommend` "
+               "ranks them from their features)\n",
+               summary->items, summary->item_features, summary->item_lines,
+               config->item_features_path, summary->items_missing);
+    if (config->user_features_path[0])
+        printf("user features: %.0f users with %.0f distinct features (%.0f lines of %s); "
+               "%.0f of those users are not in the data (ignored)\n",
+               summary->users, summary->user_features, summary->user_lines,
+               config->user_features_path, summary->users_missing);
+    if (config->user_history_features)
+        printf("user history features: the training items of %.0f users, weighted "
+               "1/sqrt(count)\n",
+               summary->history_users);
+    if (config->split == SPLIT_COLD_ITEMS)
+        printf("cold items: %zu items (%.1f%% of the catalogue) held out with all their "
+               "interactions; their test interactions are ranked among the cold items only\n",
+               n_cold_items, 100.0 * config->cold_fraction);
+}
+
 static void model_params_from_config(ModelParams *params, const TrainConfig *config)
 {
     memset(params, 0, sizeof *params);
@@ -110,6 +181,12 @@ static void model_params_from_config(ModelParams *params, const TrainConfig *con
     params->l2 = config->l2;
     params->l2_bias = config->l2_bias;
     params->negatives = config->negatives;
+    params->hidden = config->hidden;
+    params->activation = config->activation;
+    params->loss = config->loss;
+    params->item_features = config->item_features_path[0] != '\0';
+    params->user_features = config->user_features_path[0] != '\0';
+    params->user_history = config->user_history_features;
 }
 
 static void optimizer_from_config(OptimizerConfig *optimizer, const TrainConfig *config)
@@ -270,6 +347,8 @@ static void evaluate_ranking_split(const CatalogueScorer *scorer, const Training
         .catalogue = &set->catalogue,
         .excluded = valid ? &set->known_train : &set->known_valid,
         .seen = &set->seen,
+        .candidates = set->cold_items,
+        .n_candidates = set->n_cold_items,
         .sampled_negatives = config->eval_negatives,
         .sampled_seed = config->eval_seed,
     };
@@ -368,7 +447,8 @@ static void record_choose_line(EpochRecord *record, bool implicit)
  * same epoch), else 0. */
 static int run_worker(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
                       const ModelOps *model, const ModelParams *params, const DataSummary *data,
-                      const TrainingSet *set, RunTotals *totals, Error *err)
+                      const TrainingSet *set, const ModelFeatures *features, RunTotals *totals,
+                      Error *err)
 {
     bool chief = layout->world_rank == 0;
     int rc = 0;
@@ -382,6 +462,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .catalogue = &set->catalogue,
         .sampler = set->indexed ? &set->sampler : NULL,
         .positives = set->indexed ? &set->known_train : NULL,
+        .features = features,
     };
     Worker *worker = worker_create(&setup);
     FILE *metrics = NULL;
@@ -564,6 +645,12 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .global_mean = data->global_mean,
         .rating_min = data->rating_min,
         .rating_max = data->rating_max,
+        .hidden = config->model == MODEL_CHOICE_DEEP ? config->hidden : 0,
+        .activation = config->model == MODEL_CHOICE_DEEP ? config->activation : 0,
+        .loss = config->model == MODEL_CHOICE_DEEP ? config->loss : 0,
+        .item_features = config->item_features_path[0] != '\0',
+        .user_features = config->user_features_path[0] != '\0',
+        .user_history = config->user_history_features,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[OPTION_STRING_BYTES + 64];
@@ -613,6 +700,7 @@ int train_main(int argc, char **argv)
 
     int exit_code = CONFIG_EXIT_RUN_FAILED;
     TrainingSet set = {0};
+    RunFeatures features = {0}; /* freed at finish: set before the first goto */
 
     /* ---- run folder */
     if (agree_on_failure(chief && prepare_run_dir(&config, &err) != 0, &err))
@@ -636,10 +724,20 @@ int train_main(int argc, char **argv)
                                     &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
+    ModelParams params;
+    model_params_from_config(&params, &config);
+    failed = !layout.is_server &&
+             run_features_load(&features, &params, config.item_features_path,
+                               config.user_features_path, &set.train, &err) != 0;
+    if (agree_on_failure(failed, &err))
+        goto finish;
     DataSummary data = {0};
+    FeatureSummary feature_summary = {0};
     if (!layout.is_server) {
         training_set_index(&set, &set_options, true);
         summarise_data(&config, &set, &data);
+        summarise_features(&features, &set, layout.role_rank, layout.n_workers,
+                           &feature_summary);
     }
     /* Servers need the epoch length for the learning-rate schedule. */
     comm_world_broadcast(&data, sizeof data, 0);
@@ -665,6 +763,7 @@ int train_main(int argc, char **argv)
                data.n_train, data.n_valid, data.n_test, data.n_items, data.n_skipped,
                model->implicit ? "weight" : "rating", data.global_mean,
                (unsigned long long)data.n_batches, totals.load_seconds);
+        report_features(&config, &feature_summary, set.n_cold_items);
         if (config.test_path[0] && data.n_test == 0)
             fprintf(stderr, "psrec train: warning: %s has no examples; no test metrics\n",
                     config.test_path);
@@ -672,8 +771,6 @@ int train_main(int argc, char **argv)
     }
 
     /* ---- train */
-    ModelParams params;
-    model_params_from_config(&params, &config);
     params.global_mean = data.global_mean;
     params.rating_min = data.rating_min;
     params.rating_max = data.rating_max;
@@ -681,8 +778,8 @@ int train_main(int argc, char **argv)
         failed = run_server(&config, &layout, &map, model, &params, data.n_batches, &totals,
                             &err) != 0;
     else
-        failed = run_worker(&config, &layout, &map, model, &params, &data, &set, &totals,
-                            &err) != 0;
+        failed = run_worker(&config, &layout, &map, model, &params, &data, &set, &features.view,
+                            &totals, &err) != 0;
 
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
@@ -719,6 +816,7 @@ int train_main(int argc, char **argv)
     exit_code = 0;
 
 finish:
+    run_features_free(&features);
     training_set_free(&set);
     shardmap_free(&map);
     comm_finalize();

@@ -99,3 +99,22 @@ int split_leave_one_out(const Ratings *in, bool allow_file_order, Ratings *train
     assert(train->n + valid->n + test->n == n);
     return 0;
 }
+
+bool split_item_is_cold(uint64_t item, double fraction, uint64_t seed)
+{
+    /* The top 53 bits of the hash as a uniform number in [0, 1). */
+    uint64_t h = hash_u64(item ^ hash_u64(seed ^ 0x636f6c642d6974ULL));
+    return (double)(h >> 11) * (1.0 / 9007199254740992.0) < fraction;
+}
+
+void split_cold_items(const Ratings *in, double fraction, uint64_t seed, Ratings *train,
+                      Ratings *test)
+{
+    size_t n_cold = 0;
+    for (size_t i = 0; i < in->n; i++)
+        n_cold += split_item_is_cold(in->items[i], fraction, seed);
+    ratings_allocate(train, in, in->n - n_cold);
+    ratings_allocate(test, in, n_cold);
+    for (size_t i = 0; i < in->n; i++)
+        ratings_append_row(split_item_is_cold(in->items[i], fraction, seed) ? test : train, in, i);
+}

@@ -37,6 +37,11 @@ int training_set_load(TrainingSet *set, const TrainingSetOptions *options, bool 
         if (rc == 0)
             set->train.n_skipped = all.n_skipped;
         ratings_free(&all);
+    } else if (options->cold_fraction > 0.0) {
+        split_cold_items(&all, options->cold_fraction, options->cold_seed, &set->train,
+                         &set->test);
+        set->train.n_skipped = all.n_skipped;
+        ratings_free(&all);
     } else {
         set->train = all; /* moved */
     }
@@ -80,13 +85,17 @@ static void history_of(History *out, const Catalogue *catalogue, const Ratings *
 
 void training_set_index(TrainingSet *set, const TrainingSetOptions *options, bool distributed)
 {
-    /* Every item of every split, so held-out items can be ranked. */
-    size_t n = set->train.n + set->valid.n + set->test.n;
+    /* Every item of every split, so held-out items can be ranked, and the
+     * extra items. */
+    size_t n = set->train.n + set->valid.n + set->test.n + options->n_extra_items;
     uint64_t *items = xmalloc((n ? n : 1) * sizeof(uint64_t));
     const Ratings *splits[3] = {&set->train, &set->valid, &set->test};
-    for (size_t s = 0, at = 0; s < 3; at += splits[s]->n, s++)
+    size_t at = 0;
+    for (size_t s = 0; s < 3; at += splits[s]->n, s++)
         if (splits[s]->n > 0) /* an empty split may have no arrays at all */
             memcpy(items + at, splits[s]->items, splits[s]->n * sizeof(uint64_t));
+    if (options->n_extra_items > 0)
+        memcpy(items + at, options->extra_items, options->n_extra_items * sizeof(uint64_t));
     if (distributed) {
         exchange_catalogue(&set->catalogue, items, n, set->train.items, set->train.n);
     } else {
@@ -97,14 +106,29 @@ void training_set_index(TrainingSet *set, const TrainingSetOptions *options, boo
         free(counts);
     }
     free(items);
+    if (options->cold_fraction > 0.0) {
+        set->cold_items = xmalloc((set->catalogue.n_items ? set->catalogue.n_items : 1) *
+                                  sizeof(uint32_t));
+        for (size_t i = 0; i < set->catalogue.n_items; i++)
+            if (split_item_is_cold(set->catalogue.ids[i], options->cold_fraction,
+                                   options->cold_seed))
+                set->cold_items[set->n_cold_items++] = (uint32_t)i;
+    }
     if (!options->index_users)
         return;
     const Ratings *parts[3] = {&set->train, &set->valid, &set->test};
     history_of(&set->known_train, &set->catalogue, parts, 1);
     history_of(&set->known_valid, &set->catalogue, parts, 2);
     history_of(&set->seen, &set->catalogue, parts, 3);
-    sampler_init(&set->sampler, options->negative_sampling, set->catalogue.counts,
-                 set->catalogue.n_items, options->popularity_exponent);
+    if (options->cold_fraction > 0.0 && options->negative_sampling == SAMPLER_UNIFORM)
+        /* Uniform over the items with training interactions (count^0 = 1,
+         * no count → never): a held-out cold item must not be trained as a
+         * negative, or its test would not be cold. */
+        sampler_init(&set->sampler, SAMPLER_POPULARITY, set->catalogue.counts,
+                     set->catalogue.n_items, 0.0);
+    else
+        sampler_init(&set->sampler, options->negative_sampling, set->catalogue.counts,
+                     set->catalogue.n_items, options->popularity_exponent);
     set->indexed = true;
 }
 
@@ -116,6 +140,7 @@ void training_set_free(TrainingSet *set)
     ratings_free(&set->valid);
     ratings_free(&set->test);
     catalogue_free(&set->catalogue);
+    free(set->cold_items);
     if (set->indexed) {
         history_free(&set->known_train);
         history_free(&set->known_valid);

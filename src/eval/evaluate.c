@@ -33,12 +33,20 @@ static int compare_by_user(const void *a, const void *b)
 static int draw_sampled_negatives(const RankingEvaluation *evaluation, uint64_t user,
                                   uint64_t item, uint32_t *out, int n)
 {
-    size_t n_items = evaluation->catalogue->n_items;
+    const uint32_t *candidates = evaluation->candidates;
+    size_t n_items = candidates ? evaluation->n_candidates : evaluation->catalogue->n_items;
     int64_t user_index = history_find_user(evaluation->seen, user);
     size_t n_seen = 0;
+    const uint32_t *seen = NULL;
     if (user_index >= 0)
-        history_items(evaluation->seen, (size_t)user_index, &n_seen);
-    size_t available = n_items > n_seen ? n_items - n_seen : 0;
+        seen = history_items(evaluation->seen, (size_t)user_index, &n_seen);
+    size_t n_seen_candidates = n_seen;
+    if (candidates) { /* only seen items among the candidates shrink the pool */
+        n_seen_candidates = 0;
+        for (size_t k = 0; k < n_seen; k++)
+            n_seen_candidates += sorted_u32_contains(candidates, n_items, seen[k]);
+    }
+    size_t available = n_items > n_seen_candidates ? n_items - n_seen_candidates : 0;
     if ((size_t)n > available)
         n = (int)available;
     Rng rng;
@@ -46,6 +54,8 @@ static int draw_sampled_negatives(const RankingEvaluation *evaluation, uint64_t 
     int drawn = 0;
     while (drawn < n) {
         uint32_t candidate = (uint32_t)rng_below(&rng, n_items);
+        if (candidates)
+            candidate = candidates[candidate];
         if (user_index >= 0 && history_contains(evaluation->seen, (size_t)user_index, candidate))
             continue;
         bool repeated = false;
@@ -83,12 +93,18 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
         users[n_users - 1].last = i + 1;
     }
 
+    uint8_t *allowed = NULL;
+    if (evaluation->candidates) {
+        allowed = xcalloc(catalogue->n_items ? catalogue->n_items : 1, 1);
+        for (size_t c = 0; c < evaluation->n_candidates; c++)
+            allowed[evaluation->candidates[c]] = 1;
+    }
     int k_max = RANKING_CUTOFFS[RANKING_N_CUTOFFS - 1];
     RankQuery *queries = xmalloc(n_users * sizeof(RankQuery));
     TopK *tops = xmalloc(n_users * sizeof(TopK));
     for (size_t u = 0; u < n_users; u++) {
         topk_init(&tops[u], k_max);
-        queries[u] = (RankQuery){.top = &tops[u]};
+        queries[u] = (RankQuery){.top = &tops[u], .allowed = allowed};
         int64_t index = history_find_user(evaluation->excluded, users[u].user);
         if (index >= 0)
             queries[u].excluded =
@@ -139,6 +155,7 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
     }
     for (size_t u = 0; u < n_users; u++)
         topk_free(&tops[u]);
+    free(allowed);
     free(user_vectors);
     free(user_ids);
     free(negative_scores);

@@ -23,6 +23,16 @@ void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelPara
     scorer->user_width = (int)model_table_width(model, params, MODEL_TABLE_USER);
     scorer->score_width = model->score_width(params);
     scorer->n_items = catalogue->n_items;
+    /* The dense parameters (if any), read once: every vector needs them. */
+    size_t n_blocks = model_dense_blocks(model, params);
+    if (n_blocks > 0) {
+        uint64_t *blocks = xmalloc(n_blocks * sizeof(uint64_t));
+        for (size_t b = 0; b < n_blocks; b++)
+            blocks[b] = b;
+        scorer->dense = xmalloc(n_blocks * MODEL_DENSE_BLOCK * sizeof(float));
+        read(read_context, MODEL_TABLE_DENSE, blocks, n_blocks, scorer->dense);
+        free(blocks);
+    }
     int item_width = (int)model_table_width(model, params, MODEL_TABLE_ITEM);
     size_t width = (size_t)scorer->score_width;
     scorer->item_vectors = xmalloc((scorer->n_items ? scorer->n_items : 1) * width * sizeof(float));
@@ -32,7 +42,7 @@ void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelPara
         if (count > SCORER_ITEM_BLOCK)
             count = SCORER_ITEM_BLOCK;
         read(read_context, MODEL_TABLE_ITEM, catalogue->ids + first, count, reps);
-        model->item_vectors(params, NULL, reps, count, scorer->item_vectors + first * width);
+        model->item_vectors(params, scorer->dense, reps, count, scorer->item_vectors + first * width);
     }
     free(reps);
 }
@@ -42,6 +52,7 @@ void scorer_free(CatalogueScorer *scorer)
     if (!scorer)
         return;
     free(scorer->item_vectors);
+    free(scorer->dense);
     memset(scorer, 0, sizeof *scorer);
 }
 
@@ -52,7 +63,7 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
         return;
     float *reps = xmalloc(n * (size_t)scorer->user_width * sizeof(float));
     scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, reps);
-    scorer->model->user_vectors(scorer->params, NULL, reps, n, out);
+    scorer->model->user_vectors(scorer->params, scorer->dense, reps, n, out);
     free(reps);
 }
 
@@ -97,6 +108,8 @@ void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQ
                     if (top->n == top->k && row[i] < top->scores[0])
                         continue;
                     uint32_t item = (uint32_t)(first_item + i);
+                    if (block[u].allowed && !block[u].allowed[item])
+                        continue;
                     /* excluded is sorted: walk it alongside the items. */
                     while (e < n_excluded && excluded[e] < item)
                         e++;

@@ -75,6 +75,33 @@ uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uin
     return 0;
 }
 
+/* Adds the features of entity from map (rows of feature_table) to a bag. */
+static void bag_add_features(const FeatureMap *map, uint32_t feature_table, uint64_t entity,
+                             ModelBagEntry add, void *context)
+{
+    if (!map)
+        return;
+    size_t n;
+    const float *weights;
+    const uint64_t *features = feature_map_find(map, entity, &weights, &n);
+    for (size_t f = 0; f < n; f++)
+        add(context, key_make(feature_table, features[f]), weights[f]);
+}
+
+void model_bag(const ModelFeatures *features, uint32_t table, uint64_t id, ModelBagEntry add,
+               void *context)
+{
+    add(context, key_make(table, id), 1.0f);
+    if (!features)
+        return;
+    if (table == MODEL_TABLE_ITEM) {
+        bag_add_features(features->item_features, MODEL_TABLE_ITEM_FEATURE, id, add, context);
+    } else if (table == MODEL_TABLE_USER) {
+        bag_add_features(features->user_features, MODEL_TABLE_USER_FEATURE, id, add, context);
+        bag_add_features(features->user_history, MODEL_TABLE_USER_HISTORY, id, add, context);
+    }
+}
+
 float model_score_pair(const ModelOps *model, const ModelParams *params, const float *dense,
                        const float *user_rep, const float *item_rep)
 {

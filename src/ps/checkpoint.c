@@ -446,21 +446,29 @@ typedef struct {
     size_t offset;
     int min_int; /* MANIFEST_INT only */
     int max_int;
+    bool optional; /* added after version 1's first files: absent reads as 0 */
 } ManifestField;
 
 static const ManifestField MANIFEST_FIELDS[] = {
-    {"version", MANIFEST_INT, offsetof(ModelManifest, version), 0, INT_MAX},
-    {"model", MANIFEST_NAME, offsetof(ModelManifest, model), 0, 0},
-    {"dim", MANIFEST_INT, offsetof(ModelManifest, dim), 1, INT_MAX},
-    {"n_servers", MANIFEST_INT, offsetof(ModelManifest, n_servers), 1, INT_MAX},
-    {"n_vshards", MANIFEST_INT, offsetof(ModelManifest, n_vshards), 1, INT_MAX},
-    {"optimizer", MANIFEST_INT, offsetof(ModelManifest, optimizer), OPTIMIZER_SGD, OPTIMIZER_ADAM},
-    {"init_seed", MANIFEST_U64, offsetof(ModelManifest, init_seed), 0, 0},
-    {"epochs_done", MANIFEST_INT, offsetof(ModelManifest, epochs_done), 0, INT_MAX},
-    {"clock", MANIFEST_U64, offsetof(ModelManifest, clock), 0, 0},
-    {"global_mean", MANIFEST_DOUBLE, offsetof(ModelManifest, global_mean), 0, 0},
-    {"rating_min", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_min), 0, 0},
-    {"rating_max", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_max), 0, 0},
+    {"version", MANIFEST_INT, offsetof(ModelManifest, version), 0, INT_MAX, false},
+    {"model", MANIFEST_NAME, offsetof(ModelManifest, model), 0, 0, false},
+    {"dim", MANIFEST_INT, offsetof(ModelManifest, dim), 1, INT_MAX, false},
+    {"n_servers", MANIFEST_INT, offsetof(ModelManifest, n_servers), 1, INT_MAX, false},
+    {"n_vshards", MANIFEST_INT, offsetof(ModelManifest, n_vshards), 1, INT_MAX, false},
+    {"optimizer", MANIFEST_INT, offsetof(ModelManifest, optimizer), OPTIMIZER_SGD,
+     OPTIMIZER_ADAM, false},
+    {"init_seed", MANIFEST_U64, offsetof(ModelManifest, init_seed), 0, 0, false},
+    {"epochs_done", MANIFEST_INT, offsetof(ModelManifest, epochs_done), 0, INT_MAX, false},
+    {"clock", MANIFEST_U64, offsetof(ModelManifest, clock), 0, 0, false},
+    {"global_mean", MANIFEST_DOUBLE, offsetof(ModelManifest, global_mean), 0, 0, false},
+    {"rating_min", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_min), 0, 0, false},
+    {"rating_max", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_max), 0, 0, false},
+    {"hidden", MANIFEST_INT, offsetof(ModelManifest, hidden), 0, INT_MAX, true},
+    {"activation", MANIFEST_INT, offsetof(ModelManifest, activation), 0, 2, true},
+    {"loss", MANIFEST_INT, offsetof(ModelManifest, loss), 0, 1, true},
+    {"item_features", MANIFEST_INT, offsetof(ModelManifest, item_features), 0, 1, true},
+    {"user_features", MANIFEST_INT, offsetof(ModelManifest, user_features), 0, 1, true},
+    {"user_history", MANIFEST_INT, offsetof(ModelManifest, user_history), 0, 1, true},
 };
 #define MANIFEST_N_FIELDS (sizeof MANIFEST_FIELDS / sizeof MANIFEST_FIELDS[0])
 
@@ -629,7 +637,7 @@ int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err)
     int rc = manifest_parse_lines(file, path, out, seen, err);
     fclose(file);
     for (size_t f = 0; f < MANIFEST_N_FIELDS && rc == 0; f++)
-        if (!seen[f])
+        if (!seen[f] && !MANIFEST_FIELDS[f].optional)
             rc = error_set(err, "%s: missing key '%s'", path, MANIFEST_FIELDS[f].key);
     if (rc == 0)
         rc = manifest_check_consistent(path, out, err);

@@ -2,7 +2,8 @@
  *
  * A BatchPlan holds everything about one batch: its distinct keys (a
  * KeyIndex numbering them 0..n_unique-1), each example's bags of key slots
- * (the user, its item, its negatives), the keys grouped by owning server,
+ * (the user, its item, its negatives — each a row plus its features), the
+ * model's dense blocks (pulled with every batch), the keys grouped by owning server,
  * and where each key's row sits in the gathered params/grads arrays. Rows
  * are laid out server by server, in the order of that server's keys, so a
  * pull response is copied in with one memcpy and a push sends a slice of
@@ -55,6 +56,7 @@ typedef struct {
     size_t float_capacity;
     float *params;             /* (n_floats,) rows as pulled */
     float *grads;              /* (n_floats,) summed gradients */
+    uint32_t *dense_slots;     /* (n_dense_blocks,) unique slot of each dense block */
     ServerBatch *servers;      /* (n_servers,) */
     uint32_t request_id;
 } BatchPlan;
@@ -71,6 +73,10 @@ struct Worker {
     uint32_t table_width[KEY_TABLE_MAX + 1];
     int user_width;
     int item_width;
+    size_t dense_size;         /* floats of the model's dense parameters; 0: none */
+    size_t n_dense_blocks;
+    float *dense;              /* (n_dense_blocks * MODEL_DENSE_BLOCK,) as pulled */
+    float *grad_dense;         /* same shape */
     BatchPlan plans[2];        /* training: current and next batch */
     BatchPlan eval_plan;       /* evaluation chunks, larger than batches */
     Representations reps;
@@ -86,10 +92,11 @@ struct Worker {
 
 /* ---- plans */
 
-static void plan_init(BatchPlan *plan, int n_servers)
+static void plan_init(BatchPlan *plan, int n_servers, size_t n_dense_blocks)
 {
     memset(plan, 0, sizeof *plan);
     plan->unique = keyindex_create(4096);
+    plan->dense_slots = xmalloc((n_dense_blocks ? n_dense_blocks : 1) * sizeof(uint32_t));
     plan->servers = xcalloc((size_t)n_servers, sizeof(ServerBatch));
     /* Never NULL, so an empty batch's slices are still valid pointers. */
     plan->float_capacity = 1024;
@@ -108,6 +115,7 @@ static void plan_free(BatchPlan *plan, int n_servers)
     free(plan->row_offset);
     free(plan->params);
     free(plan->grads);
+    free(plan->dense_slots);
     for (int s = 0; s < n_servers; s++) {
         free(plan->servers[s].keys);
         free(plan->servers[s].slots);
@@ -134,18 +142,45 @@ static void plan_begin(BatchPlan *plan, size_t n, int items_per_example, size_t 
     keyindex_clear(plan->unique);
 }
 
-/* Appends a one-key bag (weight 1) as bag number `bag` of the plan. */
-static void plan_add_bag(BatchPlan *plan, size_t bag, uint64_t key)
+/* Appends one entry to the plan's last bag (a ModelBagEntry over a plan
+ * whose bag_start[bag + 1] is the bag's end so far). */
+typedef struct {
+    BatchPlan *plan;
+    size_t bag;
+} BagCursor;
+
+static void plan_add_entry(void *context, uint64_t key, float weight)
 {
-    uint32_t entry = plan->bag_start[bag];
+    BagCursor *cursor = context;
+    BatchPlan *plan = cursor->plan;
+    uint32_t entry = plan->bag_start[cursor->bag + 1];
     if (entry >= plan->entry_capacity) {
         plan->entry_capacity = plan->entry_capacity ? 2 * plan->entry_capacity : 4096;
         plan->bag_slots = xrealloc(plan->bag_slots, plan->entry_capacity * sizeof(uint32_t));
         plan->bag_weights = xrealloc(plan->bag_weights, plan->entry_capacity * sizeof(float));
     }
     plan->bag_slots[entry] = (uint32_t)keyindex_insert(plan->unique, key, NULL);
-    plan->bag_weights[entry] = 1.0f;
-    plan->bag_start[bag + 1] = entry + 1;
+    plan->bag_weights[entry] = weight;
+    plan->bag_start[cursor->bag + 1] = entry + 1;
+}
+
+/* Appends bag number `bag` of the plan: the representation of row `id` of
+ * `table` (the row and its features). */
+static void plan_add_bag(const Worker *worker, BatchPlan *plan, size_t bag, uint32_t table,
+                         uint64_t id)
+{
+    plan->bag_start[bag + 1] = plan->bag_start[bag];
+    BagCursor cursor = {.plan = plan, .bag = bag};
+    model_bag(worker->setup.features, table, id, plan_add_entry, &cursor);
+}
+
+/* Adds the model's dense blocks to the plan's keys (every batch needs all
+ * of them; they belong to no bag). */
+static void plan_add_dense(const Worker *worker, BatchPlan *plan)
+{
+    for (size_t b = 0; b < worker->n_dense_blocks; b++)
+        plan->dense_slots[b] =
+            (uint32_t)keyindex_insert(plan->unique, key_make(MODEL_TABLE_DENSE, b), NULL);
 }
 
 /* Groups the plan's distinct keys by server and lays out params/grads. */
@@ -211,8 +246,8 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
         size_t example = order ? order[first + e] : first + e;
         uint64_t user = data->users[example];
         size_t bag = e * (size_t)n_bags;
-        plan_add_bag(plan, bag, key_make(MODEL_TABLE_USER, user));
-        plan_add_bag(plan, bag + 1, key_make(MODEL_TABLE_ITEM, data->items[example]));
+        plan_add_bag(worker, plan, bag, MODEL_TABLE_USER, user);
+        plan_add_bag(worker, plan, bag + 1, MODEL_TABLE_ITEM, data->items[example]);
         if (negatives > 0) {
             size_t n_own = 0;
             const uint32_t *own = NULL;
@@ -225,21 +260,24 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
                  * positive stands in, and its gradients cancel. */
                 uint64_t id = negative == UINT32_MAX ? data->items[example]
                                                      : setup->catalogue->ids[negative];
-                plan_add_bag(plan, bag + 2 + (size_t)j, key_make(MODEL_TABLE_ITEM, id));
+                plan_add_bag(worker, plan, bag + 2 + (size_t)j, MODEL_TABLE_ITEM, id);
             }
         }
         plan->labels[e] = data->ratings[example];
         plan->weights[e] = data->weights ? data->weights[example] : 1.0f;
     }
+    plan_add_dense(worker, plan);
     plan_layout(worker, plan);
 }
 
-/* Fills plan with the distinct keys[0..n) alone, one bag each. */
-static void plan_build_keys(Worker *worker, BatchPlan *plan, const uint64_t *keys, size_t n)
+/* Fills plan with one bag per row ids[0..n) of table (each with its
+ * features). */
+static void plan_build_rows(Worker *worker, BatchPlan *plan, uint32_t table, const uint64_t *ids,
+                            size_t n)
 {
     plan_begin(plan, 0, 0, n);
     for (size_t k = 0; k < n; k++)
-        plan_add_bag(plan, k, keys[k]);
+        plan_add_bag(worker, plan, k, table, ids[k]);
     plan_layout(worker, plan);
 }
 
@@ -369,14 +407,33 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
     worker->stats.pull_wait_seconds += time_now_s() - wait_start;
 }
 
+/* Copies the plan's dense blocks into one vector for the model (batch->dense)
+ * and zeroes its gradient. */
+static void plan_gather_dense(Worker *worker, const BatchPlan *plan, ModelBatch *batch)
+{
+    if (worker->n_dense_blocks == 0)
+        return;
+    for (size_t b = 0; b < worker->n_dense_blocks; b++)
+        memcpy(worker->dense + b * MODEL_DENSE_BLOCK,
+               plan->params + plan->row_offset[plan->dense_slots[b]],
+               MODEL_DENSE_BLOCK * sizeof(float));
+    memset(worker->grad_dense, 0, worker->n_dense_blocks * MODEL_DENSE_BLOCK * sizeof(float));
+    batch->dense = worker->dense;
+    batch->grad_dense = worker->grad_dense;
+}
+
 /* Forward and backward pass over the plan's examples; gradients summed per
  * key into plan->grads. Returns the model's summed loss. */
 static double plan_compute(Worker *worker, BatchPlan *plan)
 {
     ModelBatch batch;
     plan_gather(worker, plan, &batch);
+    plan_gather_dense(worker, plan, &batch);
     double loss = worker->setup.model->batch_gradient(&worker->setup.params, &batch);
     memset(plan->grads, 0, plan->n_floats * sizeof(float));
+    for (size_t b = 0; b < worker->n_dense_blocks; b++) /* one row each: no sum needed */
+        memcpy(plan->grads + plan->row_offset[plan->dense_slots[b]],
+               worker->grad_dense + b * MODEL_DENSE_BLOCK, MODEL_DENSE_BLOCK * sizeof(float));
     size_t per = (size_t)plan->items_per_example, n_bags = 1 + per;
     for (size_t e = 0; e < plan->n_examples; e++) {
         plan_scatter_bag(plan, e * n_bags, worker->user_width,
@@ -421,12 +478,17 @@ Worker *worker_create(const WorkerSetup *setup)
         worker->table_width[specs[t].table_id] = specs[t].width;
     worker->user_width = (int)worker->table_width[MODEL_TABLE_USER];
     worker->item_width = (int)worker->table_width[MODEL_TABLE_ITEM];
+    worker->dense_size = model_dense_size(setup->model, &setup->params);
+    worker->n_dense_blocks = model_dense_blocks(setup->model, &setup->params);
+    size_t dense_floats = worker->n_dense_blocks * MODEL_DENSE_BLOCK;
+    worker->dense = xcalloc(dense_floats ? dense_floats : 1, sizeof(float));
+    worker->grad_dense = xcalloc(dense_floats ? dense_floats : 1, sizeof(float));
     assert(worker->user_width > 0 && worker->item_width > 0);
     assert(!setup->model->implicit || setup->params.negatives == 0 ||
            (setup->catalogue && setup->sampler && setup->positives));
     for (int p = 0; p < 2; p++)
-        plan_init(&worker->plans[p], setup->layout->n_servers);
-    plan_init(&worker->eval_plan, setup->layout->n_servers);
+        plan_init(&worker->plans[p], setup->layout->n_servers, worker->n_dense_blocks);
+    plan_init(&worker->eval_plan, setup->layout->n_servers, worker->n_dense_blocks);
     worker->outbox = comm_outbox_create();
     return worker;
 }
@@ -446,6 +508,8 @@ void worker_destroy(Worker *worker)
     free(worker->reps.grad_users);
     free(worker->reps.grad_items);
     free(worker->order);
+    free(worker->dense);
+    free(worker->grad_dense);
     free(worker);
 }
 
@@ -535,6 +599,16 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
     const ModelOps *model = worker->setup.model;
     const ModelParams *params = &worker->setup.params;
     BatchPlan *plan = &worker->eval_plan;
+    const float *dense = NULL;
+    if (worker->n_dense_blocks > 0) {
+        uint64_t *blocks = xmalloc(worker->n_dense_blocks * sizeof(uint64_t));
+        for (size_t b = 0; b < worker->n_dense_blocks; b++)
+            blocks[b] = b;
+        worker_read_representations(worker, MODEL_TABLE_DENSE, blocks, worker->n_dense_blocks,
+                                    worker->dense);
+        free(blocks);
+        dense = worker->dense;
+    }
     for (size_t first = 0; first < test->n; first += EVAL_CHUNK_EXAMPLES) {
         size_t last = first + EVAL_CHUNK_EXAMPLES < test->n ? first + EVAL_CHUNK_EXAMPLES : test->n;
         plan_build(worker, plan, test, NULL, first, last, NULL);
@@ -543,7 +617,7 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
         plan_gather(worker, plan, &batch);
         for (size_t e = 0; e < batch.n_examples; e++) {
             float prediction = model_score_pair(
-                model, params, NULL, batch.users + e * (size_t)batch.user_width,
+                model, params, dense, batch.users + e * (size_t)batch.user_width,
                 batch.items + e * (size_t)batch.items_per_example * (size_t)batch.item_width);
             error_stats_add(stats, prediction, test->ratings[first + e]);
         }
@@ -553,20 +627,16 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
 void worker_read_representations(Worker *worker, uint32_t table, const uint64_t *ids, size_t n,
                                  float *out)
 {
-    int width = table == MODEL_TABLE_USER ? worker->user_width : worker->item_width;
+    int width = (int)worker->table_width[table];
+    assert(width > 0);
     BatchPlan *plan = &worker->eval_plan;
-    uint64_t *keys = xmalloc((n < EVAL_CHUNK_EXAMPLES ? n + 1 : EVAL_CHUNK_EXAMPLES) *
-                             sizeof(uint64_t));
     for (size_t first = 0; first < n; first += EVAL_CHUNK_EXAMPLES) {
         size_t count = n - first < EVAL_CHUNK_EXAMPLES ? n - first : EVAL_CHUNK_EXAMPLES;
-        for (size_t k = 0; k < count; k++)
-            keys[k] = key_make(table, ids[first + k]);
-        plan_build_keys(worker, plan, keys, count);
+        plan_build_rows(worker, plan, table, ids + first, count);
         plan_read(worker, plan);
         for (size_t k = 0; k < count; k++)
             plan_gather_bag(plan, k, width, out + (first + k) * (size_t)width);
     }
-    free(keys);
 }
 
 /* Sends a Control of `kind`, carrying the worker's clock, to every server. */

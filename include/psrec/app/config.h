@@ -26,7 +26,7 @@ typedef enum {
     CONSISTENCY_ASP = 2  /* no one waits */
 } Consistency;
 
-typedef enum { MODEL_CHOICE_MF = 0, MODEL_CHOICE_BPR = 1 } ModelChoice;
+typedef enum { MODEL_CHOICE_MF = 0, MODEL_CHOICE_BPR = 1, MODEL_CHOICE_DEEP = 2 } ModelChoice;
 
 typedef enum {
     FEEDBACK_AUTO = 0,     /* the model's own: ratings for mf, interactions for bpr */
@@ -36,7 +36,8 @@ typedef enum {
 
 typedef enum {
     SPLIT_NONE = 0,        /* train on all of --train (evaluate on --test, if given) */
-    SPLIT_LOO = 1          /* leave one out per user: last → test, one before → validation */
+    SPLIT_LOO = 1,         /* leave one out per user: last → test, one before → validation */
+    SPLIT_COLD_ITEMS = 2   /* a fraction of the items, with all their interactions → test */
 } Split;
 
 /* The validation figures early stopping can watch, in the order of the
@@ -64,7 +65,11 @@ typedef struct {
     int feedback;         /* Feedback */
     bool skip_malformed;
     int split;            /* Split */
+    double cold_fraction; /* --split cold-items: the share of items held out */
     bool allow_file_order;
+    char item_features_path[OPTION_STRING_BYTES]; /* "" = none */
+    char user_features_path[OPTION_STRING_BYTES]; /* "" = none */
+    bool user_history_features; /* a user's training items as its features (SVD++) */
     /* job layout */
     int servers;
     int vshards;
@@ -77,6 +82,9 @@ typedef struct {
     float l2;             /* on factors, per occurrence in a batch */
     float l2_bias;        /* on biases */
     int negatives;        /* implicit models: sampled negatives per positive */
+    int hidden;           /* deep: hidden layer width */
+    int activation;       /* deep: Activation */
+    int loss;             /* deep: RankingLoss */
     int negative_sampling; /* SamplerKind */
     double popularity_exponent;
     /* evaluation */
@@ -126,6 +134,8 @@ typedef struct {
 typedef struct {
     char run_dir[OPTION_STRING_BYTES];
     char pairs_path[OPTION_STRING_BYTES];
+    char item_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
+    char user_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
     char out_path[OPTION_STRING_BYTES];
     int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
@@ -139,6 +149,8 @@ typedef struct {
     char out_path[OPTION_STRING_BYTES];
     char users_path[OPTION_STRING_BYTES];   /* "" = every user of the data */
     char exclude_path[OPTION_STRING_BYTES]; /* "" = what the run's split left out */
+    char item_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
+    char user_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
     int log_level;
 } RecommendConfig;
 
@@ -181,6 +193,14 @@ int config_load_export(ExportConfig *config, int argc, char **argv, Error *err);
  * Returns the exit code the command should end with, or -1 for rc 0 (go on). */
 int config_report_load(int rc, const char *command, const char *usage, const OptionSpec *specs,
                        int n_specs, const Error *err);
+
+/* The name of the configured model ("mf", "bpr", "deep"), as model_find
+ * knows it. */
+const char *config_model_name(const TrainConfig *config);
+
+/* The configuration a `psrec train` run saved in run_dir/config.conf.
+ * Returns 0, or -1 with a message naming the file. */
+int config_load_run(TrainConfig *run, const char *run_dir, Error *err);
 
 /* Cross-field checks; return 0 or -1 with a message. */
 int config_validate_train(const TrainConfig *config, Error *err);

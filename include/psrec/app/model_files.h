@@ -9,6 +9,8 @@
 #ifndef PSREC_MODEL_FILES_H
 #define PSREC_MODEL_FILES_H
 
+#include <stdbool.h>
+
 #include "psrec/core/util.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/checkpoint.h"
@@ -16,12 +18,30 @@
 
 /* Loads the model of run_dir (RUN/model/manifest.txt and its shards) into a
  * new store. Fills *manifest, *params (the fields a manifest records: dim,
- * global_mean, rating_min, rating_max; every other field is zero) and *model
- * (the manifest's model). Returns the store, owned by the caller (free with
- * store_destroy), or NULL with a message in *err: "RUN has no trained model
+ * hidden, activation, loss, the feature flags, global_mean, rating_min,
+ * rating_max; every other field is zero) and *model (the manifest's model).
+ * Returns the store, owned by the caller (free with store_destroy), or NULL with a message in *err: "RUN has no trained model
  * (...)" when the manifest does not exist, else a message naming the file
  * that is unreadable, malformed, corrupt or in the wrong slot. */
 Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParams *params,
                         const ModelOps **model, Error *err);
+
+/* A loaded model as predict and recommend score with it: its store and the
+ * feature maps of its representations (NULL: none). Not owned. */
+typedef struct {
+    Store *store;
+    const ModelFeatures *features;
+} LoadedModel;
+
+/* A RepresentationReader (eval/scorer.h) over a LoadedModel: each id's
+ * representation is the weighted sum of its bag's rows (model_bag), an
+ * absent row counting as zeros. */
+void model_files_read(void *loaded_model, uint32_t table, const uint64_t *ids, size_t n,
+                      float *out);
+
+/* True when row id of table (MODEL_TABLE_USER or MODEL_TABLE_ITEM) was
+ * trained or has features: the model can score it as itself rather than
+ * through a fallback. */
+bool model_files_knows(const LoadedModel *loaded, uint32_t table, uint64_t id);
 
 #endif

@@ -1,4 +1,4 @@
-/* split.h — leave-one-out split of implicit feedback by time.
+/* split.h — held-out splits: leave-one-out by time, and cold items.
  *
  * The standard protocol for ranking models: for every user, the most recent
  * interaction is the test interaction, the one before it the validation
@@ -29,5 +29,16 @@
  * has_* flags; n_skipped is 0. O(n log n) time, O(n) extra memory. */
 int split_leave_one_out(const Ratings *in, bool allow_file_order, Ratings *train, Ratings *valid,
                         Ratings *test, Error *err);
+
+/* True when item is one of the held-out cold items: a hash of (seed, item)
+ * below fraction of its range, so every process, layout and model agrees
+ * on the set without talking, and about `fraction` of the items are cold. */
+bool split_item_is_cold(uint64_t item, double fraction, uint64_t seed);
+
+/* Splits `in` by item: every interaction of a cold item (split_item_is_cold)
+ * goes to *test, the rest to *train (both zeroed first, freed by the
+ * caller). Rows keep their input order and every column, as above. */
+void split_cold_items(const Ratings *in, double fraction, uint64_t seed, Ratings *train,
+                      Ratings *test);
 
 #endif

@@ -11,6 +11,8 @@
  *     (negatives avoid them; validation rankings leave them out);
  *   known_valid: training and validation items (test rankings leave them out);
  *   seen: every item of the user (sampled evaluation negatives avoid them).
+ * With cold items (cold_fraction > 0) the test set is every interaction of
+ * the held-out items instead, and those items are listed in cold_items.
  * `psrec recommend` loads the same set in one process (distributed false),
  * so its lists leave out exactly what the test-time ranking left out.
  */
@@ -29,6 +31,12 @@ typedef struct {
     const char *test_path;      /* NULL or "": none */
     DatasetOptions dataset;
     bool leave_one_out;
+    double cold_fraction;       /* > 0: hold out this share of items entirely (cold items) */
+    uint64_t cold_seed;         /* which items are cold: a hash of (seed, item id) */
+    /* Items added to the catalogue with no interactions (e.g. new products
+     * that have features); NULL: none. Not owned. */
+    const uint64_t *extra_items;
+    size_t n_extra_items;
     bool allow_file_order;      /* leave-one-out without timestamps: file order is time */
     bool index_users;           /* build the known_* and seen histories */
     SamplerKind negative_sampling;
@@ -42,6 +50,10 @@ typedef struct {
     History known_valid;
     History seen;
     Sampler sampler;            /* over the catalogue, by the train counts */
+    /* --split cold-items: the catalogue indices of the cold items
+     * (ascending), which held-out interactions are ranked among; else NULL. */
+    uint32_t *cold_items;
+    size_t n_cold_items;
     bool indexed;               /* the histories and sampler are built */
 } TrainingSet;
 

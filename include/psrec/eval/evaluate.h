@@ -3,8 +3,8 @@
  * Two protocols, over the users this process holds (the caller sums the
  * statistics of every process):
  *  - sampled: each held-out (user, item) against `sampled_negatives` items
- *    drawn uniformly, without repeats, from the items the user never
- *    interacted with. The draw depends only on (sampled_seed, user, item),
+ *    drawn uniformly, without repeats, from the candidate items (all, or
+ *    e.g. the cold ones) the user never interacted with. The draw depends only on (sampled_seed, user, item),
  *    so every model, epoch and layout sees the same candidates.
  *  - full ranking: the user's top K over the whole catalogue minus the items
  *    in `excluded` (training, or training and validation), compared with
@@ -27,6 +27,11 @@ typedef struct {
     const Catalogue *catalogue;
     const History *excluded;    /* per user: left out of the full ranking */
     const History *seen;        /* per user: every item the user has; never a sampled negative */
+    /* NULL: every catalogue item is a candidate. Else the only items that
+     * are ranked and drawn as sampled negatives (ascending catalogue
+     * indices, e.g. the cold items). */
+    const uint32_t *candidates;
+    size_t n_candidates;
     int sampled_negatives;      /* e.g. 99 */
     uint64_t sampled_seed;
 } RankingEvaluation;

@@ -21,7 +21,9 @@
 #include "psrec/models/model.h"
 
 /* Writes the representations of n users or items (table MODEL_TABLE_USER or
- * MODEL_TABLE_ITEM) into out: (n, that table's width). */
+ * MODEL_TABLE_ITEM: rows with their features) or of n blocks of the dense
+ * parameters (MODEL_TABLE_DENSE, ids = block numbers) into out: (n, that
+ * table's width). */
 typedef void (*RepresentationReader)(void *context, uint32_t table, const uint64_t *ids,
                                      size_t n, float *out);
 
@@ -34,6 +36,7 @@ typedef struct {
     int score_width;
     size_t n_items;
     float *item_vectors; /* (n_items, score_width), in catalogue order */
+    float *dense;        /* the model's dense parameters, or NULL */
 } CatalogueScorer;
 
 /* Reads every catalogue item (in blocks) and computes its scoring vector.
@@ -49,10 +52,12 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
 
 /* One user's full ranking: its best items go into *top (topk_clear'ed
  * first), leaving out the catalogue indices in excluded (sorted
- * ascending). */
+ * ascending) and, when allowed is set, every item it does not allow (e.g.
+ * ranking among the cold items only). */
 typedef struct {
     const uint32_t *excluded;
     size_t n_excluded;
+    const uint8_t *allowed; /* NULL: every item; else only items i with allowed[i] != 0 */
     TopK *top;
 } RankQuery;
 

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "psrec/data/features.h"
 #include "psrec/ps/store.h"
 
 enum {
@@ -146,6 +147,26 @@ uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uin
  * MODEL_TABLE_DENSE hold them. */
 size_t model_dense_size(const ModelOps *model, const ModelParams *params);
 size_t model_dense_blocks(const ModelOps *model, const ModelParams *params);
+
+/* The feature maps a run's representations use; NULL maps are unused
+ * (params' feature flags say which tables exist). Not owned. */
+typedef struct {
+    const FeatureMap *item_features; /* item → attributes, weights summing to 1 */
+    const FeatureMap *user_features; /* user → profile features */
+    const FeatureMap *user_history;  /* user → training items, 1/√|N(u)| each */
+} ModelFeatures;
+
+/* Receives one entry of a bag: a key and its weight. */
+typedef void (*ModelBagEntry)(void *context, uint64_t key, float weight);
+
+/* The bag of keys whose weighted sum is the representation of row `id` of
+ * `table`: the row itself (weight 1), then for MODEL_TABLE_ITEM its item
+ * features and for MODEL_TABLE_USER its profile features and history, each
+ * in its own table. Any other table's bag is the row alone. features may be
+ * NULL (no features). Calls add(context, key, weight) per entry, in that
+ * order. */
+void model_bag(const ModelFeatures *features, uint32_t table, uint64_t id, ModelBagEntry add,
+               void *context);
 
 /* The score of one user against one item, finished: for `predict`. */
 float model_score_pair(const ModelOps *model, const ModelParams *params, const float *dense,

@@ -56,6 +56,14 @@ typedef struct {
     double global_mean;     /* μ of the training ratings */
     double rating_min;      /* predictions are clipped to [rating_min, rating_max] */
     double rating_max;
+    /* The model's shape beyond dim (0 where it does not apply; files
+     * written before these existed read as 0). */
+    int hidden;             /* deep: hidden layer width */
+    int activation;         /* deep: Activation */
+    int loss;               /* deep: RankingLoss */
+    int item_features;      /* 1: representations use the feature tables */
+    int user_features;
+    int user_history;
 } ModelManifest;
 
 /* Writes the manifest (via a temporary file and rename). */

@@ -45,6 +45,9 @@ typedef struct {
     const Catalogue *catalogue;
     const Sampler *sampler;
     const History *positives;
+    /* The feature maps of hybrid representations (params says which are
+     * used); NULL: none. Not owned. */
+    const ModelFeatures *features;
 } WorkerSetup;
 
 typedef struct {
@@ -79,7 +82,9 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
 void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *stats);
 
 /* The representations of n users or items (table MODEL_TABLE_USER or
- * MODEL_TABLE_ITEM) into out: (n, that table's width). */
+ * MODEL_TABLE_ITEM: each row plus its features) or of n dense blocks
+ * (MODEL_TABLE_DENSE, ids = block numbers) into out: (n, that table's
+ * width). */
 void worker_read_representations(Worker *worker, uint32_t table, const uint64_t *ids, size_t n,
                                  float *out);
 
