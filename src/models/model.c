@@ -7,10 +7,11 @@
 #include "psrec/core/keys.h"
 #include "psrec/models/linalg.h"
 
-extern const ModelOps MODEL_MF;  /* models/mf.c */
-extern const ModelOps MODEL_BPR; /* models/bpr.c */
+extern const ModelOps MODEL_MF;   /* models/mf.c */
+extern const ModelOps MODEL_BPR;  /* models/bpr.c */
+extern const ModelOps MODEL_DEEP; /* models/deep.c */
 
-static const ModelOps *const MODELS[] = {&MODEL_MF, &MODEL_BPR};
+static const ModelOps *const MODELS[] = {&MODEL_MF, &MODEL_BPR, &MODEL_DEEP};
 
 const ModelOps *model_find(const char *name)
 {
