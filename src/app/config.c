@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "psrec/data/dataset.h"
+#include "psrec/data/generate.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/optimizer.h"
 
@@ -52,7 +53,10 @@ const char GENERATE_USAGE[] =
     "costs users * items * dim operations (a few seconds for 10k users * 5k items).\n"
     "--truth-out lists what a perfect recommender would show: per user, the --truth-k\n"
     "items of highest true affinity p_u.q_i that the user did not interact with, as\n"
-    "user_id,rank,item_id,true_score. Options:\n\n";
+    "user_id,rank,item_id,true_score. --item-features-out and --user-features-out write\n"
+    "attributes as item_id,feature_id and user_id,feature_id (items: a category and a\n"
+    "brand; users: an age band, a gender and a region) and make them drive the data: a\n"
+    "--feature-strength share of the true factors comes from the attributes. Options:\n\n";
 
 const char PREDICT_USAGE[] =
     "usage: psrec predict --run-dir DIR --pairs FILE --out FILE [options]\n\n"
@@ -238,6 +242,21 @@ const OptionSpec GENERATE_OPTIONS[] = {
      "10k * 5k)", NULL, UNBOUNDED},
     {"truth-k", OPTION_INT, GENERATE_FIELD(truth_k), "20",
      "items per user in --truth-out", NULL, RANGE(1, 1000000)},
+    {"item-features-out", OPTION_STRING, GENERATE_FIELD(item_features_out_path), "",
+     "CSV file of item attributes, item_id,feature_id: a category (ids 1..C) and a brand "
+     "(C+1..C+B) per item (empty: none; either features file makes attributes drive the "
+     "true factors)", NULL, UNBOUNDED},
+    {"user-features-out", OPTION_STRING, GENERATE_FIELD(user_features_out_path), "",
+     "CSV file of user profiles, user_id,feature_id: an age band (ids 1..6), a gender "
+     "(7..8) and a region (9..18) per user (empty: none)", NULL, UNBOUNDED},
+    {"categories", OPTION_INT, GENERATE_FIELD(categories), "20",
+     "with a features file: item categories, each item in one", NULL, RANGE(1, 100000)},
+    {"brands", OPTION_INT, GENERATE_FIELD(brands), "50",
+     "with a features file: brands, each item of one", NULL, RANGE(1, 1000000)},
+    {"feature-strength", OPTION_DOUBLE, GENERATE_FIELD(feature_strength), "0.7",
+     "with a features file: share of the true factors' variance that comes from the "
+     "attributes (0: none, attributes are noise; 1: entities with the same attributes are "
+     "alike)", NULL, RANGE(0, 1)},
     {"users", OPTION_INT, GENERATE_FIELD(users), "10000", "number of users", NULL,
      RANGE(1, 1000000000)},
     {"items", OPTION_INT, GENERATE_FIELD(items), "5000", "number of items", NULL,
@@ -344,6 +363,8 @@ _Static_assert(SPLIT_NONE == 0 && SPLIT_LOO == 1 && SPLIT_COLD_ITEMS == 2,
 _Static_assert(PATIENCE_NDCG_10 == 0 && PATIENCE_SAMPLED_NDCG_10 == 1 && PATIENCE_HR_10 == 2 &&
                    PATIENCE_RECALL_20 == 3,
                "--patience-metric choices are listed in PatienceMetric order");
+_Static_assert(GENERATE_AGE_BANDS == 6 && GENERATE_GENDERS == 2 && GENERATE_REGIONS == 10,
+               "--user-features-out's help gives the id ranges 1..6, 7..8 and 9..18");
 _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP == 2,
                "--consistency choices are listed as bsp|ssp|asp");
 
@@ -525,6 +546,17 @@ static int config_validate_generate(const GenerateConfig *config, Error *err)
          strcmp(config->truth_out_path, config->test_out_path) == 0))
         return error_set(err, "--truth-out must differ from --out and --test-out ('%s')",
                          config->truth_out_path);
+    /* No two outputs may share a path: the later would overwrite the
+     * earlier. The pairs among --out, --test-out and --truth-out are above. */
+    const char *names[] = {"out", "test-out", "truth-out", "item-features-out",
+                           "user-features-out"};
+    const char *paths[] = {config->out_path, config->test_out_path, config->truth_out_path,
+                           config->item_features_out_path, config->user_features_out_path};
+    for (int a = 3; a < 5; a++)
+        for (int b = 0; b < a; b++)
+            if (paths[a][0] != '\0' && strcmp(paths[a], paths[b]) == 0)
+                return error_set(err, "--%s must differ from --%s ('%s')", names[a], names[b],
+                                 paths[a]);
     /* Each user rates (or interacts with) at most half the items: distinct
      * items from a skewed distribution get slow to draw beyond that. */
     uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);

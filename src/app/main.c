@@ -53,6 +53,12 @@ static int generate_main(int argc, char **argv)
         printf("psrec generate: truth (top %d unseen items by true affinity per user, %llu "
                "lines) to %s\n",
                config.truth_k, (unsigned long long)summary.n_truth, config.truth_out_path);
+    if (config.item_features_out_path[0])
+        printf("psrec generate: item features (category, brand; %llu lines) to %s\n",
+               (unsigned long long)summary.n_item_features, config.item_features_out_path);
+    if (config.user_features_out_path[0])
+        printf("psrec generate: user features (age band, gender, region; %llu lines) to %s\n",
+               (unsigned long long)summary.n_user_features, config.user_features_out_path);
     return 0;
 }
 

@@ -10,7 +10,9 @@
  * from (seed, user), and the train/test coin from a separate stream, so the
  * output is a pure function of the config: same seed, same bytes — and the
  * train + test lines are the lines written without a split. The truth file
- * consumes no random numbers, so asking for it changes no other byte.
+ * consumes no random numbers, so asking for it changes no other byte; the
+ * attributes have streams of their own and mix into the factors only when
+ * a features file is asked for, so without one every byte is as before.
  */
 #include "psrec/data/generate.h"
 
@@ -29,6 +31,17 @@
 #define STREAM_COUNTS UINT64_C(0x636f756e74000002)
 #define STREAM_USER UINT64_C(0x7573657273000003)
 #define STREAM_SPLIT UINT64_C(0x73706c6974000004)
+#define STREAM_FEATURES UINT64_C(0x6665617473000005) /* index: FEATURE_DRAW_* */
+#define STREAM_PROFILE UINT64_C(0x70726f6669000006)  /* index: the user */
+
+/* What each index of STREAM_FEATURES draws. */
+#define FEATURE_DRAW_ITEM_ATTRIBUTES 0
+#define FEATURE_DRAW_ITEM_VECTORS 1
+#define FEATURE_DRAW_USER_VECTORS 2
+
+#define ITEM_ATTRIBUTES 2 /* category, brand */
+#define USER_ATTRIBUTES 3 /* age band, gender, region */
+#define PROFILE_FEATURES (GENERATE_AGE_BANDS + GENERATE_GENDERS + GENERATE_REGIONS)
 
 #define RATING_MEAN 3.5
 #define USER_BIAS_STD 0.3
@@ -155,6 +168,16 @@ static void csvout_write_truth(CsvOut *out, uint64_t user, uint64_t rank, uint64
     csvout_line_end(out, p);
 }
 
+/* Appends "entity,feature\n": a line of a features file. */
+static void csvout_write_feature(CsvOut *out, uint64_t entity, uint64_t feature)
+{
+    char *p = csvout_line_start(out);
+    p = text_append_field(p, entity);
+    p = text_append_u64(p, feature);
+    *p++ = '\n';
+    csvout_line_end(out, p);
+}
+
 /* Opens path for writing and writes the header line. Returns 0 or -1. */
 static int csvout_open(CsvOut *out, const char *path, const char *header, Error *err)
 {
@@ -192,6 +215,123 @@ static int csvout_close(CsvOut *out, bool ok, Error *err)
     return ok ? 0 : -1;
 }
 
+/* ---- attributes: who has which, and the true vector of each value */
+
+/* Shares of the age bands 18–24, 25–34, 35–44, 45–54, 55–64, 65+: a shop's
+ * customers lean young, but every band is present. */
+static const double AGE_BAND_SHARES[GENERATE_AGE_BANDS] = {0.17, 0.28, 0.23, 0.16, 0.10, 0.06};
+
+typedef struct {
+    bool enabled;             /* a features file is asked for; all else is empty when not */
+    double attribute_weight;  /* √s of the mix (generate.h) */
+    double individual_weight; /* √(1−s) */
+    int n_categories;
+    int n_brands;
+    int dim;
+    uint64_t seed;
+    uint32_t *item_features;  /* (n_items, ITEM_ATTRIBUTES) feature ids: category, brand */
+    float *item_vectors;      /* (n_categories + n_brands, dim) by feature id − 1 */
+    float *user_vectors;      /* (PROFILE_FEATURES, dim) by feature id − 1 */
+} TrueFeatures;
+
+/* The std of every true factor coordinate: var(p·q) = dim * std^4 for
+ * independent factors, so this gives the interaction term INTERACTION_STD
+ * whatever dim is. Attribute vectors share it, so mixing keeps it. */
+static float factor_std_of_dim(int dim)
+{
+    return (float)sqrt(INTERACTION_STD / sqrt((double)dim));
+}
+
+/* (rows, dim) independent normals of std `std`, from one stream. */
+static float *vectors_draw(int rows, int dim, float std, Rng *rng)
+{
+    size_t n = (size_t)rows * (size_t)dim;
+    float *vectors = xmalloc(n * sizeof *vectors);
+    for (size_t k = 0; k < n; k++)
+        vectors[k] = std * (float)rng_normal(rng);
+    return vectors;
+}
+
+/* Draws every item's attributes and every attribute value's vector, when a
+ * features file is asked for; otherwise leaves `features` disabled. Each
+ * kind of draw has its own stream, so e.g. --brands leaves the categories
+ * and the user vectors alone. */
+static void truefeatures_init(TrueFeatures *features, const GenerateConfig *config)
+{
+    memset(features, 0, sizeof *features);
+    features->enabled = config->item_features_out_path[0] != '\0' ||
+                        config->user_features_out_path[0] != '\0';
+    if (!features->enabled)
+        return;
+    int dim = config->dim;
+    float std = factor_std_of_dim(dim);
+    features->attribute_weight = sqrt(config->feature_strength);
+    features->individual_weight = sqrt(1.0 - config->feature_strength);
+    features->n_categories = config->categories;
+    features->n_brands = config->brands;
+    features->dim = dim;
+    features->seed = config->seed;
+
+    Rng rng = rng_stream(config->seed, STREAM_FEATURES, FEATURE_DRAW_ITEM_ATTRIBUTES);
+    features->item_features =
+        xmalloc((size_t)config->items * ITEM_ATTRIBUTES * sizeof *features->item_features);
+    for (size_t i = 0; i < (size_t)config->items; i++) {
+        uint32_t *ids = features->item_features + i * ITEM_ATTRIBUTES;
+        ids[0] = 1 + (uint32_t)rng_below(&rng, (uint64_t)config->categories);
+        ids[1] = (uint32_t)config->categories + 1 +
+                 (uint32_t)rng_below(&rng, (uint64_t)config->brands);
+    }
+    rng = rng_stream(config->seed, STREAM_FEATURES, FEATURE_DRAW_ITEM_VECTORS);
+    features->item_vectors = vectors_draw(config->categories + config->brands, dim, std, &rng);
+    rng = rng_stream(config->seed, STREAM_FEATURES, FEATURE_DRAW_USER_VECTORS);
+    features->user_vectors = vectors_draw(PROFILE_FEATURES, dim, std, &rng);
+}
+
+static void truefeatures_free(TrueFeatures *features)
+{
+    free(features->item_features);
+    free(features->item_vectors);
+    free(features->user_vectors);
+    memset(features, 0, sizeof *features);
+}
+
+/* User u's (0-based) profile as feature ids (USER_ATTRIBUTES,): age band,
+ * gender, region, from the user's own profile stream, so the profile is
+ * known without drawing anything else of the user. */
+static void truefeatures_draw_profile(const TrueFeatures *features, uint64_t u, uint32_t *ids)
+{
+    Rng rng = rng_stream(features->seed, STREAM_PROFILE, u);
+    double point = rng_uniform(&rng), cumulative = 0.0;
+    int band = GENERATE_AGE_BANDS - 1; /* where rounding leaves the shares short of 1 */
+    for (int b = 0; b < GENERATE_AGE_BANDS; b++) {
+        cumulative += AGE_BAND_SHARES[b];
+        if (point < cumulative) {
+            band = b;
+            break;
+        }
+    }
+    ids[0] = 1 + (uint32_t)band;
+    ids[1] = GENERATE_AGE_BANDS + 1 + (uint32_t)rng_below(&rng, GENERATE_GENDERS);
+    ids[2] = GENERATE_AGE_BANDS + GENERATE_GENDERS + 1 +
+             (uint32_t)rng_below(&rng, GENERATE_REGIONS);
+}
+
+/* factors (dim,) = √s · Σ vectors[id − 1] / √n_ids + √(1−s) · factors: the
+ * individual factors mixed with the attributes' vectors (rows of `vectors`,
+ * (?, dim)). With s = 0 the factors come back bit for bit. */
+static void truefeatures_mix(const TrueFeatures *features, const float *vectors,
+                             const uint32_t *ids, int n_ids, float *factors)
+{
+    int dim = features->dim;
+    double scale = features->attribute_weight / sqrt((double)n_ids);
+    for (int k = 0; k < dim; k++) {
+        double sum = 0.0;
+        for (int a = 0; a < n_ids; a++)
+            sum += vectors[(size_t)(ids[a] - 1) * (size_t)dim + (size_t)k];
+        factors[k] = (float)(scale * sum + features->individual_weight * factors[k]);
+    }
+}
+
 /* ---- the true model */
 
 typedef struct {
@@ -205,16 +345,17 @@ typedef struct {
     float factor_std;
 } TrueItems;
 
-static void trueitems_init(TrueItems *items, const GenerateConfig *config)
+/* Draws the items' popularity, biases and factors, the factors mixed with
+ * their attributes when those are enabled. */
+static void trueitems_init(TrueItems *items, const TrueFeatures *features,
+                           const GenerateConfig *config)
 {
     int n = config->items;
     int dim = config->dim;
     Rng rng = rng_stream(config->seed, STREAM_ITEMS, 0);
     items->n_items = n;
     items->dim = dim;
-    /* var(p·q) = dim * std^4 for independent factors; pick std so that the
-     * interaction term has INTERACTION_STD whatever dim is. */
-    items->factor_std = (float)sqrt(INTERACTION_STD / sqrt((double)dim));
+    items->factor_std = factor_std_of_dim(dim);
 
     items->popularity_cdf = xmalloc((size_t)n * sizeof *items->popularity_cdf);
     double total = 0.0;
@@ -244,6 +385,11 @@ static void trueitems_init(TrueItems *items, const GenerateConfig *config)
             items->item_factors[(size_t)i * (size_t)dim + (size_t)k] =
                 items->factor_std * (float)rng_normal(&rng);
     }
+    if (features->enabled)
+        for (size_t i = 0; i < (size_t)n; i++)
+            truefeatures_mix(features, features->item_vectors,
+                             features->item_features + i * ITEM_ATTRIBUTES, ITEM_ATTRIBUTES,
+                             items->item_factors + i * (size_t)dim);
 }
 
 static void trueitems_free(TrueItems *items)
@@ -501,9 +647,10 @@ static double gumbel_draw(Rng *rng)
 typedef struct {
     const GenerateConfig *config;
     GenerateSummary *summary;
+    TrueFeatures features;
     TrueItems items;
     uint32_t *counts;       /* (users,) lines per user, train + test */
-    CsvOut train, test, truth;
+    CsvOut train, test, truth, item_features, user_features;
     Rng split_rng;          /* the train/test coin, one stream for all users */
     uint8_t *item_seen;     /* (n_items,) 1 once an item has a line */
     /* the current user */
@@ -526,20 +673,37 @@ static int generator_init(Generator *gen, const GenerateConfig *config, Generate
     bool implicit = config->feedback == GENERATE_FEEDBACK_IMPLICIT;
     const char *header = implicit ? "user_id,item_id,timestamp,event\n"
                                   : "user_id,item_id,rating,timestamp\n";
-    if (csvout_open(&gen->train, config->out_path, header, err) != 0)
-        return -1;
-    if ((config->test_out_path[0] &&
-         csvout_open(&gen->test, config->test_out_path, header, err) != 0) ||
-        (config->truth_out_path[0] &&
-         csvout_open(&gen->truth, config->truth_out_path, "user_id,rank,item_id,true_score\n",
-                     err) != 0)) {
-        csvout_close(&gen->train, false, NULL);
-        csvout_close(&gen->test, false, NULL);
-        return -1;
+    struct {
+        CsvOut *out;
+        const char *path; /* "" = not asked for */
+        const char *header;
+    } files[] = {
+        {&gen->train, config->out_path, header},
+        {&gen->test, config->test_out_path, header},
+        {&gen->truth, config->truth_out_path, "user_id,rank,item_id,true_score\n"},
+        {&gen->item_features, config->item_features_out_path, "item_id,feature_id\n"},
+        {&gen->user_features, config->user_features_out_path, "user_id,feature_id\n"},
+    };
+    size_t n_files = sizeof files / sizeof files[0];
+    for (size_t f = 0; f < n_files; f++) {
+        if ((f == 0 || files[f].path[0]) &&
+            csvout_open(files[f].out, files[f].path, files[f].header, err) != 0) {
+            for (size_t g = 0; g < f; g++)
+                csvout_close(files[g].out, false, NULL);
+            return -1;
+        }
     }
 
-    trueitems_init(&gen->items, config);
+    truefeatures_init(&gen->features, config);
     size_t n_items = (size_t)config->items;
+    trueitems_init(&gen->items, &gen->features, config);
+    if (gen->item_features.file) {
+        for (size_t i = 0; i < n_items; i++)
+            for (int a = 0; a < ITEM_ATTRIBUTES; a++)
+                csvout_write_feature(&gen->item_features, (uint64_t)i + 1,
+                                     gen->features.item_features[i * ITEM_ATTRIBUTES + a]);
+        summary->n_item_features = (uint64_t)n_items * ITEM_ATTRIBUTES;
+    }
     gen->counts = xmalloc((size_t)config->users * sizeof *gen->counts);
     user_counts_draw(gen->counts, config->users, config->ratings, (uint32_t)(config->items / 2),
                      config->seed);
@@ -562,6 +726,7 @@ static int generator_init(Generator *gen, const GenerateConfig *config, Generate
  * file is removed. Returns 0, or -1 with a message. */
 static int generator_finish(Generator *gen, Error *err)
 {
+    truefeatures_free(&gen->features);
     trueitems_free(&gen->items);
     free(gen->counts);
     free(gen->item_seen);
@@ -571,13 +736,15 @@ static int generator_finish(Generator *gen, Error *err)
     free(gen->affinity);
     free(gen->scored);
     free(gen->taken.slots);
-    CsvOut *outs[] = {&gen->train, &gen->test, &gen->truth};
+    CsvOut *outs[] = {&gen->train, &gen->test, &gen->truth, &gen->item_features,
+                      &gen->user_features};
+    int n_outs = (int)(sizeof outs / sizeof outs[0]);
     int rc = 0;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < n_outs; k++)
         if (csvout_close(outs[k], rc == 0, err) != 0)
             rc = -1;
     /* Do not leave one file of a failed set. */
-    for (int k = 0; rc != 0 && k < 3; k++)
+    for (int k = 0; rc != 0 && k < n_outs; k++)
         if (outs[k]->path)
             remove(outs[k]->path);
     return rc;
@@ -685,19 +852,32 @@ static void generator_write_truth(Generator *gen, uint64_t user_id)
     gen->summary->n_truth += k;
 }
 
-/* All lines of user u (0-based), if they have any. */
+/* All lines of user u (0-based): their profile, when attributes are on
+ * (every user has one), and their interactions, if they have any. */
 static void generator_write_user(Generator *gen, int u)
 {
     const GenerateConfig *config = gen->config;
+    uint64_t user_id = (uint64_t)u + 1;
+    uint32_t profile[USER_ATTRIBUTES];
+    if (gen->features.enabled) {
+        truefeatures_draw_profile(&gen->features, (uint64_t)u, profile);
+        if (gen->user_features.file) {
+            for (int a = 0; a < USER_ATTRIBUTES; a++)
+                csvout_write_feature(&gen->user_features, user_id, profile[a]);
+            gen->summary->n_user_features += USER_ATTRIBUTES;
+        }
+    }
     uint32_t count = gen->counts[u];
     if (count == 0)
         return;
     gen->summary->n_users_active++;
-    uint64_t user_id = (uint64_t)u + 1;
     /* Stream order: bias, factors, start time, then the mode's draws. */
     Rng rng = rng_stream(config->seed, STREAM_USER, (uint64_t)u);
     double user_bias = user_draw_factors(&rng, gen->items.factor_std, config->dim,
                                          gen->user_factors);
+    if (gen->features.enabled)
+        truefeatures_mix(&gen->features, gen->features.user_vectors, profile, USER_ATTRIBUTES,
+                         gen->user_factors);
     uint64_t timestamp = (uint64_t)TIMESTAMP_BASE + rng_below(&rng, TIMESTAMP_BASE_SPREAD);
     if (gen->affinity)
         generator_user_affinities(gen);
@@ -735,6 +915,13 @@ static int generate_check(const GenerateConfig *config, Error *err)
                               "0 or more");
     if (config->truth_out_path[0] && config->truth_k < 1)
         return error_set(err, "--truth-k must be 1 or more, found %d", config->truth_k);
+    bool features = config->item_features_out_path[0] || config->user_features_out_path[0];
+    if (features && (config->categories < 1 || config->brands < 1))
+        return error_set(err, "--categories and --brands must be 1 or more (found %d, %d)",
+                         config->categories, config->brands);
+    if (features && !(config->feature_strength >= 0.0 && config->feature_strength <= 1.0))
+        return error_set(err, "--feature-strength must be in [0, 1], found %g",
+                         config->feature_strength);
     uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);
     if (config->ratings > limit)
         return error_set(err, "--ratings %llu is more than --users %d * --items %d / 2 = %llu "
@@ -761,6 +948,7 @@ int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Err
 /* ---- the true model, on its own */
 
 struct GenerateModel {
+    TrueFeatures features;
     TrueItems items;
     uint64_t seed;
 };
@@ -769,9 +957,24 @@ GenerateModel *generate_model_create(const GenerateConfig *config)
 {
     assert(config->items >= 2 && config->dim >= 1);
     GenerateModel *model = xcalloc(1, sizeof *model);
-    trueitems_init(&model->items, config);
+    truefeatures_init(&model->features, config);
+    trueitems_init(&model->items, &model->features, config);
     model->seed = config->seed;
     return model;
+}
+
+/* The user's true factors (dim,), drawn as generator_write_user draws
+ * them. */
+static void model_user_factors(const GenerateModel *model, uint64_t user_id, float *factors)
+{
+    Rng rng = rng_stream(model->seed, STREAM_USER, user_id - 1);
+    user_draw_factors(&rng, model->items.factor_std, model->items.dim, factors);
+    if (model->features.enabled) {
+        uint32_t profile[USER_ATTRIBUTES];
+        truefeatures_draw_profile(&model->features, user_id - 1, profile);
+        truefeatures_mix(&model->features, model->features.user_vectors, profile,
+                         USER_ATTRIBUTES, factors);
+    }
 }
 
 double generate_model_affinity(const GenerateModel *model, uint64_t user_id, uint64_t item_id)
@@ -779,8 +982,7 @@ double generate_model_affinity(const GenerateModel *model, uint64_t user_id, uin
     assert(user_id >= 1 && item_id >= 1 && item_id <= (uint64_t)model->items.n_items);
     int dim = model->items.dim;
     float *user_factors = xmalloc((size_t)dim * sizeof *user_factors);
-    Rng rng = rng_stream(model->seed, STREAM_USER, user_id - 1);
-    user_draw_factors(&rng, model->items.factor_std, dim, user_factors);
+    model_user_factors(model, user_id, user_factors);
     double affinity = factors_dot(user_factors,
                                   model->items.item_factors + (size_t)(item_id - 1) * (size_t)dim,
                                   dim);
@@ -794,8 +996,7 @@ void generate_model_user_affinities(const GenerateModel *model, uint64_t user_id
     assert(user_id >= 1);
     int dim = model->items.dim;
     float *user_factors = xmalloc((size_t)dim * sizeof *user_factors);
-    Rng rng = rng_stream(model->seed, STREAM_USER, user_id - 1);
-    user_draw_factors(&rng, model->items.factor_std, dim, user_factors);
+    model_user_factors(model, user_id, user_factors);
     for (int i = 0; i < model->items.n_items; i++)
         affinities[i] = factors_dot(user_factors,
                                     model->items.item_factors + (size_t)i * (size_t)dim, dim);
@@ -806,6 +1007,7 @@ void generate_model_destroy(GenerateModel *model)
 {
     if (!model)
         return;
+    truefeatures_free(&model->features);
     trueitems_free(&model->items);
     free(model);
 }

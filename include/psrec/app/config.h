@@ -118,6 +118,10 @@ typedef struct {
     char out_path[OPTION_STRING_BYTES];
     char test_out_path[OPTION_STRING_BYTES];  /* "" = no test split */
     char truth_out_path[OPTION_STRING_BYTES]; /* "" = no truth file */
+    /* Either path non-empty turns the attributes on: they then shape the
+     * true factors (feature_strength), and both files describe them. */
+    char item_features_out_path[OPTION_STRING_BYTES]; /* "" = none: item_id,feature_id */
+    char user_features_out_path[OPTION_STRING_BYTES]; /* "" = none: user_id,feature_id */
     double test_fraction;
     int feedback;         /* GenerateFeedback */
     int users;
@@ -128,6 +132,9 @@ typedef struct {
     double preference_strength; /* implicit: choice weight popularity * exp(strength * p_u.q_i) */
     double noise_std;
     int truth_k;          /* items per user in the truth file */
+    int categories;       /* item attributes: one category of this many per item */
+    int brands;           /* and one brand of this many */
+    double feature_strength; /* share in [0, 1] of the true factors' variance due to attributes */
     uint64_t seed;
 } GenerateConfig;
 

@@ -31,6 +31,22 @@
  * file): what a perfect recommender would show. It costs users × items × dim
  * too (seconds for 10k users × 5k items × 8 factors), and is written
  * in both modes; its scores leave out the item bias b_i of explicit ratings.
+ *
+ * Attributes (when a features file is asked for): each item has a category
+ * (one of `categories`, uniform) and a brand (one of `brands`, uniform);
+ * each user an age band, a gender and a region (fixed shares below). Every
+ * attribute value has its own true vector, and with s = feature_strength
+ *     q_i = √s · (v_category + v_brand) / √2 + √(1−s) · e_i
+ *     p_u = √s · (v_age + v_gender + v_region) / √3 + √(1−s) · e_u
+ * where e_i, e_u are the individual factors drawn without attributes; each
+ * coordinate keeps its variance, so p_u·q_i keeps its scale and only its
+ * structure changes: items of one category are alike, and so are users of
+ * one profile, so attributes predict what an item with no interactions
+ * attracts. Attributes and their vectors come from streams of their own,
+ * so without a features file (or with s = 0) every other byte is what it
+ * was without attributes. Feature ids count from 1 and do not overlap
+ * between kinds: items 1..C categories, C+1..C+B brands; users 1..6 age
+ * bands, 7..8 genders, 9..18 regions.
  */
 #ifndef PSREC_GENERATE_H
 #define PSREC_GENERATE_H
@@ -43,6 +59,12 @@
 /* Event thresholds on p_u·q_i + noise (p_u·q_i has std 0.8 over all pairs). */
 #define GENERATE_CART_THRESHOLD 1.2
 #define GENERATE_PURCHASE_THRESHOLD 2.0
+
+/* User profiles: how many values of each attribute; feature ids follow
+ * one another in this order (age bands first). */
+#define GENERATE_AGE_BANDS 6
+#define GENERATE_GENDERS 2
+#define GENERATE_REGIONS 10
 
 typedef enum {
     GENERATE_EVENT_VIEW = 0,
@@ -61,12 +83,18 @@ typedef struct {
     uint64_t n_items_active; /* items with at least one line */
     uint64_t n_events[GENERATE_EVENT_COUNT]; /* implicit: lines per event, train + test */
     uint64_t n_truth;        /* lines written to truth_out_path */
+    uint64_t n_item_features; /* lines written to item_features_out_path */
+    uint64_t n_user_features; /* lines written to user_features_out_path */
 } GenerateSummary;
 
-/* Writes config->out_path (and test_out_path, truth_out_path when not
- * empty) as CSV with a header: "user_id,item_id,rating,timestamp" for
- * explicit feedback, "user_id,item_id,timestamp,event" for implicit, and
- * "user_id,rank,item_id,true_score" for the truth. Ids count from 1. Returns
+/* Writes config->out_path (and test_out_path, truth_out_path,
+ * item_features_out_path, user_features_out_path when not empty) as CSV
+ * with a header: "user_id,item_id,rating,timestamp" for explicit feedback,
+ * "user_id,item_id,timestamp,event" for implicit,
+ * "user_id,rank,item_id,true_score" for the truth, and "item_id,feature_id"
+ * (two lines per item: category, brand) and "user_id,feature_id" (three
+ * lines per user, every user: age band, gender, region) for the
+ * attributes. Ids count from 1. Returns
  * 0, or -1 with a message (e.g. a file that cannot be written, or more lines
  * asked than users × items / 2 allows); on failure no file is left behind. */
 int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Error *err);
@@ -76,7 +104,8 @@ int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Err
 typedef struct GenerateModel GenerateModel;
 
 /* The true factors generate_ratings draws from for this config (only
- * items, dim and seed matter). Costs items × dim; the caller owns the result.
+ * items, dim and seed matter, and, when a features file is named, the
+ * attribute settings). Costs items × dim; the caller owns the result.
  * The config must pass generate_ratings' checks. */
 GenerateModel *generate_model_create(const GenerateConfig *config);
 
