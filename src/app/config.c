@@ -126,8 +126,11 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "CSV of user features (a profile: age band, region, ...), same layout as --item-features",
      NULL, UNBOUNDED},
     {"user-history-features", OPTION_BOOL, TRAIN_FIELD(user_history_features), "false",
-     "add each user's training items as features weighted 1/sqrt(count) (with mf: SVD++)",
-     NULL, UNBOUNDED},
+     "add each user's training items as features weighted --history-scale/sqrt(count) (with "
+     "mf: SVD++)", NULL, UNBOUNDED},
+    {"history-scale", OPTION_DOUBLE, TRAIN_FIELD(history_scale), "1",
+     "user history features: the scale of their weights; with adam, how fast the history "
+     "term moves against the user's own row", NULL, RANGE(0.001, 1000)},
     {"split", OPTION_CHOICE, TRAIN_FIELD(split), "none",
      "loo: per user by timestamp, the last interaction is the test item and the one before "
      "the validation item (users with fewer than 3 stay in training); cold-items [F]: a "
@@ -164,6 +167,9 @@ const OptionSpec TRAIN_OPTIONS[] = {
      RANGE(0, 1000)},
     {"l2-bias", OPTION_FLOAT, TRAIN_FIELD(l2_bias), "0.01", "L2 penalty on biases", NULL,
      RANGE(0, 1000)},
+    {"l2-features", OPTION_FLOAT, TRAIN_FIELD(l2_features), "0",
+     "L2 penalty on feature rows (item/user features, user history), per weighted "
+     "occurrence, on top of --l2 on the representations they add to", NULL, RANGE(0, 1000)},
     {"negatives", OPTION_INT, TRAIN_FIELD(negatives), "4",
      "implicit models: sampled negative items per positive", NULL, RANGE(1, 1000)},
     {"hidden", OPTION_INT, TRAIN_FIELD(hidden), "64",

@@ -46,6 +46,7 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     params->item_features = manifest->item_features != 0;
     params->user_features = manifest->user_features != 0;
     params->user_history = manifest->user_history != 0;
+    params->history_scale = manifest->history_scale;
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables = model_table_specs(*model, params, specs);
     OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};

@@ -22,7 +22,8 @@ int run_features_load(RunFeatures *features, const ModelParams *params, const ch
         features->view.user_features = &features->user_features;
     }
     if (params->user_history) {
-        feature_map_from_history(&features->user_history, train->users, train->items, train->n);
+        feature_map_from_history(&features->user_history, train->users, train->items, train->n,
+                                 params->history_scale);
         features->view.user_history = &features->user_history;
     }
     return 0;

@@ -165,8 +165,8 @@ static void report_features(const TrainConfig *config, const FeatureSummary *sum
                config->user_features_path, summary->users_missing);
     if (config->user_history_features)
         printf("user history features: the training items of %.0f users, weighted "
-               "1/sqrt(count)\n",
-               summary->history_users);
+               "%g/sqrt(count)\n",
+               summary->history_users, config->history_scale);
     if (config->split == SPLIT_COLD_ITEMS)
         printf("cold items: %zu items (%.1f%% of the catalogue) held out with all their "
                "interactions; their test interactions are ranked among the cold items only\n",
@@ -180,6 +180,7 @@ static void model_params_from_config(ModelParams *params, const TrainConfig *con
     params->init_std = config->init_std;
     params->l2 = config->l2;
     params->l2_bias = config->l2_bias;
+    params->l2_features = config->l2_features;
     params->negatives = config->negatives;
     params->hidden = config->hidden;
     params->activation = config->activation;
@@ -187,6 +188,7 @@ static void model_params_from_config(ModelParams *params, const TrainConfig *con
     params->item_features = config->item_features_path[0] != '\0';
     params->user_features = config->user_features_path[0] != '\0';
     params->user_history = config->user_history_features;
+    params->history_scale = config->history_scale;
 }
 
 static void optimizer_from_config(OptimizerConfig *optimizer, const TrainConfig *config)
@@ -651,6 +653,7 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .item_features = config->item_features_path[0] != '\0',
         .user_features = config->user_features_path[0] != '\0',
         .user_history = config->user_history_features,
+        .history_scale = config->user_history_features ? config->history_scale : 0.0,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[OPTION_STRING_BYTES + 64];

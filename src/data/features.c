@@ -226,7 +226,7 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
 }
 
 void feature_map_from_history(FeatureMap *map, const uint64_t *users, const uint64_t *items,
-                              size_t n)
+                              size_t n, double scale)
 {
     FeatureTriple *triples = xmalloc((n ? n : 1) * sizeof *triples);
     for (size_t i = 0; i < n; i++)
@@ -234,10 +234,11 @@ void feature_map_from_history(FeatureMap *map, const uint64_t *users, const uint
     memset(map, 0, sizeof *map);
     map_from_triples(map, triples, n, false);
     free(triples);
-    /* Repeats summed to counts above: every distinct item weighs 1/√|N(u)|. */
+    /* Repeats summed to counts above: every distinct item weighs
+     * scale/√|N(u)|. */
     for (size_t e = 0; e < map->n_entities; e++) {
         size_t first = map->start[e], last = map->start[e + 1];
-        float weight = (float)(1.0 / sqrt((double)(last - first)));
+        float weight = (float)(scale / sqrt((double)(last - first)));
         for (size_t p = first; p < last; p++)
             map->weights[p] = weight;
     }

@@ -469,6 +469,7 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"item_features", MANIFEST_INT, offsetof(ModelManifest, item_features), 0, 1, true},
     {"user_features", MANIFEST_INT, offsetof(ModelManifest, user_features), 0, 1, true},
     {"user_history", MANIFEST_INT, offsetof(ModelManifest, user_history), 0, 1, true},
+    {"history_scale", MANIFEST_DOUBLE, offsetof(ModelManifest, history_scale), 0, 0, true},
 };
 #define MANIFEST_N_FIELDS (sizeof MANIFEST_FIELDS / sizeof MANIFEST_FIELDS[0])
 

@@ -294,13 +294,23 @@ static void plan_gather_bag(const BatchPlan *plan, size_t bag, int width, float 
 }
 
 /* Adds the gradient of bag `bag`'s representation onto its rows. */
-static void plan_scatter_bag(BatchPlan *plan, size_t bag, int width, const float *grad)
+static void plan_scatter_bag(BatchPlan *plan, size_t bag, int width, const float *grad,
+                             float l2_features)
 {
     for (uint32_t k = plan->bag_start[bag]; k < plan->bag_start[bag + 1]; k++) {
-        float *row = plan->grads + plan->row_offset[plan->bag_slots[k]];
+        size_t offset = plan->row_offset[plan->bag_slots[k]];
+        float *row = plan->grads + offset;
         float w = plan->bag_weights[k];
         for (int f = 0; f < width; f++)
             row[f] += w * grad[f];
+        /* A feature row (every entry after the first, the row itself) also
+         * decays on its own, per weighted occurrence: shared by many
+         * users or items, it is otherwise held only through their sums. */
+        if (k > plan->bag_start[bag] && l2_features > 0.0f) {
+            const float *weights = plan->params + offset;
+            for (int f = 0; f < width; f++)
+                row[f] += l2_features * w * weights[f];
+        }
     }
 }
 
@@ -435,12 +445,14 @@ static double plan_compute(Worker *worker, BatchPlan *plan)
         memcpy(plan->grads + plan->row_offset[plan->dense_slots[b]],
                worker->grad_dense + b * MODEL_DENSE_BLOCK, MODEL_DENSE_BLOCK * sizeof(float));
     size_t per = (size_t)plan->items_per_example, n_bags = 1 + per;
+    float l2_features = worker->setup.params.l2_features;
     for (size_t e = 0; e < plan->n_examples; e++) {
         plan_scatter_bag(plan, e * n_bags, worker->user_width,
-                         batch.grad_users + e * (size_t)worker->user_width);
+                         batch.grad_users + e * (size_t)worker->user_width, l2_features);
         for (size_t j = 0; j < per; j++)
             plan_scatter_bag(plan, e * n_bags + 1 + j, worker->item_width,
-                             batch.grad_items + (e * per + j) * (size_t)worker->item_width);
+                             batch.grad_items + (e * per + j) * (size_t)worker->item_width,
+                             l2_features);
     }
     return loss;
 }

@@ -70,6 +70,7 @@ typedef struct {
     char item_features_path[OPTION_STRING_BYTES]; /* "" = none */
     char user_features_path[OPTION_STRING_BYTES]; /* "" = none */
     bool user_history_features; /* a user's training items as its features (SVD++) */
+    double history_scale; /* their weights: history_scale/√count */
     /* job layout */
     int servers;
     int vshards;
@@ -81,6 +82,7 @@ typedef struct {
     float init_std;
     float l2;             /* on factors, per occurrence in a batch */
     float l2_bias;        /* on biases */
+    float l2_features;    /* on feature rows, per weighted occurrence */
     int negatives;        /* implicit models: sampled negatives per positive */
     int hidden;           /* deep: hidden layer width */
     int activation;       /* deep: Activation */

@@ -37,9 +37,9 @@ typedef struct {
 int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind, Error *err);
 
 /* Builds SVD++'s implicit feedback term from n (user, item) pairs: each
- * user's distinct items, each weighted 1/√(number of them). */
+ * user's distinct items, each weighted scale/√(number of them). */
 void feature_map_from_history(FeatureMap *map, const uint64_t *users, const uint64_t *items,
-                              size_t n);
+                              size_t n, double scale);
 
 /* The features of entity (n of them, *weights parallel), or NULL with *n = 0
  * when it has none. Pointers into map. */

@@ -66,6 +66,7 @@ typedef struct {
     float init_std;
     float l2;          /* λ on factors, per occurrence in a batch */
     float l2_bias;     /* λ_b on biases */
+    float l2_features; /* λ_f on feature rows, per weighted occurrence (the worker's) */
     int negatives;     /* implicit models: sampled negatives per positive */
     int hidden;        /* deep: width of the hidden layer */
     int activation;    /* deep: Activation */
@@ -74,6 +75,7 @@ typedef struct {
     bool item_features;
     bool user_features;
     bool user_history;
+    double history_scale; /* user history weights: history_scale/√|N(u)| */
     double global_mean;
     double rating_min;
     double rating_max;

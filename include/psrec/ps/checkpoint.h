@@ -64,6 +64,7 @@ typedef struct {
     int item_features;      /* 1: representations use the feature tables */
     int user_features;
     int user_history;
+    double history_scale;   /* user history weights: history_scale/√|N(u)| */
 } ModelManifest;
 
 /* Writes the manifest (via a temporary file and rename). */
