@@ -152,6 +152,58 @@ static void export_write_npy_header(ExportFile *f, size_t n_rows, uint32_t width
     export_file_write(f, header, header_bytes);
 }
 
+/* Writes the little-endian bytes of n floats. */
+static void export_write_floats(ExportFile *f, const float *values, size_t n)
+{
+    uint8_t bytes[4];
+    for (size_t k = 0; k < n && f->write_errno == 0; k++) {
+        uint32_t bits;
+        memcpy(&bits, &values[k], sizeof bits);
+        for (int b = 0; b < 4; b++)
+            bytes[b] = (uint8_t)(bits >> (8 * b));
+        export_file_write(f, bytes, 4);
+    }
+}
+
+/* Writes the model's dense matrices (model->dense_matrices) as
+ * out_dir/<matrix>.npy each, from the rows of the dense table t (block b
+ * holds floats b·MODEL_DENSE_BLOCK onwards; a missing block reads as
+ * zeros). */
+static int export_write_dense(const char *out_dir, const ModelOps *model,
+                              const ModelParams *params, Store *store, int t,
+                              ExportSummary *summary, Error *err)
+{
+    size_t n_blocks = model_dense_blocks(model, params);
+    float *dense = xcalloc(n_blocks * MODEL_DENSE_BLOCK, sizeof(float));
+    for (size_t r = 0; r < store_row_count(store, t); r++) {
+        uint64_t block = key_id(store_row_key(store, t, r));
+        if (block < n_blocks)
+            memcpy(dense + block * MODEL_DENSE_BLOCK, store_row_data(store, t, r),
+                   MODEL_DENSE_BLOCK * sizeof(float));
+    }
+    DenseMatrix matrices[MODEL_MAX_DENSE_MATRICES];
+    int n = model->dense_matrices(params, matrices), rc = 0;
+    for (int m = 0; m < n && rc == 0; m++) {
+        char file_name[64];
+        snprintf(file_name, sizeof file_name, "%s.npy", matrices[m].name);
+        ExportFile f;
+        rc = export_file_open(&f, out_dir, file_name, err);
+        if (rc != 0)
+            break;
+        export_write_npy_header(&f, matrices[m].rows, (uint32_t)matrices[m].cols);
+        export_write_floats(&f, dense + matrices[m].offset, matrices[m].rows * matrices[m].cols);
+        rc = export_file_commit(&f, err);
+        if (rc == 0 && summary->n_tables < EXPORT_MAX_FILES) {
+            summary->tables[summary->n_tables].name = matrices[m].name;
+            summary->tables[summary->n_tables].n_rows = matrices[m].rows;
+            summary->tables[summary->n_tables].width = (uint32_t)matrices[m].cols;
+            summary->n_tables++;
+        }
+    }
+    free(dense);
+    return rc;
+}
+
 /* Writes table t's weights as out_dir/<name>.npy, rows in the order of rows. */
 static int export_write_npy(const char *out_dir, const char *name, Store *store, int t,
                             const ExportRow *rows, size_t n_rows, Error *err)
@@ -224,6 +276,22 @@ static int export_write_description(const char *out_dir, const char *run_dir,
         export_file_printf(&f, "rating_min = %.17g\n", manifest->rating_min);
         export_file_printf(&f, "rating_max = %.17g\n", manifest->rating_max);
     }
+    if (strcmp(manifest->model, "deep") == 0) {
+        static const char *const activations[] = {"relu", "sigmoid", "tanh"};
+        export_file_printf(&f,
+                           "# Score of user u and item i (h, v: their representations below):\n"
+                           "#   score = dot(act(w_hidden @ h + b_hidden), w_out @ v) + b_out\n");
+        export_file_printf(&f, "hidden = %d\n", manifest->hidden);
+        export_file_printf(&f, "activation = %s\n", activations[manifest->activation]);
+    }
+    if (manifest->item_features || manifest->user_features || manifest->user_history)
+        export_file_printf(&f,
+                           "# A representation is its own row plus its features' rows times\n"
+                           "# their weights (item_feature, user_feature: the weights of the\n"
+                           "# feature files, summing to 1 per id; user_history: each training\n"
+                           "# item of the user, history_scale/sqrt(count) each).\n");
+    if (manifest->user_history)
+        export_file_printf(&f, "history_scale = %.17g\n", manifest->history_scale);
     export_file_printf(&f, "epochs_done = %d\n", manifest->epochs_done);
     export_file_printf(&f, "tables =");
     for (int t = 0; t < summary->n_tables; t++)
@@ -264,6 +332,10 @@ int export_model(const char *run_dir, const char *out_dir, ExportSummary *summar
     int rc = 0;
     for (int t = 0; t < store_table_count(store) && rc == 0; t++) {
         const TableSpec *spec = store_table_at(store, t);
+        if (spec->table_id == MODEL_TABLE_DENSE) { /* as its matrices, not blocks */
+            rc = export_write_dense(out_dir, model, &params, store, t, summary, err);
+            continue;
+        }
         const char *name = model_table_name(spec->table_id);
         size_t n_rows = 0;
         ExportRow *rows = export_sorted_rows(store, t, &n_rows);
@@ -271,10 +343,10 @@ int export_model(const char *run_dir, const char *out_dir, ExportSummary *summar
         if (rc == 0)
             rc = export_write_ids(out_dir, name, rows, n_rows, err);
         free(rows);
-        summary->tables[t].name = name;
-        summary->tables[t].n_rows = n_rows;
-        summary->tables[t].width = spec->width;
-        summary->n_tables = t + 1;
+        summary->tables[summary->n_tables].name = name;
+        summary->tables[summary->n_tables].n_rows = n_rows;
+        summary->tables[summary->n_tables].width = spec->width;
+        summary->n_tables++;
     }
     if (rc == 0)
         rc = export_write_description(out_dir, run_dir, &manifest, summary, err);

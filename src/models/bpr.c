@@ -105,6 +105,7 @@ const ModelOps MODEL_BPR = {
     .implicit = true,
     .table_specs = bpr_table_specs,
     .dense_size = NULL,
+    .dense_matrices = NULL,
     .batch_gradient = bpr_batch_gradient,
     .score_width = bpr_score_width,
     .user_vectors = bpr_user_vectors,

@@ -32,6 +32,17 @@ static DeepLayout deep_layout(const ModelParams *params)
     return at;
 }
 
+static int deep_dense_matrices(const ModelParams *params, DenseMatrix *out)
+{
+    DeepLayout at = deep_layout(params);
+    size_t hidden = (size_t)params->hidden, dim = (size_t)params->dim;
+    out[0] = (DenseMatrix){.name = "w_hidden", .rows = hidden, .cols = dim, .offset = at.w_hidden};
+    out[1] = (DenseMatrix){.name = "b_hidden", .rows = 1, .cols = hidden, .offset = at.b_hidden};
+    out[2] = (DenseMatrix){.name = "w_out", .rows = hidden, .cols = dim, .offset = at.w_out};
+    out[3] = (DenseMatrix){.name = "b_out", .rows = 1, .cols = 1, .offset = at.b_out};
+    return 4;
+}
+
 static size_t deep_dense_size(const ModelParams *params)
 {
     assert(params->hidden > 0 && params->dim > 0);
@@ -246,6 +257,7 @@ const ModelOps MODEL_DEEP = {
     .implicit = true,
     .table_specs = deep_table_specs,
     .dense_size = deep_dense_size,
+    .dense_matrices = deep_dense_matrices,
     .batch_gradient = deep_batch_gradient,
     .score_width = deep_score_width,
     .user_vectors = deep_user_vectors,

@@ -95,6 +95,7 @@ const ModelOps MODEL_MF = {
     .implicit = false,
     .table_specs = mf_table_specs,
     .dense_size = NULL,
+    .dense_matrices = NULL,
     .batch_gradient = mf_batch_gradient,
     .score_width = mf_score_width,
     .user_vectors = mf_user_vectors,

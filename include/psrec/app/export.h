@@ -16,16 +16,21 @@
 #include <stdint.h>
 
 #include "psrec/core/util.h"
+#include "psrec/models/model.h"
 #include "psrec/ps/store.h"
 
-/* What export_model wrote: one entry per table, in the model's table order. */
+/* At most: every table, the dense one written as a model's matrices. */
+#define EXPORT_MAX_FILES (STORE_MAX_TABLES + MODEL_MAX_DENSE_MATRICES)
+
+/* What export_model wrote: one entry per .npy file, in the model's table
+ * order (a model's dense table as its named matrices, e.g. w_hidden). */
 typedef struct {
     int n_tables;
     struct {
-        const char *name; /* model_table_name: static */
+        const char *name; /* model_table_name or a dense matrix name: static */
         size_t n_rows;
         uint32_t width;
-    } tables[STORE_MAX_TABLES];
+    } tables[EXPORT_MAX_FILES];
 } ExportSummary;
 
 /* Exports the model of run_dir into out_dir (created with its parents if

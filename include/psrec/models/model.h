@@ -53,6 +53,14 @@ enum {
  * their keys like any rows. */
 #define MODEL_DENSE_BLOCK 256
 
+/* One matrix inside a model's dense vector: rows × cols floats, row-major,
+ * from float `offset` on. */
+#define MODEL_MAX_DENSE_MATRICES 8
+typedef struct {
+    const char *name; /* e.g. "w_hidden": a file name in exports */
+    size_t rows, cols, offset;
+} DenseMatrix;
+
 typedef enum { ACTIVATION_RELU = 0, ACTIVATION_SIGMOID = 1, ACTIVATION_TANH = 2 } Activation;
 
 /* The loss of implicit models that offer a choice (`deep`). */
@@ -113,6 +121,10 @@ typedef struct {
     int (*table_specs)(const ModelParams *params, TableSpec *tables);
     /* Floats in the model's dense parameters; NULL means none. */
     size_t (*dense_size)(const ModelParams *params);
+    /* The named matrices the dense vector holds (for exports): writes at
+     * most MODEL_MAX_DENSE_MATRICES into out and returns how many; NULL
+     * for a model without dense parameters. */
+    int (*dense_matrices)(const ModelParams *params, DenseMatrix *out);
     /* The loss of the batch (summed over examples, weighted), with its
      * gradient added into the batch's grad arrays. For explicit models the
      * returned loss is the summed squared error (r̂ − r)², so callers can
