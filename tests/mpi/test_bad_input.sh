@@ -160,6 +160,26 @@ run_mpi 3 train --servers 1 --model bpr --split loo --allow-file-order --epochs 
     fail "loo with file order: expected 2 test examples"
 echo "loo_file_order: 2 users, 2 test items"
 
+# ---- feature files: a bad line is FILE:LINE, a bad weight says so, an item
+# the data never names is counted and reported (catalogues change)
+printf 'item_id,feature_id\n10,1\n11,x\n' >"$WORK/items_bad.csv"
+expect_failure feature_line "items_bad.csv:3: expected a feature id" 3 \
+    --servers 1 --model bpr --train "$WORK/untimed.csv" --item-features "$WORK/items_bad.csv" \
+    --run-dir "$WORK/r11"
+printf 'item_id,feature_id,weight\n10,1,1\n11,2,-2\n' >"$WORK/items_weight.csv"
+expect_failure feature_weight "items_weight.csv:3: expected a weight (a finite number >= 0)" 3 \
+    --servers 1 --model bpr --train "$WORK/untimed.csv" --item-features "$WORK/items_weight.csv" \
+    --run-dir "$WORK/r12"
+expect_failure cold_fraction "strictly between 0 and 1" 3 \
+    --servers 1 --model bpr --train "$WORK/untimed.csv" --split cold-items 1 --run-dir "$WORK/r13"
+printf 'item_id,feature_id\n10,1\n11,1\n999,2\n' >"$WORK/items_unknown.csv"
+run_mpi 3 train --servers 1 --model bpr --epochs 1 --train "$WORK/untimed.csv" \
+    --item-features "$WORK/items_unknown.csv" --run-dir "$WORK/unknown" --progress false \
+    >"$WORK/unknown.log" 2>&1 || { cat "$WORK/unknown.log"; fail "a feature file with an unknown item failed"; }
+grep -q "3 items with 2 distinct features .*1 of those items are not in the data" "$WORK/unknown.log" ||
+    { cat "$WORK/unknown.log"; fail "the unknown item in the feature file was not reported"; }
+echo "feature_unknown_item: $(grep -o '1 of those items are not in the data' "$WORK/unknown.log")"
+
 # psrec recommend: a folder without a model, and a model whose shards are of
 # another kind (mf rows where the manifest says bpr), each end in one line.
 expect_recommend_failure() {
