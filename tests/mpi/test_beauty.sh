@@ -2,7 +2,7 @@
 # Amazon Beauty with the shipped configs/beauty-bpr.conf on 2 servers + 2
 # workers, leave-one-out: the test figures at the level the README states,
 # far above recommending best-sellers (HR@10 0.285 and Recall@20 0.024 on
-# this split, computed by scripts/beauty-bpr), and the Recall@20 of
+# this split, computed by scripts/beauty), and the Recall@20 of
 # `psrec recommend`'s file equal to the one psrec reported.
 source "$(dirname "$0")/common.sh"
 data=${PSREC_DATA_DIR:-../shared/data}/amazon-beauty
