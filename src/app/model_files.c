@@ -98,22 +98,26 @@ void model_files_read(void *loaded_model, uint32_t table, const uint64_t *ids, s
     }
 }
 
+/* Looks at a bag (a ModelBagEntry): whether its first entry, the id's own
+ * row, exists, and how many entries follow it (its features). */
+typedef struct {
+    Store *store;
+    size_t entries;
+    bool own_row;
+} BagProbe;
+
+static void bag_probe_add(void *context, uint64_t key, float weight)
+{
+    BagProbe *probe = context;
+    (void)weight;
+    if (probe->entries++ == 0)
+        probe->own_row = store_pull(probe->store, key, false) != NULL;
+}
+
 bool model_files_knows(const LoadedModel *loaded, uint32_t table, uint64_t id)
 {
-    if (store_pull(loaded->store, key_make(table, id), false))
-        return true;
-    const ModelFeatures *features = loaded->features;
-    if (!features)
-        return false;
-    size_t n = 0;
-    const float *weights;
-    if (table == MODEL_TABLE_ITEM) {
-        feature_map_find(features->item_features, id, &weights, &n);
-    } else if (table == MODEL_TABLE_USER) {
-        size_t n_history = 0;
-        feature_map_find(features->user_features, id, &weights, &n);
-        feature_map_find(features->user_history, id, &weights, &n_history);
-        n += n_history;
-    }
-    return n > 0;
+    /* The same bag model_files_read sums: its own row, or any feature. */
+    BagProbe probe = {.store = loaded->store};
+    model_bag(loaded->features, table, id, bag_probe_add, &probe);
+    return probe.own_row || probe.entries > 1;
 }

@@ -59,8 +59,7 @@ static float *read_dense(LoadedModel *loaded, const ModelOps *model, const Model
     if (n_blocks == 0)
         return NULL;
     float *dense = xmalloc(n_blocks * MODEL_DENSE_BLOCK * sizeof(float));
-    for (uint64_t b = 0; b < n_blocks; b++)
-        model_files_read(loaded, MODEL_TABLE_DENSE, &b, 1, dense + b * MODEL_DENSE_BLOCK);
+    model_read_dense(model, params, model_files_read, loaded, dense);
     return dense;
 }
 

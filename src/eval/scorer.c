@@ -26,12 +26,8 @@ void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelPara
     /* The dense parameters (if any), read once: every vector needs them. */
     size_t n_blocks = model_dense_blocks(model, params);
     if (n_blocks > 0) {
-        uint64_t *blocks = xmalloc(n_blocks * sizeof(uint64_t));
-        for (size_t b = 0; b < n_blocks; b++)
-            blocks[b] = b;
         scorer->dense = xmalloc(n_blocks * MODEL_DENSE_BLOCK * sizeof(float));
-        read(read_context, MODEL_TABLE_DENSE, blocks, n_blocks, scorer->dense);
-        free(blocks);
+        model_read_dense(model, params, read, read_context, scorer->dense);
     }
     int item_width = (int)model_table_width(model, params, MODEL_TABLE_ITEM);
     size_t width = (size_t)scorer->score_width;

@@ -2,6 +2,7 @@
 #include "psrec/models/model.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "psrec/core/keys.h"
@@ -74,6 +75,19 @@ uint32_t model_table_width(const ModelOps *model, const ModelParams *params, uin
         if (specs[t].table_id == table_id)
             return specs[t].width;
     return 0;
+}
+
+void model_read_dense(const ModelOps *model, const ModelParams *params, RepresentationReader read,
+                      void *context, float *dense)
+{
+    size_t n_blocks = model_dense_blocks(model, params);
+    if (n_blocks == 0)
+        return;
+    uint64_t *blocks = xmalloc(n_blocks * sizeof(uint64_t));
+    for (size_t b = 0; b < n_blocks; b++)
+        blocks[b] = b;
+    read(context, MODEL_TABLE_DENSE, blocks, n_blocks, dense);
+    free(blocks);
 }
 
 /* Adds the features of entity from map (rows of feature_table) to a bag. */

@@ -73,7 +73,6 @@ struct Worker {
     uint32_t table_width[KEY_TABLE_MAX + 1];
     int user_width;
     int item_width;
-    size_t dense_size;         /* floats of the model's dense parameters; 0: none */
     size_t n_dense_blocks;
     float *dense;              /* (n_dense_blocks * MODEL_DENSE_BLOCK,) as pulled */
     float *grad_dense;         /* same shape */
@@ -490,7 +489,6 @@ Worker *worker_create(const WorkerSetup *setup)
         worker->table_width[specs[t].table_id] = specs[t].width;
     worker->user_width = (int)worker->table_width[MODEL_TABLE_USER];
     worker->item_width = (int)worker->table_width[MODEL_TABLE_ITEM];
-    worker->dense_size = model_dense_size(setup->model, &setup->params);
     worker->n_dense_blocks = model_dense_blocks(setup->model, &setup->params);
     size_t dense_floats = worker->n_dense_blocks * MODEL_DENSE_BLOCK;
     worker->dense = xcalloc(dense_floats ? dense_floats : 1, sizeof(float));
@@ -606,21 +604,20 @@ static void plan_read(Worker *worker, BatchPlan *plan)
     plan_receive_pulls(worker, plan);
 }
 
+/* worker_read_representations as a RepresentationReader. */
+static void read_representations(void *worker, uint32_t table, const uint64_t *ids, size_t n,
+                                 float *out)
+{
+    worker_read_representations(worker, table, ids, n, out);
+}
+
 void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *stats)
 {
     const ModelOps *model = worker->setup.model;
     const ModelParams *params = &worker->setup.params;
     BatchPlan *plan = &worker->eval_plan;
-    const float *dense = NULL;
-    if (worker->n_dense_blocks > 0) {
-        uint64_t *blocks = xmalloc(worker->n_dense_blocks * sizeof(uint64_t));
-        for (size_t b = 0; b < worker->n_dense_blocks; b++)
-            blocks[b] = b;
-        worker_read_representations(worker, MODEL_TABLE_DENSE, blocks, worker->n_dense_blocks,
-                                    worker->dense);
-        free(blocks);
-        dense = worker->dense;
-    }
+    model_read_dense(model, params, read_representations, worker, worker->dense);
+    const float *dense = worker->n_dense_blocks > 0 ? worker->dense : NULL;
     for (size_t first = 0; first < test->n; first += EVAL_CHUNK_EXAMPLES) {
         size_t last = first + EVAL_CHUNK_EXAMPLES < test->n ? first + EVAL_CHUNK_EXAMPLES : test->n;
         plan_build(worker, plan, test, NULL, first, last, NULL);

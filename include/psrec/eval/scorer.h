@@ -20,13 +20,6 @@
 #include "psrec/eval/ranking.h"
 #include "psrec/models/model.h"
 
-/* Writes the representations of n users or items (table MODEL_TABLE_USER or
- * MODEL_TABLE_ITEM: rows with their features) or of n blocks of the dense
- * parameters (MODEL_TABLE_DENSE, ids = block numbers) into out: (n, that
- * table's width). */
-typedef void (*RepresentationReader)(void *context, uint32_t table, const uint64_t *ids,
-                                     size_t n, float *out);
-
 typedef struct {
     const ModelOps *model;
     const ModelParams *params;

@@ -182,6 +182,20 @@ typedef void (*ModelBagEntry)(void *context, uint64_t key, float weight);
 void model_bag(const ModelFeatures *features, uint32_t table, uint64_t id, ModelBagEntry add,
                void *context);
 
+/* Writes the representations of n users or items (table MODEL_TABLE_USER or
+ * MODEL_TABLE_ITEM: rows with their features) or of n blocks of the dense
+ * parameters (MODEL_TABLE_DENSE, ids = block numbers) into out: (n, that
+ * table's width). Implemented by whoever holds the rows: the servers
+ * (through a worker) or a loaded model. */
+typedef void (*RepresentationReader)(void *context, uint32_t table, const uint64_t *ids,
+                                     size_t n, float *out);
+
+/* Reads the model's dense parameters through read into dense
+ * (model_dense_blocks × MODEL_DENSE_BLOCK floats); nothing for a model
+ * without. */
+void model_read_dense(const ModelOps *model, const ModelParams *params, RepresentationReader read,
+                      void *context, float *dense);
+
 /* The score of one user against one item, finished: for `predict`. */
 float model_score_pair(const ModelOps *model, const ModelParams *params, const float *dense,
                        const float *user_rep, const float *item_rep);
