@@ -157,8 +157,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
      "model to train (mf: biased matrix factorisation of ratings; bpr: matrix factorisation "
      "of implicit feedback with the BPR ranking loss; deep: a neural model of implicit "
-     "feedback, a hidden layer over the user against a linear map of the item)",
-     "mf|bpr|deep", UNBOUNDED},
+     "feedback, a hidden layer over the user against a linear map of the item; item-knn: "
+     "item-based collaborative filtering, on ratings in the baseline form; popularity: "
+     "best-sellers for everyone)",
+     "mf|bpr|deep|item-knn|popularity", UNBOUNDED},
     {"dim", OPTION_INT, TRAIN_FIELD(dim), "32", "latent factors per user and item", NULL,
      RANGE(1, 4096)},
     {"init-std", OPTION_FLOAT, TRAIN_FIELD(init_std), "0.1",
@@ -179,6 +181,27 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"loss", OPTION_CHOICE, TRAIN_FIELD(loss), "bce",
      "deep: bce (binary cross-entropy, positive vs each negative) or bpr (pairwise)",
      "bce|bpr", UNBOUNDED},
+    {"neighbours", OPTION_INT, TRAIN_FIELD(neighbours), "100",
+     "item-knn: the most similar items kept per item", NULL, RANGE(1, 100000)},
+    {"similarity", OPTION_CHOICE, TRAIN_FIELD(similarity), "cosine",
+     "item-knn: cosine c_ij/(|i|^alpha |j|^(1-alpha) + shrink), jaccard "
+     "c_ij/(|i| + |j| - c_ij + shrink) over the users who have both, or pearson-baseline "
+     "(ratings: correlation of the baseline residuals, shrunk by (n-1)/(n-1+shrink))",
+     "cosine|jaccard|pearson-baseline", UNBOUNDED},
+    {"alpha", OPTION_DOUBLE, TRAIN_FIELD(alpha), "0.5",
+     "item-knn cosine: exponent of the item's own user count (0.5: plain cosine)", NULL,
+     RANGE(0, 1)},
+    {"shrink", OPTION_DOUBLE, TRAIN_FIELD(shrink), "10",
+     "item-knn: shrinkage of similarities backed by few users", NULL, RANGE(0, 1e9)},
+    {"rated-neighbours", OPTION_INT, TRAIN_FIELD(rated_neighbours), "40",
+     "item-knn on ratings: a prediction uses this many of the target's most similar items "
+     "that the user rated", NULL, RANGE(1, 100000)},
+    {"max-history", OPTION_INT, TRAIN_FIELD(max_history), "500",
+     "item-knn: a longer history adds the pairs of a sample of this many of its items (pairs "
+     "grow with its square; 0: no cap)", NULL, RANGE(0, 100000000)},
+    {"memory-budget", OPTION_DOUBLE, TRAIN_FIELD(memory_budget), "1024",
+     "item-knn: MiB of pair counts a server holds at once (counted in blocks of items to stay "
+     "within it)", NULL, RANGE(1, 1e9)},
     {"negative-sampling", OPTION_CHOICE, TRAIN_FIELD(negative_sampling), "uniform",
      "implicit models: how negatives are drawn (never one of the user's own items)",
      "uniform|popularity", UNBOUNDED},
@@ -357,8 +380,12 @@ const int EXPORT_OPTION_COUNT = (int)(sizeof EXPORT_OPTIONS / sizeof EXPORT_OPTI
 /* The table's choices must match the enums they are stored into. */
 _Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
                "--optimizer choices are listed as sgd|adagrad|adam");
-_Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1 && MODEL_CHOICE_DEEP == 2,
-               "--model choices are mf|bpr|deep");
+_Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1 && MODEL_CHOICE_DEEP == 2 &&
+                   MODEL_CHOICE_ITEM_KNN == 3 && MODEL_CHOICE_POPULARITY == 4,
+               "--model choices are mf|bpr|deep|item-knn|popularity");
+_Static_assert(SIMILARITY_COSINE == 0 && SIMILARITY_JACCARD == 1 &&
+                   SIMILARITY_PEARSON_BASELINE == 2,
+               "--similarity choices are cosine|jaccard|pearson-baseline");
 _Static_assert(ACTIVATION_RELU == 0 && ACTIVATION_SIGMOID == 1 && ACTIVATION_TANH == 2,
                "--activation choices are relu|sigmoid|tanh");
 _Static_assert(RANKING_LOSS_BCE == 0 && RANKING_LOSS_BPR == 1, "--loss choices are bce|bpr");
@@ -376,8 +403,12 @@ _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP =
 
 const char *config_model_name(const TrainConfig *config)
 {
-    static const char *const names[] = {"mf", "bpr", "deep"}; /* ModelChoice order */
+    static const char *const names[] = {"mf", "bpr", "deep", "item-knn",
+                                        "popularity"}; /* ModelChoice order */
     assert(config->model >= 0 && config->model < (int)(sizeof names / sizeof names[0]));
+    /* item-knn on ratings is its baseline form, a model of its own */
+    if (config->model == MODEL_CHOICE_ITEM_KNN && config->feedback == FEEDBACK_EXPLICIT)
+        return "item-knn-baseline";
     return names[config->model];
 }
 
@@ -466,9 +497,14 @@ int config_validate_train(const TrainConfig *config, Error *err)
                          config->cold_fraction);
     if (config->patience > 0 && config->split != SPLIT_LOO)
         return error_set(err, "--patience needs validation data: add --split loo");
-    if (config->patience > 0 && !implicit_model)
-        return error_set(err, "--patience watches a validation ranking figure of a ranking model "
-                              "(--model bpr or deep)");
+    const ModelOps *model = model_find(model_name);
+    if (config->patience > 0 && (!implicit_model || model->neighbourhood))
+        return error_set(err, "--patience watches a validation ranking figure of a model trained "
+                              "in epochs (--model bpr or deep)");
+    if (config->similarity == SIMILARITY_PEARSON_BASELINE && model->implicit &&
+        config->model == MODEL_CHOICE_ITEM_KNN)
+        return error_set(err, "--similarity pearson-baseline compares ratings: add --feedback "
+                              "explicit (item-knn's baseline form), or use cosine or jaccard");
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");

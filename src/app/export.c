@@ -22,6 +22,7 @@
 #include "psrec/app/model_files.h"
 #include "psrec/core/keys.h"
 #include "psrec/models/model.h"
+#include "psrec/models/neighbours.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_BYTES 6
@@ -247,6 +248,27 @@ static int export_write_ids(const char *out_dir, const char *name, const ExportR
     return export_file_commit(&f, err);
 }
 
+/* Writes table t (neighbour lists) as out_dir/neighbours.csv:
+ * `item_id,rank,neighbour_id,similarity`, most similar first. */
+static int export_write_neighbours(const char *out_dir, Store *store, int t, const ExportRow *rows,
+                                   size_t n_rows, Error *err)
+{
+    ExportFile f;
+    if (export_file_open(&f, out_dir, "neighbours.csv", err) != 0)
+        return -1;
+    int k = (int)(store_table_at(store, t)->width / NEIGHBOUR_FLOATS);
+    export_file_printf(&f, "item_id,rank,neighbour_id,similarity\n");
+    for (size_t i = 0; i < n_rows && f.write_errno == 0; i++) {
+        const float *list = store_row_data(store, t, rows[i].row);
+        uint64_t neighbour;
+        float sim;
+        for (int slot = 0; slot < k && neighbours_row_get(list, slot, &neighbour, &sim); slot++)
+            export_file_printf(&f, "%llu,%d,%llu,%.9g\n", (unsigned long long)rows[i].id,
+                               slot + 1, (unsigned long long)neighbour, (double)sim);
+    }
+    return export_file_commit(&f, err);
+}
+
 /* ---- the description a reader needs to score */
 
 static int export_write_description(const char *out_dir, const char *run_dir,
@@ -284,6 +306,25 @@ static int export_write_description(const char *out_dir, const char *run_dir,
         export_file_printf(&f, "hidden = %d\n", manifest->hidden);
         export_file_printf(&f, "activation = %s\n", activations[manifest->activation]);
     }
+    if (strcmp(manifest->model, "item-knn") == 0 || strcmp(manifest->model, "popularity") == 0)
+        export_file_printf(&f,
+                           "# neighbours.csv lists each item's most similar items. Score of\n"
+                           "# user u and item i, H(u) the user's training items, pop = item.npy\n"
+                           "# (training counts):\n"
+                           "#   score = sum over j in H(u) of sim(j, i) + 1e-6 * pop[i] / max(pop)\n"
+                           "# (popularity: score = pop[i]).\n");
+    if (strcmp(manifest->model, "item-knn-baseline") == 0)
+        export_file_printf(&f,
+                           "# neighbours.csv lists each item's most similar items. Prediction of\n"
+                           "# user u's rating of item i, with b(u, j) = global_mean + user.npy[u]\n"
+                           "# + item.npy[j] and N the rated_neighbours items of i's list that u\n"
+                           "# rated, most similar first:\n"
+                           "#   r = b(u, i) + sum_N sim(i, j) (r_uj - b(u, j)) / sum_N sim(i, j)\n"
+                           "# clipped to [rating_min, rating_max].\n"
+                           "global_mean = %.17g\nrating_min = %.17g\nrating_max = %.17g\n"
+                           "rated_neighbours = %d\n",
+                           manifest->global_mean, manifest->rating_min, manifest->rating_max,
+                           manifest->rated_neighbours);
     if (manifest->item_features || manifest->user_features || manifest->user_history)
         export_file_printf(&f,
                            "# A representation is its own row plus its features' rows times\n"
@@ -339,8 +380,11 @@ int export_model(const char *run_dir, const char *out_dir, ExportSummary *summar
         const char *name = model_table_name(spec->table_id);
         size_t n_rows = 0;
         ExportRow *rows = export_sorted_rows(store, t, &n_rows);
-        rc = export_write_npy(out_dir, name, store, t, rows, n_rows, err);
-        if (rc == 0)
+        if (spec->table_id == MODEL_TABLE_NEIGHBOURS) /* ids, not floats: a CSV */
+            rc = export_write_neighbours(out_dir, store, t, rows, n_rows, err);
+        else
+            rc = export_write_npy(out_dir, name, store, t, rows, n_rows, err);
+        if (rc == 0 && spec->table_id != MODEL_TABLE_NEIGHBOURS)
             rc = export_write_ids(out_dir, name, rows, n_rows, err);
         free(rows);
         summary->tables[summary->n_tables].name = name;

@@ -47,6 +47,11 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     params->user_features = manifest->user_features != 0;
     params->user_history = manifest->user_history != 0;
     params->history_scale = manifest->history_scale;
+    params->neighbours = manifest->neighbours;
+    params->similarity = manifest->similarity;
+    params->alpha = manifest->alpha;
+    params->shrink = manifest->shrink;
+    params->rated_neighbours = manifest->rated_neighbours;
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables = model_table_specs(*model, params, specs);
     OptimizerConfig optimizer = {.kind = (OptimizerKind)manifest->optimizer};

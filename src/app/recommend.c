@@ -166,15 +166,16 @@ static const uint32_t *user_exclusions(const History *excluded, uint64_t user, s
 static int recommend_users(const Recommender *r, const uint64_t *users, size_t n, FILE *out)
 {
     int k = r->k;
+    size_t block = scorer_user_block(r->scorer);
     uint32_t *items = xmalloc((size_t)k * sizeof(uint32_t));
     float *scores = xmalloc((size_t)k * sizeof(float));
-    RankQuery *queries = xmalloc(RECOMMEND_USER_BLOCK * sizeof(RankQuery));
-    float *vectors = xmalloc(RECOMMEND_USER_BLOCK * (size_t)r->scorer->score_width * sizeof(float));
-    TopK *tops = xmalloc(RECOMMEND_USER_BLOCK * sizeof(TopK));
-    for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
+    RankQuery *queries = xmalloc(block * sizeof(RankQuery));
+    float *vectors = xmalloc(block * (size_t)r->scorer->score_width * sizeof(float));
+    TopK *tops = xmalloc(block * sizeof(TopK));
+    for (size_t q = 0; q < block; q++)
         topk_init(&tops[q], k);
-    for (size_t first = 0; first < n; first += RECOMMEND_USER_BLOCK) {
-        size_t count = n - first < RECOMMEND_USER_BLOCK ? n - first : RECOMMEND_USER_BLOCK;
+    for (size_t first = 0; first < n; first += block) {
+        size_t count = n - first < block ? n - first : block;
         for (size_t q = 0; q < count; q++) {
             queries[q] = (RankQuery){.top = &tops[q]};
             queries[q].excluded = user_exclusions(r->excluded, users[first + q],
@@ -185,7 +186,11 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
         for (size_t q = 0; q < count; q++) {
             uint64_t user = users[first + q];
             int n_top;
-            if (model_files_knows(r->loaded, MODEL_TABLE_USER, user)) {
+            /* A neighbourhood model knows a user by its history. */
+            bool known = r->model->neighbourhood
+                             ? user_items_find(r->scorer->user_items, user) >= 0
+                             : model_files_knows(r->loaded, MODEL_TABLE_USER, user);
+            if (known) {
                 n_top = topk_sorted(&tops[q], items, scores);
                 if (r->model->finish_score)
                     for (int i = 0; i < n_top; i++)
@@ -205,7 +210,7 @@ static int recommend_users(const Recommender *r, const uint64_t *users, size_t n
                         r->catalogue->ids[items[i]], (double)scores[i]);
         }
     }
-    for (int q = 0; q < RECOMMEND_USER_BLOCK; q++)
+    for (size_t q = 0; q < block; q++)
         topk_free(&tops[q]);
     free(tops);
     free(vectors);
@@ -264,6 +269,7 @@ int recommend_main(int argc, char **argv)
     TrainingSet set = {0};
     RunFeatures features = {0};
     History exclusions = {0};
+    UserItems history = {0}; /* neighbourhood models score users from it */
     bool own_exclusions = false;
     uint64_t *users = NULL;
     size_t n_users = 0;
@@ -312,8 +318,10 @@ int recommend_main(int argc, char **argv)
     size_t first = first_block * RECOMMEND_USER_BLOCK;
     size_t last = last_block * RECOMMEND_USER_BLOCK < n_users ? last_block * RECOMMEND_USER_BLOCK
                                                               : n_users;
+    if (model->neighbourhood)
+        user_items_build(&history, &set.train, &set.valid, &set.catalogue);
     CatalogueScorer scorer;
-    scorer_init(&scorer, model, &params, model_files_read, &loaded, &set.catalogue);
+    scorer_init(&scorer, model, &params, model_files_read, &loaded, &set.catalogue, &history);
     uint32_t *popular = popularity_order(&set.catalogue);
     Recommender recommender = {
         .scorer = &scorer,
@@ -370,6 +378,7 @@ int recommend_main(int argc, char **argv)
         exit_code = 0;
 
 finish:
+    user_items_free(&history);
     free(users);
     if (own_exclusions)
         history_free(&exclusions);

@@ -21,6 +21,7 @@
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
 #include "psrec/app/run_features.h"
+#include "psrec/app/train_neighbours.h"
 #include "psrec/data/exchange.h"
 #include "psrec/app/job.h"
 #include "psrec/data/dataset.h"
@@ -45,7 +46,7 @@ typedef struct {
 
 static void run_names_from_config(RunNames *names, const TrainConfig *config)
 {
-    options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "model", names->model);
+    snprintf(names->model, sizeof names->model, "%s", config_model_name(config));
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "consistency",
                        names->consistency);
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "optimizer", names->optimizer);
@@ -189,6 +190,12 @@ static void model_params_from_config(ModelParams *params, const TrainConfig *con
     params->user_features = config->user_features_path[0] != '\0';
     params->user_history = config->user_history_features;
     params->history_scale = config->history_scale;
+    bool popularity = config->model == MODEL_CHOICE_POPULARITY;
+    params->neighbours = popularity ? 0 : config->neighbours;
+    params->similarity = config->similarity;
+    params->alpha = config->alpha;
+    params->shrink = config->shrink;
+    params->rated_neighbours = config->rated_neighbours;
 }
 
 static void optimizer_from_config(OptimizerConfig *optimizer, const TrainConfig *config)
@@ -273,6 +280,8 @@ typedef struct {
     int epochs_run;
     int best_epoch;             /* the epoch whose model is saved */
     EpochRecord reported;       /* that epoch's figures */
+    NeighbourBuildStats neighbours; /* neighbourhood models: the build */
+    double pair_bytes_peak;     /* the most a server held in pair counts */
 } RunTotals;
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
@@ -303,6 +312,12 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"worker_wait_seconds", totals->worker_wait_seconds},
         {"epochs_run", totals->epochs_run},
         {"best_epoch", totals->best_epoch},
+        {"neighbour_pairs", totals->neighbours.pairs},
+        {"neighbour_users_capped", totals->neighbours.users_capped},
+        {"neighbour_blocks", totals->neighbours.blocks},
+        {"neighbour_build_seconds", totals->neighbours.seconds},
+        {"memory_budget_mib", config->memory_budget},
+        {"pair_memory_peak_mib", totals->pair_bytes_peak / (1024.0 * 1024.0)},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -376,12 +391,19 @@ static void evaluate_ranking_split(const CatalogueScorer *scorer, const Training
     free(shown);
 }
 
-/* Collective over the workers: RMSE and MAE of one held-out split. */
-static void evaluate_rating_split(Worker *worker, const Ratings *heldout, const char *split,
-                                  EpochRecord *record)
+/* Collective over the workers: RMSE and MAE of one held-out split
+ * (history: the user histories a neighbourhood model scores from, else
+ * NULL). */
+static void evaluate_rating_split(Worker *worker, const ModelOps *model, const ModelParams *params,
+                                  const TrainingSet *set, const UserItems *history,
+                                  const Ratings *heldout, const char *split, EpochRecord *record)
 {
     ErrorStats stats = {0};
-    worker_evaluate_ratings(worker, heldout, &stats);
+    if (model->neighbourhood)
+        train_neighbours_evaluate_ratings(worker, model, params, &set->catalogue, history,
+                                          heldout, &stats);
+    else
+        worker_evaluate_ratings(worker, heldout, &stats);
     comm_workers_sum_double(stats.sums, ERROR_STATS_FIELDS);
     if (stats.sums[ERROR_STATS_COUNT] == 0)
         return;
@@ -392,30 +414,47 @@ static void evaluate_rating_split(Worker *worker, const Ratings *heldout, const 
     epoch_record_add(record, name, error_stats_mae(&stats));
 }
 
+/* The histories a neighbourhood model scores users from: for validation
+ * the training items, for the test everything before it (training and
+ * validation items), as a recommendation would. NULL for other models. */
+typedef struct {
+    const UserItems *valid;
+    const UserItems *test;
+} ScoringHistories;
+
 /* Collective over the workers: evaluates the model after an epoch into
  * record: the validation split when with_valid, the test split when
  * with_test (each if it has examples). */
 static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelParams *params,
                            const TrainConfig *config, const TrainingSet *set,
-                           const DataSummary *data, bool with_valid, bool with_test,
-                           EpochRecord *record)
+                           const ScoringHistories *histories, const DataSummary *data,
+                           bool with_valid, bool with_test, EpochRecord *record)
 {
     bool has_valid = with_valid && data->n_valid > 0, has_test = with_test && data->n_test > 0;
     if (!model->implicit) {
         if (has_valid)
-            evaluate_rating_split(worker, &set->valid, "valid", record);
+            evaluate_rating_split(worker, model, params, set, histories->valid, &set->valid,
+                                  "valid", record);
         if (has_test)
-            evaluate_rating_split(worker, &set->test, "test", record);
+            evaluate_rating_split(worker, model, params, set, histories->test, &set->test, "test",
+                                  record);
         return;
     }
     if (!has_valid && !has_test)
         return;
     CatalogueScorer scorer;
-    scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue);
+    scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue,
+                has_valid ? histories->valid : histories->test);
     if (has_valid)
         evaluate_ranking_split(&scorer, set, config, "valid", record);
-    if (has_test)
+    if (has_test) {
+        if (has_valid && histories->valid != histories->test) { /* scored from more history */
+            scorer_free(&scorer);
+            scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue,
+                        histories->test);
+        }
         evaluate_ranking_split(&scorer, set, config, "test", record);
+    }
     scorer_free(&scorer);
 }
 
@@ -484,7 +523,16 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     double best_watched = -INFINITY;
     Progress progress;
     double started = time_now_s();
-    for (int epoch = 0; epoch < config->epochs; epoch++) {
+    /* A neighbourhood model trains in epochs only if it has baselines. */
+    int epochs = model->neighbourhood && !model->batch_gradient ? 0 : config->epochs;
+    UserItems train_items = {0}, known_items = {0};
+    ScoringHistories histories = {0};
+    if (model->neighbourhood) {
+        user_items_build(&train_items, &set->train, NULL, &set->catalogue);
+        user_items_build(&known_items, &set->train, &set->valid, &set->catalogue);
+        histories = (ScoringHistories){.valid = &train_items, .test = &known_items};
+    }
+    for (int epoch = 0; epoch < epochs; epoch++) {
         bool live = chief && config->progress && isatty(STDOUT_FILENO);
         progress_begin_epoch(&progress, live, epoch + 1, config->epochs, data->n_train);
         comm_workers_barrier();
@@ -509,7 +557,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
          * with patience, on the kept epoch's model, after the loop. */
         bool has_valid = data->n_valid > 0;
         double eval_start = time_now_s();
-        evaluate_epoch(worker, model, params, config, set, data, true,
+        evaluate_epoch(worker, model, params, config, set, &histories, data, true,
                        !has_valid || (last && !early_stopping), &record);
         bool improved = false;
         if (early_stopping) {
@@ -553,9 +601,41 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         /* The kept epoch's test figures, from the kept model. */
         if (totals->best_epoch != totals->epochs_run)
             worker_restore_snapshot(worker);
-        evaluate_epoch(worker, model, params, config, set, data, false, true, &totals->reported);
+        evaluate_epoch(worker, model, params, config, set, &histories, data, false, true,
+                       &totals->reported);
+    }
+    if (model->neighbourhood && rc == 0) {
+        /* The lists are built once, after the baselines (if any) are
+         * trained, and the model is evaluated as built. */
+        train_neighbours_build(worker, model, params, config, layout->n_servers, &set->catalogue,
+                               &train_items, &totals->neighbours);
+        EpochRecord record = {.epoch = totals->epochs_run, .epochs = totals->epochs_run,
+                              .examples = data->n_train};
+        double eval_start = time_now_s();
+        evaluate_epoch(worker, model, params, config, set, &histories, data, true, true, &record);
+        epoch_record_add(&record, "eval_seconds", time_now_s() - eval_start);
+        record.train_seconds = totals->neighbours.seconds;
+        record.elapsed_seconds = time_now_s() - started;
+        record_choose_line(&record, model->implicit);
+        totals->reported = record;
+        totals->best_epoch = totals->epochs_run;
+        totals->train_seconds += totals->neighbours.seconds;
+        totals->train_examples += data->n_train;
+        if (chief) {
+            progress_begin_epoch(&progress, false, record.epoch, record.epochs, data->n_train);
+            printf("neighbours: %.0f pairs counted in %.0f block%s (%.0f histories sampled down "
+                   "to --max-history %d) in %.2fs\n",
+                   totals->neighbours.pairs, totals->neighbours.blocks,
+                   totals->neighbours.blocks == 1 ? "" : "s", totals->neighbours.users_capped,
+                   config->max_history, totals->neighbours.seconds);
+            progress_end_epoch(&progress, &record);
+            if (metrics)
+                progress_write_json(metrics, &record);
+        }
     }
     worker_finish(worker);
+    user_items_free(&train_items);
+    user_items_free(&known_items);
     totals->train_bytes = (double)worker_stats(worker)->train_bytes_sent;
     totals->worker_wait_seconds = worker_stats(worker)->pull_wait_seconds;
     if (metrics)
@@ -594,6 +674,12 @@ static Store *restore_shard(void *target_context, Store *current, Error *err)
     return restored;
 }
 
+/* ServerPairs.merge for neighbourhood models (context: the ModelParams). */
+static int merge_neighbours(void *params, Store *store, PairTable *pairs, Error *err)
+{
+    return neighbours_merge(params, store, pairs, err);
+}
+
 /* Server side: serve until the workers are done, then write our shard. */
 static int run_server(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
                       const ModelOps *model, const ModelParams *params,
@@ -615,8 +701,14 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
      * which is the model to keep, and restore it at the end; otherwise the
      * final model is written. */
     ServerSnapshot snapshot = {.save = save_shard, .restore = restore_shard, .context = &target};
+    /* Neighbourhood models: pair counts become neighbour lists here. */
+    ServerPairs pairs = {.width = neighbours_pair_width(params),
+                         .merge = merge_neighbours,
+                         .context = (void *)params};
     ServerStats stats;
-    server_run(layout, map, &schedule, &store, &snapshot, &stats);
+    server_run(layout, map, &schedule, &store, &snapshot, model->neighbourhood ? &pairs : NULL,
+               &stats);
+    totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
     totals->staleness_samples = (double)stats.staleness_samples;
@@ -654,6 +746,11 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .user_features = config->user_features_path[0] != '\0',
         .user_history = config->user_history_features,
         .history_scale = config->user_history_features ? config->history_scale : 0.0,
+        .neighbours = config->model == MODEL_CHOICE_ITEM_KNN ? config->neighbours : 0,
+        .similarity = config->model == MODEL_CHOICE_ITEM_KNN ? config->similarity : 0,
+        .alpha = config->model == MODEL_CHOICE_ITEM_KNN ? config->alpha : 0.0,
+        .shrink = config->model == MODEL_CHOICE_ITEM_KNN ? config->shrink : 0.0,
+        .rated_neighbours = config->model == MODEL_CHOICE_ITEM_KNN ? config->rated_neighbours : 0,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[OPTION_STRING_BYTES + 64];
@@ -692,6 +789,13 @@ int train_main(int argc, char **argv)
     run_names_from_config(&names, &config);
     const ModelOps *model = model_find(names.model);
     assert(model != NULL); /* the option's choices are the models */
+    /* A model that never trains in epochs keeps no optimizer state: its
+     * rows (neighbour lists) would otherwise carry two or three times their
+     * size in Adam's moments. */
+    if (model->neighbourhood && !model->batch_gradient) {
+        config.optimizer = OPTIMIZER_SGD;
+        run_names_from_config(&names, &config);
+    }
 
     /* ---- roles */
     CommLayout layout;
@@ -787,10 +891,11 @@ int train_main(int argc, char **argv)
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
     comm_world_sum_double(reduced, 3);
-    double maxima[2] = {totals.staleness_max, totals.worker_wait_seconds};
-    comm_world_max_double(maxima, 2);
+    double maxima[3] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak};
+    comm_world_max_double(maxima, 3);
     totals.staleness_max = maxima[0];
     totals.worker_wait_seconds = maxima[1];
+    totals.pair_bytes_peak = maxima[2];
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];

@@ -110,47 +110,52 @@ void evaluate_ranking(const CatalogueScorer *scorer, const RankingEvaluation *ev
             queries[u].excluded =
                 history_items(evaluation->excluded, (size_t)index, &queries[u].n_excluded);
     }
-    /* Every held-out user's vector, read in one go (one read per user would
-     * be a round trip to the servers each), for both protocols. */
+    /* Users' vectors are read a block at a time (a block is one round
+     * trip to the servers), and both protocols use them. */
     size_t width = (size_t)scorer->score_width;
+    size_t block = scorer_user_block(scorer);
     uint64_t *user_ids = xmalloc(n_users * sizeof(uint64_t));
     for (size_t u = 0; u < n_users; u++)
         user_ids[u] = users[u].user;
-    float *user_vectors = xmalloc(n_users * width * sizeof(float));
-    scorer_user_vectors(scorer, user_ids, n_users, user_vectors);
-    scorer_rank(scorer, user_vectors, queries, n_users);
-
+    float *user_vectors = xmalloc(block * width * sizeof(float));
     uint32_t *top_items = xmalloc((size_t)k_max * sizeof(uint32_t));
     float *top_scores = xmalloc((size_t)k_max * sizeof(float));
     uint32_t *relevant = xmalloc(n * sizeof(uint32_t));
     int n_negatives = evaluation->sampled_negatives;
     uint32_t *negatives = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(uint32_t));
     float *negative_scores = xmalloc((size_t)(n_negatives > 0 ? n_negatives : 1) * sizeof(float));
-    for (size_t u = 0; u < n_users; u++) {
-        int n_top = topk_sorted(&tops[u], top_items, top_scores);
-        int n_relevant = 0;
-        for (size_t i = users[u].first; i < users[u].last; i++) {
-            int64_t item = catalogue_find(catalogue, heldout->items[order[i]]);
-            if (item >= 0)
-                relevant[n_relevant++] = (uint32_t)item;
-        }
-        /* Implicit feedback repeats pairs; ranking_add_full needs distinct
-         * items, and a pair is one sampled case however often it occurs. */
-        n_relevant = (int)sort_unique_u32(relevant, (size_t)n_relevant);
-        ranking_add_full(stats, top_items, n_top, relevant, n_relevant);
-        for (int c = 0; c < RANKING_N_CUTOFFS; c++)
-            for (int r = 0; r < n_top && r < RANKING_CUTOFFS[c]; r++)
-                shown[(size_t)c * catalogue->n_items + top_items[r]] = 1.0;
-        if (n_negatives <= 0)
-            continue;
-        const float *user_vector = user_vectors + u * width;
-        for (int r = 0; r < n_relevant; r++) {
-            int drawn = draw_sampled_negatives(evaluation, users[u].user,
-                                               catalogue->ids[relevant[r]], negatives, n_negatives);
-            for (int j = 0; j < drawn; j++)
-                negative_scores[j] = scorer_score(scorer, user_vector, negatives[j]);
-            ranking_add_sampled(stats, scorer_score(scorer, user_vector, relevant[r]),
-                                negative_scores, drawn);
+    for (size_t first = 0; first < n_users; first += block) {
+        size_t count = n_users - first < block ? n_users - first : block;
+        scorer_user_vectors(scorer, user_ids + first, count, user_vectors);
+        scorer_rank(scorer, user_vectors, queries + first, count);
+        for (size_t u = first; u < first + count; u++) {
+            int n_top = topk_sorted(&tops[u], top_items, top_scores);
+            int n_relevant = 0;
+            for (size_t i = users[u].first; i < users[u].last; i++) {
+                int64_t item = catalogue_find(catalogue, heldout->items[order[i]]);
+                if (item >= 0)
+                    relevant[n_relevant++] = (uint32_t)item;
+            }
+            /* Implicit feedback repeats pairs; ranking_add_full needs
+             * distinct items, and a pair is one sampled case however often
+             * it occurs. */
+            n_relevant = (int)sort_unique_u32(relevant, (size_t)n_relevant);
+            ranking_add_full(stats, top_items, n_top, relevant, n_relevant);
+            for (int c = 0; c < RANKING_N_CUTOFFS; c++)
+                for (int r = 0; r < n_top && r < RANKING_CUTOFFS[c]; r++)
+                    shown[(size_t)c * catalogue->n_items + top_items[r]] = 1.0;
+            if (n_negatives <= 0)
+                continue;
+            const float *user_vector = user_vectors + (u - first) * width;
+            for (int r = 0; r < n_relevant; r++) {
+                int drawn = draw_sampled_negatives(evaluation, users[u].user,
+                                                   catalogue->ids[relevant[r]], negatives,
+                                                   n_negatives);
+                for (int j = 0; j < drawn; j++)
+                    negative_scores[j] = scorer_score(scorer, user_vector, negatives[j]);
+                ranking_add_sampled(stats, scorer_score(scorer, user_vector, relevant[r]),
+                                    negative_scores, drawn);
+            }
         }
     }
     for (size_t u = 0; u < n_users; u++)

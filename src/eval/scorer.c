@@ -1,6 +1,7 @@
 /* scorer.c — catalogue scoring in blocks (scorer.h). */
 #include "psrec/eval/scorer.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,14 +13,32 @@
 #define SCORER_ITEM_BLOCK 4096
 #define SCORER_USER_BLOCK 256
 
+/* A neighbourhood model's user vectors are whole score rows: about this
+ * many floats per block of users at most. */
+#define SCORER_NEIGHBOUR_BLOCK_FLOATS ((size_t)1 << 24)
+
 void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelParams *params,
-                 RepresentationReader read, void *read_context, const Catalogue *catalogue)
+                 RepresentationReader read, void *read_context, const Catalogue *catalogue,
+                 const UserItems *user_items)
 {
     memset(scorer, 0, sizeof *scorer);
     scorer->model = model;
     scorer->params = params;
     scorer->read = read;
     scorer->read_context = read_context;
+    scorer->user_block = SCORER_USER_BLOCK;
+    if (model->neighbourhood) {
+        assert(user_items != NULL);
+        scorer->user_items = user_items;
+        scorer->neighbours = xmalloc(sizeof(NeighbourModel));
+        neighbour_model_init(scorer->neighbours, model, params, read, read_context, catalogue);
+        scorer->n_items = catalogue->n_items;
+        scorer->user_width = 1;
+        scorer->score_width = (int)(catalogue->n_items ? catalogue->n_items : 1);
+        size_t block = SCORER_NEIGHBOUR_BLOCK_FLOATS / (size_t)scorer->score_width;
+        scorer->user_block = block < 1 ? 1 : block > SCORER_USER_BLOCK ? SCORER_USER_BLOCK : block;
+        return;
+    }
     scorer->user_width = (int)model_table_width(model, params, MODEL_TABLE_USER);
     scorer->score_width = model->score_width(params);
     scorer->n_items = catalogue->n_items;
@@ -47,9 +66,33 @@ void scorer_free(CatalogueScorer *scorer)
 {
     if (!scorer)
         return;
+    neighbour_model_free(scorer->neighbours);
+    free(scorer->neighbours);
     free(scorer->item_vectors);
     free(scorer->dense);
     memset(scorer, 0, sizeof *scorer);
+}
+
+size_t scorer_user_block(const CatalogueScorer *scorer) { return scorer->user_block; }
+
+/* A neighbourhood model's score rows: each user's history through the
+ * neighbour lists (and, for ratings, its bias b_u from the USER table). */
+static void neighbour_user_scores(const CatalogueScorer *scorer, const uint64_t *users, size_t n,
+                                  float *out)
+{
+    float *biases = xcalloc(n, sizeof(float));
+    if (!scorer->model->implicit)
+        scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, biases);
+    const UserItems *history = scorer->user_items;
+    for (size_t u = 0; u < n; u++) {
+        int64_t index = user_items_find(history, users[u]);
+        size_t first = index >= 0 ? history->offsets[index] : 0;
+        size_t count = index >= 0 ? history->offsets[index + 1] - first : 0;
+        neighbour_model_scores(scorer->neighbours, history->items + first,
+                               history->values + first, count, biases[u],
+                               out + u * scorer->n_items);
+    }
+    free(biases);
 }
 
 void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, size_t n,
@@ -57,6 +100,10 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
 {
     if (n == 0)
         return;
+    if (scorer->neighbours) {
+        neighbour_user_scores(scorer, users, n, out);
+        return;
+    }
     float *reps = xmalloc(n * (size_t)scorer->user_width * sizeof(float));
     scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, reps);
     scorer->model->user_vectors(scorer->params, scorer->dense, reps, n, out);
@@ -65,13 +112,48 @@ void scorer_user_vectors(const CatalogueScorer *scorer, const uint64_t *users, s
 
 float scorer_score(const CatalogueScorer *scorer, const float *user_vector, uint32_t item)
 {
+    if (scorer->neighbours)
+        return user_vector[item];
     return linalg_dot(user_vector, scorer->item_vectors + (size_t)item * (size_t)scorer->score_width,
                       scorer->score_width);
+}
+
+/* Offers the items of one row of scores (items first .. first+n of the
+ * catalogue) to a query's top K, skipping what the query leaves out; *next
+ * walks the query's sorted exclusions alongside. */
+static void offer_row(RankQuery *query, const float *row, size_t first, size_t n, size_t *next)
+{
+    const uint32_t *excluded = query->excluded;
+    size_t n_excluded = query->n_excluded, e = *next;
+    TopK *top = query->top;
+    for (size_t i = 0; i < n; i++) {
+        /* Most items score below the worst one kept: skip them without a
+         * call (an equal score goes through, for the heap's tie rule). */
+        if (top->n == top->k && row[i] < top->scores[0])
+            continue;
+        uint32_t item = (uint32_t)(first + i);
+        if (query->allowed && !query->allowed[item])
+            continue;
+        while (e < n_excluded && excluded[e] < item)
+            e++;
+        if (e < n_excluded && excluded[e] == item)
+            continue;
+        topk_offer(top, row[i], item);
+    }
+    *next = e;
 }
 
 void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQuery *queries,
                  size_t n_queries)
 {
+    if (scorer->neighbours) { /* the vectors are the scores already */
+        for (size_t q = 0; q < n_queries; q++) {
+            size_t next = 0;
+            topk_clear(queries[q].top);
+            offer_row(&queries[q], user_vectors + q * scorer->n_items, 0, scorer->n_items, &next);
+        }
+        return;
+    }
     size_t width = (size_t)scorer->score_width;
     float *scores = xmalloc((size_t)SCORER_USER_BLOCK * SCORER_ITEM_BLOCK * sizeof(float));
     size_t *next_excluded = xmalloc((size_t)SCORER_USER_BLOCK * sizeof(size_t));
@@ -92,29 +174,9 @@ void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQ
             /* scores is (n_users, n_items) */
             linalg_scores(block_vectors, n_users, scorer->item_vectors + first_item * width,
                           n_items, (int)width, scores);
-            for (size_t u = 0; u < n_users; u++) {
-                const float *row = scores + u * n_items;
-                const uint32_t *excluded = block[u].excluded;
-                size_t n_excluded = block[u].n_excluded, e = next_excluded[u];
-                TopK *top = block[u].top;
-                for (size_t i = 0; i < n_items; i++) {
-                    /* Most items score below the worst one kept: skip them
-                     * without a call (an equal score goes through, for the
-                     * heap's tie rule). */
-                    if (top->n == top->k && row[i] < top->scores[0])
-                        continue;
-                    uint32_t item = (uint32_t)(first_item + i);
-                    if (block[u].allowed && !block[u].allowed[item])
-                        continue;
-                    /* excluded is sorted: walk it alongside the items. */
-                    while (e < n_excluded && excluded[e] < item)
-                        e++;
-                    if (e < n_excluded && excluded[e] == item)
-                        continue;
-                    topk_offer(top, row[i], item);
-                }
-                next_excluded[u] = e;
-            }
+            for (size_t u = 0; u < n_users; u++)
+                offer_row(&block[u], scores + u * n_items, first_item, n_items,
+                          &next_excluded[u]);
         }
     }
     free(next_excluded);

@@ -11,8 +11,11 @@
 extern const ModelOps MODEL_MF;   /* models/mf.c */
 extern const ModelOps MODEL_BPR;  /* models/bpr.c */
 extern const ModelOps MODEL_DEEP; /* models/deep.c */
+extern const ModelOps MODEL_ITEM_KNN, MODEL_ITEM_KNN_BASELINE, MODEL_POPULARITY; /* neighbours.c */
 
-static const ModelOps *const MODELS[] = {&MODEL_MF, &MODEL_BPR, &MODEL_DEEP};
+static const ModelOps *const MODELS[] = {&MODEL_MF,       &MODEL_BPR,
+                                         &MODEL_DEEP,     &MODEL_ITEM_KNN,
+                                         &MODEL_ITEM_KNN_BASELINE, &MODEL_POPULARITY};
 
 const ModelOps *model_find(const char *name)
 {
@@ -157,6 +160,8 @@ const char *model_table_name(uint32_t table_id)
         return "item_feature";
     case MODEL_TABLE_USER_FEATURE:
         return "user_feature";
+    case MODEL_TABLE_NEIGHBOURS:
+        return "neighbours";
     case MODEL_TABLE_USER_HISTORY:
         return "user_history";
     case MODEL_TABLE_DENSE:

@@ -470,6 +470,12 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"user_features", MANIFEST_INT, offsetof(ModelManifest, user_features), 0, 1, true},
     {"user_history", MANIFEST_INT, offsetof(ModelManifest, user_history), 0, 1, true},
     {"history_scale", MANIFEST_DOUBLE, offsetof(ModelManifest, history_scale), 0, 0, true},
+    {"neighbours", MANIFEST_INT, offsetof(ModelManifest, neighbours), 0, 100000, true},
+    {"similarity", MANIFEST_INT, offsetof(ModelManifest, similarity), 0, 2, true},
+    {"alpha", MANIFEST_DOUBLE, offsetof(ModelManifest, alpha), 0, 0, true},
+    {"shrink", MANIFEST_DOUBLE, offsetof(ModelManifest, shrink), 0, 0, true},
+    {"rated_neighbours", MANIFEST_INT, offsetof(ModelManifest, rated_neighbours), 0, 100000,
+     true},
 };
 #define MANIFEST_N_FIELDS (sizeof MANIFEST_FIELDS / sizeof MANIFEST_FIELDS[0])
 

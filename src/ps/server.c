@@ -30,6 +30,11 @@ typedef struct {
     const ServerSnapshot *snapshot;
     int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED or RESTORED */
     WireControlKind snapshot_kind; /* what they asked */
+    const ServerPairs *pairs;
+    PairTable *pair_sums;   /* the current block's sums, created on first use */
+    int pairs_requests;     /* workers done with the current block */
+    bool *pairs_sent;       /* (n_workers,) which of them */
+    uint64_t pairs_block;   /* the block they are done with */
     ServerStats *stats;
     CommOutbox *outbox;
     uint64_t *clocks;       /* (n_workers,) */
@@ -49,6 +54,7 @@ static const char *tag_name(int tag)
     case COMM_TAG_PULL_RESPONSE: return "PullResponse";
     case COMM_TAG_PUSH: return "Push";
     case COMM_TAG_CONTROL: return "Control";
+    case COMM_TAG_PAIRS: return "PairCounts";
     default: return "unknown";
     }
 }
@@ -233,6 +239,76 @@ static void handle_snapshot(Server *server, int source, const WireControl *contr
     }
 }
 
+static void handle_pairs(Server *server, int source, const ByteBuffer *message)
+{
+    Error err;
+    WirePairCounts counts;
+    if (wire_decode_pair_counts(&counts, message->data, message->len, &err) != 0)
+        fatal("protocol error: PairCounts from rank %d: %s", source, err.message);
+    const ServerPairs *pairs = server->pairs;
+    if (!pairs)
+        fatal("protocol error: PairCounts from rank %d, but this model counts no pairs", source);
+    if (counts.n_pairs > 0 && counts.width != (uint32_t)pairs->width)
+        fatal("protocol error: PairCounts from rank %d has %u values per pair, not %d", source,
+              counts.width, pairs->width);
+    if (server->pairs_sent[source])
+        fatal("protocol error: PairCounts from rank %d after it said PAIRS_DONE", source);
+    check_keys(server, counts.rows, counts.n_pairs, source, "PairCounts");
+    if (!server->pair_sums)
+        server->pair_sums = pair_table_create(pairs->width);
+    double values[16];
+    for (size_t p = 0; p < counts.n_pairs; p++) {
+        for (int v = 0; v < pairs->width; v++)
+            values[v] = counts.values[p * (size_t)pairs->width + (size_t)v];
+        pair_table_add(server->pair_sums, counts.rows[p], counts.columns[p], values);
+    }
+    for (size_t c = 0; c < counts.n_norms; c++)
+        pair_table_set_norm(server->pair_sums, counts.norm_columns[c], counts.norms[c]);
+    server->stats->pairs_received += counts.n_pairs;
+    wire_pair_counts_free(&counts);
+}
+
+/* A worker has sent all its pairs of a block; the last one to say so
+ * triggers the merge, and every worker is told. */
+static void handle_pairs_done(Server *server, int source, const WireControl *control)
+{
+    if (!server->pairs)
+        fatal("protocol error: rank %d is done with pairs, but this model counts none", source);
+    if (server->pairs_requests > 0 && control->value != server->pairs_block)
+        fatal("protocol error: rank %d is done with pair block %llu while others are at %llu",
+              source, (unsigned long long)control->value,
+              (unsigned long long)server->pairs_block);
+    if (server->pairs_sent[source])
+        fatal("protocol error: rank %d is done with pair block %llu twice", source,
+              (unsigned long long)control->value);
+    server->pairs_block = control->value;
+    server->pairs_sent[source] = true;
+    if (++server->pairs_requests < server->layout->n_workers)
+        return;
+    ServerStats *stats = server->stats;
+    if (server->pair_sums) {
+        size_t bytes = pair_table_bytes(server->pair_sums);
+        if (bytes > stats->pair_bytes_peak)
+            stats->pair_bytes_peak = bytes;
+        stats->pairs_merged += pair_table_count(server->pair_sums);
+        Error err;
+        if (server->pairs->merge(server->pairs->context, *server->store, server->pair_sums,
+                                 &err) != 0)
+            fatal("cannot build rows from the pair counts: %s", err.message);
+        /* The next block starts from an empty table (the memory is given
+         * back: blocks exist to bound it). */
+        pair_table_destroy(server->pair_sums);
+        server->pair_sums = NULL;
+    }
+    server->pairs_requests = 0;
+    memset(server->pairs_sent, 0, (size_t)server->layout->n_workers * sizeof(bool));
+    WireControl answer = {.kind = WIRE_CONTROL_PAIRS_MERGED, .value = control->value};
+    for (int w = 0; w < server->layout->n_workers; w++) {
+        wire_encode_control(&answer, &server->encoded);
+        comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
+    }
+}
+
 static void handle_control(Server *server, int source, const ByteBuffer *message)
 {
     Error err;
@@ -243,11 +319,16 @@ static void handle_control(Server *server, int source, const ByteBuffer *message
         handle_snapshot(server, source, &control);
         return;
     }
+    if (control.kind == WIRE_CONTROL_PAIRS_DONE) {
+        handle_pairs_done(server, source, &control);
+        return;
+    }
     if (control.kind != WIRE_CONTROL_WORKER_DONE)
         fatal("protocol error: Control of kind %d from rank %d, which only servers send",
               (int)control.kind, source);
-    if (server->snapshot_requests > 0)
-        fatal("protocol error: rank %d is done while others wait for a snapshot", source);
+    if (server->snapshot_requests > 0 || server->pairs_requests > 0)
+        fatal("protocol error: rank %d is done while others wait for a snapshot or a pair merge",
+              source);
     if (control.value != server->clocks[source])
         fatal("protocol error: rank %d is done after %llu batches, but %llu of its pushes "
               "arrived here",
@@ -266,7 +347,8 @@ float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock)
 }
 
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store **store, const ServerSnapshot *snapshot, ServerStats *stats)
+                Store **store, const ServerSnapshot *snapshot, const ServerPairs *pairs,
+                ServerStats *stats)
 {
     Server server = {
         .layout = layout,
@@ -274,9 +356,11 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         .schedule = schedule,
         .store = store,
         .snapshot = snapshot,
+        .pairs = pairs,
         .stats = stats,
         .outbox = comm_outbox_create(),
         .clocks = xcalloc((size_t)layout->n_workers, sizeof(uint64_t)),
+        .pairs_sent = xcalloc((size_t)layout->n_workers, sizeof(bool)),
     };
     memset(stats, 0, sizeof *stats);
     ByteBuffer message = {0};
@@ -295,6 +379,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         case COMM_TAG_PULL_REQUEST: handle_pull(&server, source, &message); break;
         case COMM_TAG_PUSH: handle_push(&server, source, &message); break;
         case COMM_TAG_CONTROL: handle_control(&server, source, &message); break;
+        case COMM_TAG_PAIRS: handle_pairs(&server, source, &message); break;
         default:
             fatal("protocol error: unexpected message tag %d (%s) from rank %d", tag,
                   tag_name(tag), source);
@@ -305,6 +390,8 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         fatal("protocol error: %d pulls still wait for clocks no worker will reach",
               server.n_pending);
     comm_outbox_destroy(server.outbox);
+    pair_table_destroy(server.pair_sums);
+    free(server.pairs_sent);
     bytebuffer_free(&message);
     bytebuffer_free(&server.encoded);
     free(server.pending);

@@ -103,6 +103,12 @@ void wire_encode_control(const WireControl *msg, ByteBuffer *out)
     case WIRE_CONTROL_RESTORED:
         pb.kind = PSREC__CONTROL__KIND__RESTORED;
         break;
+    case WIRE_CONTROL_PAIRS_DONE:
+        pb.kind = PSREC__CONTROL__KIND__PAIRS_DONE;
+        break;
+    case WIRE_CONTROL_PAIRS_MERGED:
+        pb.kind = PSREC__CONTROL__KIND__PAIRS_MERGED;
+        break;
     default:
         assert(!"unknown WireControlKind");
     }
@@ -111,6 +117,29 @@ void wire_encode_control(const WireControl *msg, ByteBuffer *out)
     wire_prepare_output(out, psrec__control__get_packed_size(&pb));
     if (out->len > 0) {
         size_t written = psrec__control__pack(&pb, out->data);
+        assert(written == out->len);
+        (void)written;
+    }
+}
+
+void wire_encode_pair_counts(const WirePairCounts *msg, ByteBuffer *out)
+{
+    Psrec__PairCounts pb = PSREC__PAIR_COUNTS__INIT;
+    pb.width = msg->width;
+    pb.n_rows = msg->n_pairs;
+    pb.rows = msg->rows;
+    pb.n_columns = msg->n_pairs;
+    pb.columns = msg->columns;
+    pb.n_values = msg->n_values;
+    pb.values = msg->values;
+    pb.n_norm_columns = msg->n_norms;
+    pb.norm_columns = msg->norm_columns;
+    pb.n_norms = msg->n_norms;
+    pb.norms = msg->norms;
+
+    wire_prepare_output(out, psrec__pair_counts__get_packed_size(&pb));
+    if (out->len > 0) {
+        size_t written = psrec__pair_counts__pack(&pb, out->data);
         assert(written == out->len);
         (void)written;
     }
@@ -193,10 +222,52 @@ int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Erro
     case PSREC__CONTROL__KIND__RESTORED:
         out->kind = WIRE_CONTROL_RESTORED;
         break;
+    case PSREC__CONTROL__KIND__PAIRS_DONE:
+        out->kind = WIRE_CONTROL_PAIRS_DONE;
+        break;
+    case PSREC__CONTROL__KIND__PAIRS_MERGED:
+        out->kind = WIRE_CONTROL_PAIRS_MERGED;
+        break;
     default:
         return error_set(err, "Control message has unknown kind %d (%zu bytes)", kind, len);
     }
     out->value = value;
+    return 0;
+}
+
+int wire_decode_pair_counts(WirePairCounts *out, const uint8_t *bytes, size_t len, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    Psrec__PairCounts *pb = psrec__pair_counts__unpack(NULL, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode PairCounts message (%zu bytes)", len);
+    const char *wrong = NULL;
+    if (pb->n_rows != pb->n_columns)
+        wrong = "rows and columns differ in number";
+    else if (pb->width == 0 && pb->n_rows > 0)
+        wrong = "width is 0";
+    else if ((uint64_t)pb->n_rows * pb->width != pb->n_values)
+        wrong = "values are not width per pair";
+    else if (pb->n_norm_columns != pb->n_norms)
+        wrong = "norms and their columns differ in number";
+    if (wrong) {
+        error_set(err, "PairCounts message (%zu bytes): %s (%zu pairs, width %u, %zu values, "
+                       "%zu norm columns, %zu norms)",
+                  len, wrong, pb->n_rows, pb->width, pb->n_values, pb->n_norm_columns,
+                  pb->n_norms);
+        psrec__pair_counts__free_unpacked(pb, NULL);
+        return -1;
+    }
+    out->width = pb->width;
+    out->n_pairs = pb->n_rows;
+    out->rows = pb->n_rows > 0 ? pb->rows : NULL;
+    out->columns = pb->n_columns > 0 ? pb->columns : NULL;
+    out->n_values = pb->n_values;
+    out->values = pb->n_values > 0 ? pb->values : NULL;
+    out->n_norms = pb->n_norms;
+    out->norm_columns = pb->n_norm_columns > 0 ? pb->norm_columns : NULL;
+    out->norms = pb->n_norms > 0 ? pb->norms : NULL;
+    out->unpacked = pb;
     return 0;
 }
 
@@ -226,5 +297,14 @@ void wire_push_free(WirePush *msg)
         return;
     if (msg->unpacked)
         psrec__push__free_unpacked(msg->unpacked, NULL);
+    memset(msg, 0, sizeof *msg);
+}
+
+void wire_pair_counts_free(WirePairCounts *msg)
+{
+    if (!msg)
+        return;
+    if (msg->unpacked)
+        psrec__pair_counts__free_unpacked(msg->unpacked, NULL);
     memset(msg, 0, sizeof *msg);
 }

@@ -659,11 +659,18 @@ static void send_control_to_servers(Worker *worker, WireControlKind kind)
     }
 }
 
-/* Sends `request` to every server and waits for each to answer `answer`
- * (the snapshot requests: see server.h). */
-static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer)
+/* Sends `request` (carrying value) to every server and waits for each to
+ * answer `answer` with the same value (the snapshot and pair-merge requests:
+ * see server.h). */
+static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer,
+                               uint64_t value)
 {
-    send_control_to_servers(worker, request);
+    WireControl message = {.kind = request, .value = value};
+    for (int s = 0; s < worker->setup.layout->n_servers; s++) {
+        wire_encode_control(&message, &worker->encoded);
+        comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
+                         COMM_TAG_CONTROL, &worker->encoded);
+    }
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         int source = comm_server_world_rank(worker->setup.layout, s);
         comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
@@ -671,21 +678,100 @@ static void worker_ask_servers(Worker *worker, WireControlKind request, WireCont
         WireControl got;
         if (wire_decode_control(&got, worker->received.data, worker->received.len, &err) != 0)
             fatal("protocol error: Control from server rank %d: %s", source, err.message);
-        if (got.kind != answer || got.value != worker->clock)
+        if (got.kind != answer || got.value != value)
             fatal("protocol error: server rank %d answered Control kind %d with kind %d for "
-                  "clock %llu",
+                  "%llu",
                   source, (int)request, (int)got.kind, (unsigned long long)got.value);
     }
 }
 
 void worker_snapshot(Worker *worker)
 {
-    worker_ask_servers(worker, WIRE_CONTROL_SNAPSHOT, WIRE_CONTROL_SNAPSHOT_SAVED);
+    worker_ask_servers(worker, WIRE_CONTROL_SNAPSHOT, WIRE_CONTROL_SNAPSHOT_SAVED, worker->clock);
 }
 
 void worker_restore_snapshot(Worker *worker)
 {
-    worker_ask_servers(worker, WIRE_CONTROL_RESTORE, WIRE_CONTROL_RESTORED);
+    worker_ask_servers(worker, WIRE_CONTROL_RESTORE, WIRE_CONTROL_RESTORED, worker->clock);
+}
+
+void worker_send_pairs(Worker *worker, PairTable *pairs)
+{
+    int n_servers = worker->setup.layout->n_servers;
+    size_t n = pair_table_count(pairs);
+    int width = pair_table_width(pairs);
+    /* Group the pairs by owning server: counting pass, then placement. */
+    size_t *first = xcalloc((size_t)n_servers + 1, sizeof(size_t));
+    uint32_t *owner = xmalloc((n ? n : 1) * sizeof(uint32_t));
+    for (size_t p = 0; p < n; p++) {
+        owner[p] = shardmap_server_of(worker->setup.map, pair_table_row(pairs, p));
+        first[owner[p] + 1]++;
+    }
+    for (int s = 0; s < n_servers; s++)
+        first[s + 1] += first[s];
+    size_t *next = xmalloc((size_t)n_servers * sizeof(size_t));
+    memcpy(next, first, (size_t)n_servers * sizeof(size_t));
+    uint64_t *rows = xmalloc((n ? n : 1) * sizeof(uint64_t));
+    uint64_t *columns = xmalloc((n ? n : 1) * sizeof(uint64_t));
+    float *values = xmalloc((n ? n : 1) * (size_t)width * sizeof(float));
+    for (size_t p = 0; p < n; p++) {
+        size_t at = next[owner[p]]++;
+        rows[at] = pair_table_row(pairs, p);
+        columns[at] = pair_table_column(pairs, p);
+        const double *sums = pair_table_values(pairs, p);
+        for (int v = 0; v < width; v++)
+            values[at * (size_t)width + (size_t)v] = (float)sums[v];
+    }
+    /* Each message carries the norms of the distinct columns it names. */
+    KeyIndex *named = keyindex_create(1024);
+    float *norms = xmalloc((2 * n + 1) * sizeof(float));
+    for (int s = 0; s < n_servers; s++) {
+        if (first[s + 1] == first[s])
+            continue;
+        keyindex_clear(named);
+        for (size_t p = first[s]; p < first[s + 1]; p++) {
+            uint64_t ids[2] = {key_id(rows[p]), columns[p]};
+            for (int k = 0; k < 2; k++) {
+                bool inserted;
+                size_t at = keyindex_insert(named, ids[k], &inserted);
+                if (inserted) {
+                    double norm;
+                    bool known = pair_table_norm(pairs, ids[k], &norm);
+                    assert(known);
+                    (void)known;
+                    norms[at] = (float)norm;
+                }
+            }
+        }
+        WirePairCounts message = {
+            .width = (uint32_t)width,
+            .n_pairs = first[s + 1] - first[s],
+            .rows = rows + first[s],
+            .columns = columns + first[s],
+            .n_values = (first[s + 1] - first[s]) * (size_t)width,
+            .values = values + first[s] * (size_t)width,
+            .n_norms = keyindex_size(named),
+            .norm_columns = (uint64_t *)keyindex_keys(named),
+            .norms = norms,
+        };
+        wire_encode_pair_counts(&message, &worker->encoded);
+        comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
+                         COMM_TAG_PAIRS, &worker->encoded);
+    }
+    keyindex_destroy(named);
+    free(norms);
+    free(values);
+    free(columns);
+    free(rows);
+    free(next);
+    free(owner);
+    free(first);
+    pair_table_clear(pairs);
+}
+
+void worker_merge_pairs(Worker *worker, uint64_t block)
+{
+    worker_ask_servers(worker, WIRE_CONTROL_PAIRS_DONE, WIRE_CONTROL_PAIRS_MERGED, block);
 }
 
 void worker_finish(Worker *worker)

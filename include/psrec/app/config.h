@@ -26,7 +26,13 @@ typedef enum {
     CONSISTENCY_ASP = 2  /* no one waits */
 } Consistency;
 
-typedef enum { MODEL_CHOICE_MF = 0, MODEL_CHOICE_BPR = 1, MODEL_CHOICE_DEEP = 2 } ModelChoice;
+typedef enum {
+    MODEL_CHOICE_MF = 0,
+    MODEL_CHOICE_BPR = 1,
+    MODEL_CHOICE_DEEP = 2,
+    MODEL_CHOICE_ITEM_KNN = 3,  /* "item-knn", or on ratings "item-knn-baseline" */
+    MODEL_CHOICE_POPULARITY = 4
+} ModelChoice;
 
 typedef enum {
     FEEDBACK_AUTO = 0,     /* the model's own: ratings for mf, interactions for bpr */
@@ -88,6 +94,13 @@ typedef struct {
     int activation;       /* deep: Activation */
     int loss;             /* deep: RankingLoss */
     int negative_sampling; /* SamplerKind */
+    int neighbours;       /* item-knn: neighbours kept per item */
+    int similarity;       /* Similarity */
+    double alpha;         /* cosine: exponent of the row item's norm */
+    double shrink;
+    int rated_neighbours; /* item-knn on ratings: similar rated items used per prediction */
+    int max_history;      /* item-knn: histories longer than this are sampled for pairs */
+    double memory_budget; /* item-knn: MiB of pair counts per server at once */
     double popularity_exponent;
     /* evaluation */
     int eval_negatives;   /* sampled protocol: negatives per held-out item */

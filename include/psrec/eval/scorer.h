@@ -19,9 +19,17 @@
 #include "psrec/data/catalogue.h"
 #include "psrec/eval/ranking.h"
 #include "psrec/models/model.h"
+#include "psrec/models/neighbours.h"
 
 typedef struct {
     const ModelOps *model;
+    /* Neighbourhood models (models/neighbours.h) score from neighbour lists
+     * and each user's history instead: a "user vector" is then the user's
+     * scores of every catalogue item (score_width = n_items), which is why
+     * callers score users in blocks of scorer_user_block. */
+    NeighbourModel *neighbours;  /* NULL for dot-product models */
+    const UserItems *user_items; /* the histories users are scored from */
+    size_t user_block;
     const ModelParams *params;
     RepresentationReader read;
     void *read_context;
@@ -32,11 +40,16 @@ typedef struct {
     float *dense;        /* the model's dense parameters, or NULL */
 } CatalogueScorer;
 
-/* Reads every catalogue item (in blocks) and computes its scoring vector.
- * The scorer keeps pointers to model, params and read_context; free it with
- * scorer_free. */
+/* Reads every catalogue item (in blocks) and computes its scoring vector
+ * (neighbourhood models: its neighbour list). user_items are the histories
+ * a neighbourhood model scores users from (NULL for other models). The
+ * scorer keeps pointers to model, params, read_context and user_items;
+ * free it with scorer_free. */
 void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelParams *params,
-                 RepresentationReader read, void *read_context, const Catalogue *catalogue);
+                 RepresentationReader read, void *read_context, const Catalogue *catalogue,
+                 const UserItems *user_items);
+/* The most users whose vectors a caller should hold at once. */
+size_t scorer_user_block(const CatalogueScorer *scorer);
 void scorer_free(CatalogueScorer *scorer);
 
 /* The scoring vectors of n users into out: (n, score_width). */

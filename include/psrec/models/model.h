@@ -45,7 +45,8 @@ enum {
     MODEL_TABLE_ITEM_FEATURE = 3, /* product attributes: one row per feature id */
     MODEL_TABLE_USER_FEATURE = 4, /* user profile features */
     MODEL_TABLE_USER_HISTORY = 5, /* y_j of SVD++: one row per item, as a user's feature */
-    MODEL_TABLE_DENSE = 6         /* a model's dense parameters, MODEL_DENSE_BLOCK per row */
+    MODEL_TABLE_DENSE = 6,        /* a model's dense parameters, MODEL_DENSE_BLOCK per row */
+    MODEL_TABLE_NEIGHBOURS = 7    /* neighbourhood models: an item's top-K neighbour list */
 };
 
 /* Floats in one row of MODEL_TABLE_DENSE: the dense vector is cut into
@@ -69,6 +70,13 @@ typedef enum {
     RANKING_LOSS_BPR = 1  /* −ln σ(s_pos − s_neg) per negative */
 } RankingLoss;
 
+/* How neighbourhood models compare two items (models/neighbours.h). */
+typedef enum {
+    SIMILARITY_COSINE = 0,           /* c_ij / (|i|^α |j|^(1−α) + shrink) */
+    SIMILARITY_JACCARD = 1,          /* c_ij / (|i| + |j| − c_ij + shrink) */
+    SIMILARITY_PEARSON_BASELINE = 2  /* Pearson of the baseline residuals, shrunk */
+} Similarity;
+
 typedef struct {
     int dim;
     float init_std;
@@ -84,6 +92,12 @@ typedef struct {
     bool user_features;
     bool user_history;
     double history_scale; /* user history weights: history_scale/√|N(u)| */
+    /* Neighbourhood models (models/neighbours.h). */
+    int neighbours;         /* K: neighbours kept per item */
+    int similarity;         /* Similarity */
+    double alpha;           /* cosine's exponent of |i| */
+    double shrink;          /* added to the similarity's denominator */
+    int rated_neighbours;   /* baseline form: the k most similar items the user rated */
     double global_mean;
     double rating_min;
     double rating_max;
@@ -115,6 +129,11 @@ typedef struct {
     /* True: learns from positive interactions against sampled negatives
      * (items_per_example = 1 + negatives); false: learns ratings. */
     bool implicit;
+    /* True: a neighbourhood model (models/neighbours.h): scored from
+     * neighbour lists and the user's history, not by a dot product, so
+     * score_width, user_vectors and item_vectors are unused (NULL);
+     * batch_gradient, if any, trains its baselines. */
+    bool neighbourhood;
     /* Writes the specs of the model's own tables (user, item, and dense if it
      * has dense parameters) into tables and returns how many. Feature tables
      * are added by model_table_specs. */

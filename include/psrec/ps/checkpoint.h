@@ -65,6 +65,11 @@ typedef struct {
     int user_features;
     int user_history;
     double history_scale;   /* user history weights: history_scale/√|N(u)| */
+    int neighbours;         /* item-knn: neighbours per item (the lists' width) */
+    int similarity;         /* item-knn: Similarity */
+    double alpha;           /* item-knn cosine: exponent */
+    double shrink;          /* item-knn: shrinkage */
+    int rated_neighbours;   /* item-knn on ratings: rated neighbours per prediction */
 } ModelManifest;
 
 /* Writes the manifest (via a temporary file and rename). */

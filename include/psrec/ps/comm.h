@@ -8,6 +8,7 @@
  *   COMM_TAG_PULL_RESPONSE  server → worker   encoded PullResponse
  *   COMM_TAG_PUSH           worker → server   encoded Push
  *   COMM_TAG_CONTROL        worker → server   encoded Control
+ *   COMM_TAG_PAIRS          worker → server   encoded PairCounts (neighbourhood models)
  * Messages from one sender arrive in the order sent (MPI's non-overtaking
  * rule holds because receivers never select by tag when they take any
  * source), which is what makes "push, then WORKER_DONE" safe. Sends are
@@ -27,7 +28,8 @@ typedef enum {
     COMM_TAG_PULL_REQUEST = 1,
     COMM_TAG_PULL_RESPONSE = 2,
     COMM_TAG_PUSH = 3,
-    COMM_TAG_CONTROL = 4
+    COMM_TAG_CONTROL = 4,
+    COMM_TAG_PAIRS = 5
 } CommTag;
 
 #define COMM_ANY_SOURCE (-1)

@@ -17,6 +17,7 @@
 
 #include "psrec/ps/comm.h"
 #include "psrec/core/keys.h"
+#include "psrec/ps/pairs.h"
 #include "psrec/ps/store.h"
 
 typedef struct {
@@ -29,6 +30,9 @@ typedef struct {
     uint64_t staleness_max;
     uint64_t staleness_samples;
     double wait_seconds;        /* time blocked waiting for messages */
+    uint64_t pairs_received;    /* neighbourhood models: pair sums received */
+    uint64_t pairs_merged;      /* distinct pairs merged into rows */
+    uint64_t pair_bytes_peak;   /* the most memory the pair sums held at once */
 } ServerStats;
 
 /* The learning rate as a function of the epoch: a push for clock c belongs
@@ -51,6 +55,18 @@ typedef struct {
     void *context;
 } ServerSnapshot;
 
+/* Neighbourhood models: how a server turns pair sums into rows. Workers send
+ * PairCounts for the rows this server owns, block by block; once every
+ * worker has sent PAIRS_DONE for a block, merge is called with the block's
+ * sums (pairs of `width` values, with the norms of their columns) and
+ * writes rows into store; then the sums are dropped and every worker gets
+ * PAIRS_MERGED. A merge failure ends the job. */
+typedef struct {
+    int width;
+    int (*merge)(void *context, Store *store, PairTable *pairs, Error *err);
+    void *context;
+} ServerPairs;
+
 /* Serves until every worker is done. *store holds this server's rows (it may
  * already hold rows, e.g. from a checkpoint; a restore replaces *store);
  * map says which keys are ours.
@@ -63,7 +79,8 @@ typedef struct {
  * asked the same way, replaces the store with the snapshot and answers
  * RESTORED. snapshot may be NULL when no worker will ask. */
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store **store, const ServerSnapshot *snapshot, ServerStats *stats);
+                Store **store, const ServerSnapshot *snapshot, const ServerPairs *pairs,
+                ServerStats *stats);
 
 /* The learning rate of the epoch that a push for `clock` belongs to. */
 float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock);

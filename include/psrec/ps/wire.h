@@ -48,8 +48,24 @@ typedef enum {
     WIRE_CONTROL_SNAPSHOT = 2,      /* worker → server: save the model at clock `value` */
     WIRE_CONTROL_SNAPSHOT_SAVED = 3, /* server → worker: saved */
     WIRE_CONTROL_RESTORE = 4,       /* worker → server: back to the saved snapshot */
-    WIRE_CONTROL_RESTORED = 5       /* server → worker: restored */
+    WIRE_CONTROL_RESTORED = 5,      /* server → worker: restored */
+    WIRE_CONTROL_PAIRS_DONE = 6,    /* worker → server: block `value`'s PairCounts are all sent */
+    WIRE_CONTROL_PAIRS_MERGED = 7   /* server → worker: block `value`'s rows are built */
 } WireControlKind;
+
+/* Pair sums of neighbourhood models (proto PairCounts). */
+typedef struct {
+    uint32_t width;       /* values per pair */
+    size_t n_pairs;
+    uint64_t *rows;       /* (n_pairs,) row keys */
+    uint64_t *columns;    /* (n_pairs,) */
+    size_t n_values;
+    float *values;        /* (n_values,) width per pair, when the sizes agree */
+    size_t n_norms;
+    uint64_t *norm_columns; /* (n_norms,) */
+    float *norms;         /* (n_norms,) */
+    void *unpacked;
+} WirePairCounts;
 
 typedef struct {
     WireControlKind kind;
@@ -62,6 +78,7 @@ void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out);
 void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out);
 void wire_encode_push(const WirePush *msg, ByteBuffer *out);
 void wire_encode_control(const WireControl *msg, ByteBuffer *out);
+void wire_encode_pair_counts(const WirePairCounts *msg, ByteBuffer *out);
 
 /* Decoders: fill *out (owning its arrays, see above) and return 0, or return -1
  * with a message in *err and leave *out empty. Checks done here: the bytes
@@ -72,10 +89,14 @@ int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t 
 int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_t len, Error *err);
 int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err);
 int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Error *err);
+/* Also checks that rows and columns pair up, that values hold width per
+ * pair and that every norm has its column. */
+int wire_decode_pair_counts(WirePairCounts *out, const uint8_t *bytes, size_t len, Error *err);
 
 /* Free the arrays of a decoded message and zero it; NULL-safe. */
 void wire_pull_request_free(WirePullRequest *msg);
 void wire_pull_response_free(WirePullResponse *msg);
 void wire_push_free(WirePush *msg);
+void wire_pair_counts_free(WirePairCounts *msg);
 
 #endif

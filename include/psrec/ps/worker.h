@@ -28,6 +28,7 @@
 #include "psrec/core/keys.h"
 #include "psrec/eval/metrics.h"
 #include "psrec/models/model.h"
+#include "psrec/ps/pairs.h"
 #include "psrec/core/progress.h"
 
 #define WORKER_NEVER_WAIT UINT64_MAX /* staleness of ASP */
@@ -96,6 +97,16 @@ void worker_snapshot(Worker *worker);
 /* Asks every server to make the last snapshot the model again and waits
  * until all have. Collective over the workers, as worker_snapshot. */
 void worker_restore_snapshot(Worker *worker);
+
+/* Neighbourhood models: sends the pair sums of `pairs` to the servers
+ * that own their rows, with the norms of every id they name (row ids and
+ * columns: pairs must hold a norm for each), then clears the pairs. Sums
+ * travel as floats. */
+void worker_send_pairs(Worker *worker, PairTable *pairs);
+/* Tells every server that this worker has sent all its pairs of `block`
+ * and waits until each has built the block's rows (server.h). Collective
+ * over the workers: each must call it for the same block. */
+void worker_merge_pairs(Worker *worker, uint64_t block);
 
 /* Tells every server this worker is done and waits for its sends. */
 void worker_finish(Worker *worker);

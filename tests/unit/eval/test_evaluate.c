@@ -216,7 +216,7 @@ START_TEST(test_rank_matches_brute_force)
     Catalogue catalogue;
     catalogue_build_n(&catalogue, N_ITEMS);
     CatalogueScorer scorer;
-    scorer_init(&scorer, model_find("bpr"), &PARAMS, memory_read, &model, &catalogue);
+    scorer_init(&scorer, model_find("bpr"), &PARAMS, memory_read, &model, &catalogue, NULL);
 
     Rng rng;
     rng_seed(&rng, 12);
@@ -290,7 +290,8 @@ static void eval_fixture_init(EvalFixture *fx)
 {
     memory_model_init(&fx->model, false, 100, EVAL_ITEMS, 0.5, 21);
     catalogue_build_n(&fx->catalogue, EVAL_ITEMS);
-    scorer_init(&fx->scorer, model_find("bpr"), &PARAMS, memory_read, &fx->model, &fx->catalogue);
+    scorer_init(&fx->scorer, model_find("bpr"), &PARAMS, memory_read, &fx->model,
+                &fx->catalogue, NULL);
     Rng rng;
     rng_seed(&rng, 22);
     enum { N_TRAIN = EVAL_USERS * EVAL_TRAIN_PER_USER };
@@ -473,7 +474,7 @@ START_TEST(test_mf_scores_match_formula)
     Catalogue catalogue;
     catalogue_build_n(&catalogue, N_ITEMS);
     CatalogueScorer scorer;
-    scorer_init(&scorer, model_find("mf"), &PARAMS, memory_read, &model, &catalogue);
+    scorer_init(&scorer, model_find("mf"), &PARAMS, memory_read, &model, &catalogue, NULL);
     ck_assert_int_eq(scorer.score_width, DIM + 2);
     float vector[DIM + 2];
     int outside = 0;
