@@ -6,8 +6,8 @@
  * c_ij / (|i|^α |j|^(1−α) + shrink) or Jaccard c_ij / (|i| + |j| − c_ij +
  * shrink), |i| the item's users — and each item keeps its K most similar
  * items (sim > 0). score(u, i) = Σ over the user's training items j of
- * sim(j, i), plus a tie-break of 1e-6 × i's share of the best-seller's
- * count, so that items no history item is similar to are ranked by
+ * sim(j, i), plus a tie-break of 1e-6 × i's users as a share of the
+ * best-seller's, so that items no history item is similar to are ranked by
  * popularity rather than tying at zero (and never above a similar one).
  *
  * `item-knn` on ratings (ops "item-knn-baseline", as Surprise's
@@ -17,7 +17,8 @@
  * and sim the Pearson correlation of the baseline residuals over the users
  * who rated both, shrunk by (n − 1)/(n − 1 + shrink) (or cosine/Jaccard).
  *
- * `popularity`: score(u, i) = i's training count, the same for everyone.
+ * `popularity`: score(u, i) = how many users have i in training, the same
+ * for everyone.
  *
  * Built across the ranks: each worker counts pairs over its own users'
  * histories (neighbours_add_user_pairs) and sends the sums to the servers
@@ -26,7 +27,7 @@
  * store like any model's: MODEL_TABLE_NEIGHBOURS holds K slots of three
  * floats per item — the neighbour's 64-bit id bit-for-bit in two, the
  * similarity in the third (0: an empty slot) — MODEL_TABLE_ITEM one float
- * (popularity count, or b_i for the baseline form) and MODEL_TABLE_USER one
+ * (popularity: the item's users, or b_i for the baseline form) and MODEL_TABLE_USER one
  * (b_u), so checkpoints, predict and export need no special format.
  */
 #ifndef PSREC_NEIGHBOURS_H

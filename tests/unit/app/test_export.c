@@ -399,12 +399,13 @@ START_TEST(test_table_names)
     ck_assert_str_eq(model_table_name(MODEL_TABLE_USER_HISTORY), "user_history");
     ck_assert_str_eq(model_table_name(MODEL_TABLE_DENSE), "dense");
     ck_assert_str_eq(model_table_name(0), "table0");
-    ck_assert_str_eq(model_table_name(7), "table7");
+    ck_assert_str_eq(model_table_name(MODEL_TABLE_NEIGHBOURS), "neighbours");
+    ck_assert_str_eq(model_table_name(8), "table8");
     ck_assert_str_eq(model_table_name(42), "table42");
     ck_assert_str_eq(model_table_name(199), "table199");
     ck_assert_str_eq(model_table_name(KEY_TABLE_MAX), "table255");
     char expected[16];
-    for (uint32_t t = MODEL_TABLE_DENSE + 1; t <= KEY_TABLE_MAX; t++) {
+    for (uint32_t t = MODEL_TABLE_NEIGHBOURS + 1; t <= KEY_TABLE_MAX; t++) {
         snprintf(expected, sizeof expected, "table%u", t);
         ck_assert_str_eq(model_table_name(t), expected);
     }

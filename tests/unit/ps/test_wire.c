@@ -176,10 +176,10 @@ START_TEST(test_control_unknown_kind_rejected)
 {
     WireControl back;
     Error err;
-    /* kind = 7: tag 0x08, varint 7. */
-    const uint8_t kind7[] = {0x08, 0x07, 0x10, 0x05};
-    ck_assert_int_eq(wire_decode_control(&back, kind7, sizeof kind7, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.message, "unknown kind 7"));
+    /* kind = 9: tag 0x08, varint 9. */
+    const uint8_t kind9[] = {0x08, 0x09, 0x10, 0x05};
+    ck_assert_int_eq(wire_decode_control(&back, kind9, sizeof kind9, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "unknown kind 9"));
 
     /* No kind at all reads as KIND_UNSPECIFIED (0), which is not a kind either. */
     const uint8_t value_only[] = {0x10, 0x05};
