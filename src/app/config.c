@@ -201,7 +201,7 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "grow with its square; 0: no cap)", NULL, RANGE(0, 100000000)},
     {"memory-budget", OPTION_DOUBLE, TRAIN_FIELD(memory_budget), "1024",
      "item-knn: MiB of pair counts a server holds at once (counted in blocks of items to stay "
-     "within it)", NULL, RANGE(1, 1e9)},
+     "within it)", NULL, RANGE(0.01, 1e9)},
     {"negative-sampling", OPTION_CHOICE, TRAIN_FIELD(negative_sampling), "uniform",
      "implicit models: how negatives are drawn (never one of the user's own items)",
      "uniform|popularity", UNBOUNDED},
