@@ -59,6 +59,12 @@ typedef struct {
     UserItems history;
     NeighbourModel model;
     bool loaded;
+    /* Implicit models: the last user's scores of every item, since pair
+     * files list a user's candidates together (one row per user instead of
+     * a pass over its history per pair). */
+    float *row;
+    uint64_t row_user;
+    bool row_valid;
 } NeighbourScoring;
 
 static int load_neighbour_scoring(NeighbourScoring *scoring, const PredictConfig *config,
@@ -87,23 +93,37 @@ static void free_neighbour_scoring(NeighbourScoring *scoring)
 {
     if (scoring->loaded)
         neighbour_model_free(&scoring->model);
+    free(scoring->row);
     user_items_free(&scoring->history);
     training_set_free(&scoring->set);
 }
 
 /* The neighbourhood model's score of one pair. */
-static float neighbour_pair_score(const NeighbourScoring *scoring, LoadedModel *loaded,
-                                  uint64_t user, uint64_t item)
+static float neighbour_pair_score(NeighbourScoring *scoring, LoadedModel *loaded, uint64_t user,
+                                  uint64_t item)
 {
     const UserItems *history = &scoring->history;
     int64_t index = user_items_find(history, user);
     size_t first = index >= 0 ? history->offsets[index] : 0;
     size_t n = index >= 0 ? history->offsets[index + 1] - first : 0;
+    int64_t item_index = catalogue_find(&scoring->set.catalogue, item);
+    if (scoring->model.model->implicit) {
+        if (item_index < 0)
+            return neighbour_model_score(&scoring->model, NULL, NULL, 0, 0, -1);
+        if (!scoring->row_valid || scoring->row_user != user) {
+            if (!scoring->row)
+                scoring->row = xmalloc((scoring->model.n_items + 1) * sizeof(float));
+            neighbour_model_scores(&scoring->model, history->items + first,
+                                   history->values + first, n, 0, scoring->row);
+            scoring->row_user = user;
+            scoring->row_valid = true;
+        }
+        return scoring->row[item_index];
+    }
     float user_bias = 0;
-    if (!scoring->model.model->implicit)
-        model_files_read(loaded, MODEL_TABLE_USER, &user, 1, &user_bias);
+    model_files_read(loaded, MODEL_TABLE_USER, &user, 1, &user_bias);
     return neighbour_model_score(&scoring->model, history->items + first, history->values + first,
-                                 n, user_bias, catalogue_find(&scoring->set.catalogue, item));
+                                 n, user_bias, item_index);
 }
 
 /* The model's dense parameters (NULL for a model without), owned by the
