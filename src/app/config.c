@@ -159,8 +159,8 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "of implicit feedback with the BPR ranking loss; deep: a neural model of implicit "
      "feedback, a hidden layer over the user against a linear map of the item; item-knn: "
      "item-based collaborative filtering, on ratings in the baseline form; popularity: "
-     "best-sellers for everyone)",
-     "mf|bpr|deep|item-knn|popularity", UNBOUNDED},
+     "best-sellers for everyone; user-knn: user-based collaborative filtering)",
+     "mf|bpr|deep|item-knn|popularity|user-knn", UNBOUNDED},
     {"dim", OPTION_INT, TRAIN_FIELD(dim), "32", "latent factors per user and item", NULL,
      RANGE(1, 4096)},
     {"init-std", OPTION_FLOAT, TRAIN_FIELD(init_std), "0.1",
@@ -182,7 +182,8 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "deep: bce (binary cross-entropy, positive vs each negative) or bpr (pairwise)",
      "bce|bpr", UNBOUNDED},
     {"neighbours", OPTION_INT, TRAIN_FIELD(neighbours), "100",
-     "item-knn: the most similar items kept per item", NULL, RANGE(1, 100000)},
+     "item-knn: the most similar items kept per item (user-knn: users per user)", NULL,
+     RANGE(1, 100000)},
     {"similarity", OPTION_CHOICE, TRAIN_FIELD(similarity), "cosine",
      "item-knn: cosine c_ij/(|i|^alpha |j|^(1-alpha) + shrink), jaccard "
      "c_ij/(|i| + |j| - c_ij + shrink) over the users who have both, or pearson-baseline "
@@ -198,7 +199,8 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "that the user rated", NULL, RANGE(1, 100000)},
     {"max-history", OPTION_INT, TRAIN_FIELD(max_history), "500",
      "item-knn: a longer history adds the pairs of a sample of this many of its items (pairs "
-     "grow with its square; 0: no cap)", NULL, RANGE(0, 100000000)},
+     "grow with its square; user-knn: an item with more users counts a sample of this many; "
+     "0: no cap)", NULL, RANGE(0, 100000000)},
     {"memory-budget", OPTION_DOUBLE, TRAIN_FIELD(memory_budget), "1024",
      "item-knn: MiB of pair counts a server holds at once (counted in blocks of items to stay "
      "within it)", NULL, RANGE(0.01, 1e9)},
@@ -381,8 +383,9 @@ const int EXPORT_OPTION_COUNT = (int)(sizeof EXPORT_OPTIONS / sizeof EXPORT_OPTI
 _Static_assert(OPTIMIZER_SGD == 0 && OPTIMIZER_ADAGRAD == 1 && OPTIMIZER_ADAM == 2,
                "--optimizer choices are listed as sgd|adagrad|adam");
 _Static_assert(MODEL_CHOICE_MF == 0 && MODEL_CHOICE_BPR == 1 && MODEL_CHOICE_DEEP == 2 &&
-                   MODEL_CHOICE_ITEM_KNN == 3 && MODEL_CHOICE_POPULARITY == 4,
-               "--model choices are mf|bpr|deep|item-knn|popularity");
+                   MODEL_CHOICE_ITEM_KNN == 3 && MODEL_CHOICE_POPULARITY == 4 &&
+                   MODEL_CHOICE_USER_KNN == 5,
+               "--model choices are mf|bpr|deep|item-knn|popularity|user-knn");
 _Static_assert(SIMILARITY_COSINE == 0 && SIMILARITY_JACCARD == 1 &&
                    SIMILARITY_PEARSON_BASELINE == 2,
                "--similarity choices are cosine|jaccard|pearson-baseline");
@@ -403,8 +406,8 @@ _Static_assert(CONSISTENCY_BSP == 0 && CONSISTENCY_SSP == 1 && CONSISTENCY_ASP =
 
 const char *config_model_name(const TrainConfig *config)
 {
-    static const char *const names[] = {"mf", "bpr", "deep", "item-knn",
-                                        "popularity"}; /* ModelChoice order */
+    static const char *const names[] = {"mf",         "bpr",     "deep", "item-knn",
+                                        "popularity", "user-knn"}; /* ModelChoice order */
     assert(config->model >= 0 && config->model < (int)(sizeof names / sizeof names[0]));
     /* item-knn on ratings is its baseline form, a model of its own */
     if (config->model == MODEL_CHOICE_ITEM_KNN && config->feedback == FEEDBACK_EXPLICIT)
@@ -502,9 +505,10 @@ int config_validate_train(const TrainConfig *config, Error *err)
         return error_set(err, "--patience watches a validation ranking figure of a model trained "
                               "in epochs (--model bpr or deep)");
     if (config->similarity == SIMILARITY_PEARSON_BASELINE && model->implicit &&
-        config->model == MODEL_CHOICE_ITEM_KNN)
-        return error_set(err, "--similarity pearson-baseline compares ratings: add --feedback "
-                              "explicit (item-knn's baseline form), or use cosine or jaccard");
+        model->neighbourhood)
+        return error_set(err, "--similarity pearson-baseline compares ratings: use it with "
+                              "--model item-knn --feedback explicit (the baseline form), or use "
+                              "cosine or jaccard");
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");

@@ -313,7 +313,7 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"epochs_run", totals->epochs_run},
         {"best_epoch", totals->best_epoch},
         {"neighbour_pairs", totals->neighbours.pairs},
-        {"neighbour_users_capped", totals->neighbours.users_capped},
+        {"neighbour_lists_sampled", totals->neighbours.sampled},
         {"neighbour_blocks", totals->neighbours.blocks},
         {"neighbour_build_seconds", totals->neighbours.seconds},
         {"memory_budget_mib", config->memory_budget},
@@ -526,6 +526,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     /* A neighbourhood model trains in epochs only if it has baselines. */
     int epochs = model->neighbourhood && !model->batch_gradient ? 0 : config->epochs;
     UserItems train_items = {0}, known_items = {0};
+    UserItems neighbour_train_items = {0}, neighbour_known_items = {0}; /* user-knn */
     ScoringHistories histories = {0};
     if (model->neighbourhood) {
         user_items_build(&train_items, &set->train, NULL, &set->catalogue);
@@ -607,8 +608,16 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     if (model->neighbourhood && rc == 0) {
         /* The lists are built once, after the baselines (if any) are
          * trained, and the model is evaluated as built. */
-        train_neighbours_build(worker, model, params, config, layout->n_servers, &set->catalogue,
+        train_neighbours_build(worker, model, params, config, layout, &set->catalogue,
                                &train_items, &totals->neighbours);
+        if (neighbours_user_based(model)) { /* scored from the neighbours' histories */
+            train_neighbours_fetch_histories(worker, params, layout, &set->catalogue,
+                                             &train_items, &neighbour_train_items);
+            train_neighbours_fetch_histories(worker, params, layout, &set->catalogue,
+                                             &known_items, &neighbour_known_items);
+            histories = (ScoringHistories){.valid = &neighbour_train_items,
+                                           .test = &neighbour_known_items};
+        }
         EpochRecord record = {.epoch = totals->epochs_run, .epochs = totals->epochs_run,
                               .examples = data->n_train};
         double eval_start = time_now_s();
@@ -623,10 +632,11 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         totals->train_examples += data->n_train;
         if (chief) {
             progress_begin_epoch(&progress, false, record.epoch, record.epochs, data->n_train);
-            printf("neighbours: %.0f pairs counted in %.0f block%s (%.0f histories sampled down "
-                   "to --max-history %d) in %.2fs\n",
+            printf("neighbours: %.0f pairs counted in %.0f block%s (%.0f %s sampled down to "
+                   "--max-history %d) in %.2fs\n",
                    totals->neighbours.pairs, totals->neighbours.blocks,
-                   totals->neighbours.blocks == 1 ? "" : "s", totals->neighbours.users_capped,
+                   totals->neighbours.blocks == 1 ? "" : "s", totals->neighbours.sampled,
+                   neighbours_user_based(model) ? "items' user lists" : "user histories",
                    config->max_history, totals->neighbours.seconds);
             progress_end_epoch(&progress, &record);
             if (metrics)
@@ -636,6 +646,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     worker_finish(worker);
     user_items_free(&train_items);
     user_items_free(&known_items);
+    user_items_free(&neighbour_train_items);
+    user_items_free(&neighbour_known_items);
     totals->train_bytes = (double)worker_stats(worker)->train_bytes_sent;
     totals->worker_wait_seconds = worker_stats(worker)->pull_wait_seconds;
     if (metrics)
@@ -727,6 +739,7 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
                           const CommLayout *layout, const DataSummary *data,
                           const RunTotals *totals, Error *err)
 {
+    bool knn = config->model == MODEL_CHOICE_ITEM_KNN || config->model == MODEL_CHOICE_USER_KNN;
     ModelManifest manifest = {
         .version = CHECKPOINT_MANIFEST_VERSION,
         .dim = config->dim,
@@ -746,11 +759,11 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .user_features = config->user_features_path[0] != '\0',
         .user_history = config->user_history_features,
         .history_scale = config->user_history_features ? config->history_scale : 0.0,
-        .neighbours = config->model == MODEL_CHOICE_ITEM_KNN ? config->neighbours : 0,
-        .similarity = config->model == MODEL_CHOICE_ITEM_KNN ? config->similarity : 0,
-        .alpha = config->model == MODEL_CHOICE_ITEM_KNN ? config->alpha : 0.0,
-        .shrink = config->model == MODEL_CHOICE_ITEM_KNN ? config->shrink : 0.0,
-        .rated_neighbours = config->model == MODEL_CHOICE_ITEM_KNN ? config->rated_neighbours : 0,
+        .neighbours = knn ? config->neighbours : 0,
+        .similarity = knn ? config->similarity : 0,
+        .alpha = knn ? config->alpha : 0.0,
+        .shrink = knn ? config->shrink : 0.0,
+        .rated_neighbours = knn ? config->rated_neighbours : 0,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[OPTION_STRING_BYTES + 64];

@@ -80,10 +80,20 @@ size_t scorer_user_block(const CatalogueScorer *scorer) { return scorer->user_bl
 static void neighbour_user_scores(const CatalogueScorer *scorer, const uint64_t *users, size_t n,
                                   float *out)
 {
+    const UserItems *history = scorer->user_items;
+    if (neighbours_user_based(scorer->model)) { /* the users' own lists, their neighbours' items */
+        size_t width = (size_t)scorer->params->neighbours * NEIGHBOUR_FLOATS;
+        float *rows = xmalloc(n * width * sizeof(float));
+        scorer->read(scorer->read_context, MODEL_TABLE_NEIGHBOURS, users, n, rows);
+        for (size_t u = 0; u < n; u++)
+            neighbour_model_user_based_scores(scorer->neighbours, rows + u * width, history,
+                                              out + u * scorer->n_items);
+        free(rows);
+        return;
+    }
     float *biases = xcalloc(n, sizeof(float));
     if (!scorer->model->implicit)
         scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, biases);
-    const UserItems *history = scorer->user_items;
     for (size_t u = 0; u < n; u++) {
         int64_t index = user_items_find(history, users[u]);
         size_t first = index >= 0 ? history->offsets[index] : 0;

@@ -11,11 +11,13 @@
 extern const ModelOps MODEL_MF;   /* models/mf.c */
 extern const ModelOps MODEL_BPR;  /* models/bpr.c */
 extern const ModelOps MODEL_DEEP; /* models/deep.c */
-extern const ModelOps MODEL_ITEM_KNN, MODEL_ITEM_KNN_BASELINE, MODEL_POPULARITY; /* neighbours.c */
+/* models/neighbours.c */
+extern const ModelOps MODEL_ITEM_KNN, MODEL_ITEM_KNN_BASELINE, MODEL_USER_KNN, MODEL_POPULARITY;
 
 static const ModelOps *const MODELS[] = {&MODEL_MF,       &MODEL_BPR,
                                          &MODEL_DEEP,     &MODEL_ITEM_KNN,
-                                         &MODEL_ITEM_KNN_BASELINE, &MODEL_POPULARITY};
+                                         &MODEL_ITEM_KNN_BASELINE, &MODEL_USER_KNN,
+                                         &MODEL_POPULARITY};
 
 const ModelOps *model_find(const char *name)
 {

@@ -76,6 +76,25 @@ const ModelOps MODEL_ITEM_KNN_BASELINE = {
     .batch_gradient = baseline_batch_gradient,
 };
 
+const ModelOps MODEL_USER_KNN = {
+    .name = "user-knn",
+    .implicit = true,
+    .neighbourhood = true,
+    .table_specs = neighbour_table_specs,
+};
+
+bool neighbours_user_based(const ModelOps *model) { return model == &MODEL_USER_KNN; }
+
+bool neighbours_user_pair_kept(uint64_t user, uint32_t item, double users_of_item,
+                               int max_history, uint64_t seed)
+{
+    if (max_history <= 0 || users_of_item <= max_history)
+        return true;
+    double share = (double)max_history / users_of_item;
+    uint64_t draw = hash_u64(hash_u64(seed ^ hash_u64(item)) ^ user);
+    return (double)draw < share * 18446744073709551616.0; /* 2^64 */
+}
+
 const ModelOps MODEL_POPULARITY = {
     .name = "popularity",
     .implicit = true,
@@ -183,11 +202,7 @@ void neighbours_add_user_pairs(const ModelOps *model, const ModelParams *params,
                                PairTable *pairs, PairCountStats *stats)
 {
     if (model->implicit && block == 0)
-        for (size_t a = 0; a < n; a++) {
-            uint64_t id = catalogue->ids[items[a]];
-            double one[4] = {1, 0, 0, 0};
-            pair_table_add(pairs, key_make(MODEL_TABLE_ITEM, id), id, one);
-        }
+        neighbours_add_popularity(catalogue, items, n, pairs);
     if (params->neighbours == 0 || n < 2)
         return;
     /* A long history is cut to a sample: the max_history positions with
@@ -231,6 +246,16 @@ void neighbours_add_user_pairs(const ModelOps *model, const ModelParams *params,
         }
     }
     free(kept);
+}
+
+void neighbours_add_popularity(const Catalogue *catalogue, const uint32_t *items, size_t n,
+                               PairTable *pairs)
+{
+    double one[4] = {1, 0, 0, 0};
+    for (size_t a = 0; a < n; a++) {
+        uint64_t id = catalogue->ids[items[a]];
+        pair_table_add(pairs, key_make(MODEL_TABLE_ITEM, id), id, one);
+    }
 }
 
 /* ---- merging */
@@ -343,7 +368,7 @@ void neighbour_model_init(NeighbourModel *nm, const ModelOps *model, const Model
         nm->popularity_scale = popularity ? 1.0f : best > 0 ? NEIGHBOUR_TIE_BREAK / best : 0.0f;
     }
     size_t k = (size_t)params->neighbours;
-    if (k == 0)
+    if (k == 0 || neighbours_user_based(model)) /* user-knn's lists are users' */
         return;
     nm->list_items = xmalloc((n_items ? n_items : 1) * k * sizeof(uint32_t));
     nm->list_sims = xmalloc((n_items ? n_items : 1) * k * sizeof(float));
@@ -460,4 +485,21 @@ float neighbour_model_score(const NeighbourModel *nm, const uint32_t *items, con
             if (nm->list_items[p] == (uint32_t)item)
                 score += nm->list_sims[p];
     return score;
+}
+
+void neighbour_model_user_based_scores(const NeighbourModel *nm, const float *row,
+                                       const UserItems *histories, float *scores)
+{
+    for (size_t i = 0; i < nm->n_items; i++)
+        scores[i] = nm->popularity_scale * nm->item_values[i];
+    uint64_t neighbour;
+    float sim;
+    for (int slot = 0; slot < nm->params->neighbours && neighbours_row_get(row, slot, &neighbour, &sim);
+         slot++) {
+        int64_t v = user_items_find(histories, neighbour);
+        if (v < 0)
+            continue;
+        for (size_t a = histories->offsets[v]; a < histories->offsets[v + 1]; a++)
+            scores[histories->items[a]] += sim;
+    }
 }

@@ -31,7 +31,8 @@ typedef enum {
     MODEL_CHOICE_BPR = 1,
     MODEL_CHOICE_DEEP = 2,
     MODEL_CHOICE_ITEM_KNN = 3,  /* "item-knn", or on ratings "item-knn-baseline" */
-    MODEL_CHOICE_POPULARITY = 4
+    MODEL_CHOICE_POPULARITY = 4,
+    MODEL_CHOICE_USER_KNN = 5
 } ModelChoice;
 
 typedef enum {

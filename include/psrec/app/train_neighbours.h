@@ -7,6 +7,14 @@
  * (flushed to the servers whenever it outgrows half the memory budget) and
  * asks the servers to merge the block. The number of blocks is chosen so
  * that a server's pair sums fit --memory-budget even if no pair repeated.
+ *
+ * user-knn compares users on different workers without gathering every
+ * history anywhere: per block of users (rows), the workers' histories go
+ * round in bounded chunks (an allgather of one chunk per worker at a time);
+ * each worker counts, against each chunk, the co-occurrences of its own
+ * block users through an inverted index (item → its own users), and sends
+ * them to the servers owning those users' rows. The items' popularity is
+ * merged in a last round of its own (its norms are the items', not users').
  */
 #ifndef PSREC_TRAIN_NEIGHBOURS_H
 #define PSREC_TRAIN_NEIGHBOURS_H
@@ -19,7 +27,8 @@
 
 typedef struct {
     double pairs;         /* ordered pairs counted, over all workers */
-    double users_capped;  /* histories sampled down to --max-history */
+    double sampled;       /* lists sampled down to --max-history: users' histories
+                           * (item-knn) or items' users (user-knn) */
     double blocks;        /* blocks of items the counting took */
     double seconds;       /* wall time of the build */
 } NeighbourBuildStats;
@@ -28,8 +37,16 @@ typedef struct {
  * servers from the workers' training histories. Collective over the
  * workers; fills *stats (the same on every worker). */
 void train_neighbours_build(Worker *worker, const ModelOps *model, const ModelParams *params,
-                            const TrainConfig *config, int n_servers, const Catalogue *catalogue,
-                            const UserItems *history, NeighbourBuildStats *stats);
+                            const TrainConfig *config, const CommLayout *layout,
+                            const Catalogue *catalogue, const UserItems *history,
+                            NeighbourBuildStats *stats);
+
+/* user-knn: the histories (from each owner's `own`) of every neighbour of
+ * this worker's users, into *out (free with user_items_free): what scoring
+ * them needs. Collective over the workers. */
+void train_neighbours_fetch_histories(Worker *worker, const ModelParams *params,
+                                      const CommLayout *layout, const Catalogue *catalogue,
+                                      const UserItems *own, UserItems *out);
 
 /* Adds the errors of the baseline form's predictions for heldout (this
  * worker's users) to *stats, reading the model from the servers. */

@@ -42,7 +42,8 @@ typedef struct {
 
 /* Reads every catalogue item (in blocks) and computes its scoring vector
  * (neighbourhood models: its neighbour list). user_items are the histories
- * a neighbourhood model scores users from (NULL for other models). The
+ * a neighbourhood model scores users from — for user-knn, the histories of
+ * the users' neighbours (NULL for other models). The
  * scorer keeps pointers to model, params, read_context and user_items;
  * free it with scorer_free. */
 void scorer_init(CatalogueScorer *scorer, const ModelOps *model, const ModelParams *params,

@@ -17,6 +17,12 @@
  * and sim the Pearson correlation of the baseline residuals over the users
  * who rated both, shrunk by (n − 1)/(n − 1 + shrink) (or cosine/Jaccard).
  *
+ * `user-knn` (implicit feedback): the same with users and items swapped:
+ * sim(u, v) from the items both users have (cosine or Jaccard over their
+ * histories), each user keeping its K most similar users;
+ * score(u, i) = Σ over u's neighbours v that have i of sim(u, v), with the
+ * same popularity tie-break. Its rows in MODEL_TABLE_NEIGHBOURS are users'.
+ *
  * `popularity`: score(u, i) = how many users have i in training, the same
  * for everyone.
  *
@@ -104,6 +110,22 @@ void neighbours_add_user_pairs(const ModelOps *model, const ModelParams *params,
                                uint64_t n_blocks, int max_history, uint64_t seed,
                                PairTable *pairs, PairCountStats *stats);
 
+/* True for user-knn: its neighbour rows are users', and scoring a user
+ * needs its neighbours' histories. */
+bool neighbours_user_based(const ModelOps *model);
+
+/* user-knn: whether user's interaction with item (catalogue index) takes
+ * part in counting: all of them, except that an item with more than
+ * max_history users (> 0) keeps a sample of about max_history of them
+ * (a hash of seed, item and user below max_history / users_of_item). */
+bool neighbours_user_pair_kept(uint64_t user, uint32_t item, double users_of_item,
+                               int max_history, uint64_t seed);
+
+/* Counts each of a user's items once in (MODEL_TABLE_ITEM, id), column id:
+ * the items' popularity. */
+void neighbours_add_popularity(const Catalogue *catalogue, const uint32_t *items, size_t n,
+                               PairTable *pairs);
+
 /* ---- merging, on the servers */
 
 /* The similarity of a pair from its sums and the two items' norms (their
@@ -149,5 +171,11 @@ void neighbour_model_scores(const NeighbourModel *nm, const uint32_t *items, con
  * model never saw: the fallback, μ + b_u for ratings, 0 otherwise). */
 float neighbour_model_score(const NeighbourModel *nm, const uint32_t *items, const float *values,
                             size_t n, float user_bias, int64_t item);
+
+/* user-knn: the scores of every catalogue item for a user whose neighbour
+ * row (MODEL_TABLE_NEIGHBOURS, K slots) is `row`, from the neighbours'
+ * histories in `histories` (a neighbour missing there adds nothing). */
+void neighbour_model_user_based_scores(const NeighbourModel *nm, const float *row,
+                                       const UserItems *histories, float *scores);
 
 #endif
