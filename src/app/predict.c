@@ -113,8 +113,16 @@ static float neighbour_pair_score(NeighbourScoring *scoring, LoadedModel *loaded
         if (!scoring->row_valid || scoring->row_user != user) {
             if (!scoring->row)
                 scoring->row = xmalloc((scoring->model.n_items + 1) * sizeof(float));
-            neighbour_model_scores(&scoring->model, history->items + first,
-                                   history->values + first, n, 0, scoring->row);
+            if (neighbours_user_based(scoring->model.model)) { /* its neighbours' histories */
+                size_t width = (size_t)scoring->model.params->neighbours * NEIGHBOUR_FLOATS;
+                float *list = xmalloc(width * sizeof(float));
+                model_files_read(loaded, MODEL_TABLE_NEIGHBOURS, &user, 1, list);
+                neighbour_model_user_based_scores(&scoring->model, list, history, scoring->row);
+                free(list);
+            } else {
+                neighbour_model_scores(&scoring->model, history->items + first,
+                                       history->values + first, n, 0, scoring->row);
+            }
             scoring->row_user = user;
             scoring->row_valid = true;
         }
