@@ -7,7 +7,9 @@
  *   garbage    — bytes that do not decode as a Push;
  *   sizes      — a well-formed Push whose gradient count disagrees with its keys;
  *   after-done — WORKER_DONE, then a Push, which must not reset the worker's
- *                clock and let the server stop serving the others early.
+ *                clock and let the server stop serving the others early;
+ *   pair-sizes — a PairCounts whose values are not `width` per pair;
+ *   pairs      — a well-formed PairCounts to a model that counts no pairs.
  * The server must abort the job; rank 0 then waits for an answer that never
  * comes, so the job only ends through that abort.
  */
@@ -26,7 +28,8 @@ int main(int argc, char **argv)
 {
     comm_init(&argc, &argv);
     if (argc != 2 || comm_world_size() != 3) {
-        fprintf(stderr, "usage: mpirun -np 3 corrupt_sender garbage|sizes|after-done\n");
+        fprintf(stderr,
+                "usage: mpirun -np 3 corrupt_sender garbage|sizes|after-done|pair-sizes|pairs\n");
         comm_abort(2);
     }
     /* Ranks 0 and 1 are workers (rank 1 stays silent, so the server must keep
@@ -64,6 +67,21 @@ int main(int argc, char **argv)
                              &message);
             WirePush push = {.clock = 0};
             wire_encode_push(&push, &message);
+        } else if (strncmp(argv[1], "pair", 4) == 0) {
+            uint64_t rows[2] = {key_make(MODEL_TABLE_ITEM, 1), key_make(MODEL_TABLE_ITEM, 2)};
+            uint64_t columns[2] = {2, 1};
+            float values[3] = {1, 1, 1};
+            WirePairCounts pairs = {.width = 1, .n_pairs = 2, .rows = rows, .columns = columns,
+                                    .n_values = strcmp(argv[1], "pairs") == 0 ? 2 : 3,
+                                    .values = values};
+            wire_encode_pair_counts(&pairs, &message);
+            comm_outbox_send(outbox, comm_server_world_rank(&layout, 0), COMM_TAG_PAIRS,
+                             &message);
+            comm_outbox_flush(outbox);
+            ByteBuffer never = {0};
+            comm_recv(&never, COMM_ANY_SOURCE, COMM_ANY_TAG, NULL, NULL);
+            comm_finalize();
+            return 0;
         } else {
             uint64_t keys[2] = {key_make(MODEL_TABLE_USER, 1), key_make(MODEL_TABLE_ITEM, 2)};
             float grads[3] = {0.1f, 0.2f, 0.3f}; /* rows of width 5 need 10 */

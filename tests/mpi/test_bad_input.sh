@@ -180,6 +180,20 @@ grep -q "3 items with 2 distinct features .*1 of those items are not in the data
     { cat "$WORK/unknown.log"; fail "the unknown item in the feature file was not reported"; }
 echo "feature_unknown_item: $(grep -o '1 of those items are not in the data' "$WORK/unknown.log")"
 
+# ---- neighbourhood models: a flag combination that cannot work says why
+expect_failure knn_pearson_implicit "pearson-baseline compares ratings" 3 \
+    --servers 1 --model item-knn --similarity pearson-baseline --train "$WORK/untimed.csv" \
+    --run-dir "$WORK/r14"
+expect_failure userknn_ratings "learns from implicit feedback" 3 \
+    --servers 1 --model user-knn --feedback explicit --train "$WORK/untimed.csv" \
+    --run-dir "$WORK/r15"
+expect_failure knn_patience "watches a validation ranking figure of a model trained in epochs" 3 \
+    --servers 1 --model item-knn --split loo --patience 2 --train "$WORK/untimed.csv" \
+    --run-dir "$WORK/r16"
+expect_failure knn_budget "memory-budget" 3 \
+    --servers 1 --model item-knn --memory-budget 0 --train "$WORK/untimed.csv" \
+    --run-dir "$WORK/r17"
+
 # psrec recommend: a folder without a model, and a model whose shards are of
 # another kind (mf rows where the manifest says bpr), each end in one line.
 expect_recommend_failure() {
