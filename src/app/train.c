@@ -282,6 +282,8 @@ typedef struct {
     EpochRecord reported;       /* that epoch's figures */
     NeighbourBuildStats neighbours; /* neighbourhood models: the build */
     double pair_bytes_peak;     /* the most a server held in pair counts */
+    double server_memory_peak;  /* MiB: the largest peak resident size of a server */
+    double worker_memory_peak;  /* MiB: of a worker */
 } RunTotals;
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
@@ -318,6 +320,8 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"neighbour_build_seconds", totals->neighbours.seconds},
         {"memory_budget_mib", config->memory_budget},
         {"pair_memory_peak_mib", totals->pair_bytes_peak / (1024.0 * 1024.0)},
+        {"server_memory_peak_mib", totals->server_memory_peak},
+        {"worker_memory_peak_mib", totals->worker_memory_peak},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -904,11 +908,15 @@ int train_main(int argc, char **argv)
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
     comm_world_sum_double(reduced, 3);
-    double maxima[3] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak};
-    comm_world_max_double(maxima, 3);
+    double peak = process_peak_memory_mib();
+    double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
+                        layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak};
+    comm_world_max_double(maxima, 5);
     totals.staleness_max = maxima[0];
     totals.worker_wait_seconds = maxima[1];
     totals.pair_bytes_peak = maxima[2];
+    totals.server_memory_peak = maxima[3];
+    totals.worker_memory_peak = maxima[4];
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];

@@ -212,11 +212,14 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
                             (double)(history->offsets[u + 1] - history->offsets[u]));
     size_t *inverted_start = xmalloc((n_items + 1) * sizeof(size_t));
     size_t *inverted = xmalloc((history->offsets[n_own] + 1) * sizeof(size_t));
+    uint32_t *entry_items = xmalloc((history->offsets[n_own] + 1) * sizeof(uint32_t));
+    size_t *entry_users = xmalloc((history->offsets[n_own] + 1) * sizeof(size_t));
     ByteBuffer chunk = {0}, received = {0};
     double pairs_counted = 0;
     for (uint64_t block = 0; block < n_blocks; block++) {
-        /* item → this worker's users in the block that have it (kept) */
-        memset(inverted_start, 0, (n_items + 1) * sizeof(size_t));
+        /* item → this worker's users in the block that have it (kept):
+         * the entries, then a counting sort by item */
+        size_t n_entries = 0;
         for (size_t u = 0; u < n_own; u++) {
             uint64_t id = keyindex_key_at(history->users, u);
             if (!user_in_block(id, block, n_blocks))
@@ -224,23 +227,20 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
             for (size_t a = history->offsets[u]; a < history->offsets[u + 1]; a++)
                 if (neighbours_user_pair_kept(id, history->items[a],
                                               item_users[history->items[a]],
-                                              config->max_history, config->seed))
-                    inverted_start[history->items[a] + 1]++;
+                                              config->max_history, config->seed)) {
+                    entry_items[n_entries] = history->items[a];
+                    entry_users[n_entries++] = u;
+                }
         }
+        memset(inverted_start, 0, (n_items + 1) * sizeof(size_t));
+        for (size_t e = 0; e < n_entries; e++)
+            inverted_start[entry_items[e] + 1]++;
         for (size_t i = 0; i < n_items; i++)
             inverted_start[i + 1] += inverted_start[i];
         size_t *next = xmalloc((n_items + 1) * sizeof(size_t));
         memcpy(next, inverted_start, (n_items + 1) * sizeof(size_t));
-        for (size_t u = 0; u < n_own; u++) {
-            uint64_t id = keyindex_key_at(history->users, u);
-            if (!user_in_block(id, block, n_blocks))
-                continue;
-            for (size_t a = history->offsets[u]; a < history->offsets[u + 1]; a++)
-                if (neighbours_user_pair_kept(id, history->items[a],
-                                              item_users[history->items[a]],
-                                              config->max_history, config->seed))
-                    inverted[next[history->items[a]]++] = u;
-        }
+        for (size_t e = 0; e < n_entries; e++)
+            inverted[next[entry_items[e]]++] = entry_users[e];
         free(next);
         for (uint64_t round = 0; round < rounds; round++) {
             chunk.len = 0;
@@ -295,6 +295,8 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
     stats->blocks = (double)n_blocks;
     bytebuffer_free(&chunk);
     bytebuffer_free(&received);
+    free(entry_users);
+    free(entry_items);
     free(inverted);
     free(inverted_start);
     free(chunk_start);

@@ -37,30 +37,39 @@ awk -v b="$blocks" -v p="$peak" 'BEGIN { exit !(b > 1 && p > 0 && p <= 0.2) }' |
 cmp blocks.export/neighbours.csv whole.export/neighbours.csv ||
     fail "the neighbour lists differ between 2 servers in $blocks blocks and 1 server"
 
-# Brute force: users per item, co-occurrences, cosine c/(sqrt(n_i n_j) + shrink),
-# each item's top K by similarity (ties: smaller id first).
-awk -F, 'NR > 1 { if (!(($1, $2) in seen)) { seen[$1, $2] = 1; items[$1] = items[$1] " " $2; n[$2]++ } }
-    END {
-        for (u in items) {
-            m = split(substr(items[u], 2), list, " ")
-            for (a = 1; a <= m; a++) for (b = 1; b <= m; b++) if (a != b) c[list[a], list[b]]++
-        }
-        for (key in c) {
-            split(key, ij, SUBSEP)
-            printf "%s,%s,%.9g\n", ij[1], ij[2], c[key] / (sqrt(n[ij[1]] * n[ij[2]]) + '$SHRINK')
-        }
-    }' events.csv | sort -t, -k1,1n -k3,3gr -k2,2n |
-    awk -F, -v k=$K '{ if ($1 != last) { rank = 0; last = $1 } if (++rank <= k) print $1 "," rank "," $2 "," $3 }' \
-    >expected.csv
-awk -F, 'NR == FNR { want[$1 "," $2] = $3 "," $4; n++; next }
-    FNR == 1 { next }
-    { got++; key = $1 "," $2
-      if (!(key in want)) { print "unexpected neighbour " $0; bad++; next }
-      split(want[key], w, ",")
-      if (w[1] != $3 || (w[2] - $4) > 1e-6 * w[2] || ($4 - w[2]) > 1e-6 * w[2]) { print "item " $1 " rank " $2 ": got " $3 " " $4 ", expected " want[key]; bad++ } }
-    END { if (got != n) { print "got " got " neighbours, expected " n; bad++ } exit bad > 0 }' \
-    expected.csv whole.export/neighbours.csv || fail "the neighbour lists differ from the brute-force cosine"
-echo "neighbour lists: identical across layouts and equal to the brute force ($(wc -l <expected.csv) entries)"
+# check_brute_force ROW_COLUMN EXPORT — the lists in EXPORT/neighbours.csv
+# against a brute-force cosine c/(sqrt(n_a n_b) + shrink) over the distinct
+# pairs of events.csv, where rows are column ROW_COLUMN (2: items, which
+# co-occur in users; 1: users, which co-occur in items), each row's top K
+# by similarity (ties: the smaller id first). Ids exactly, similarities to
+# float precision.
+check_brute_force() {
+    local row=$1 export_dir=$2 other=$((3 - $1))
+    awk -F, -v r="$row" -v o="$other" -v shrink=$SHRINK '
+        NR > 1 { if (!(($1, $2) in seen)) { seen[$1, $2] = 1; group[$o] = group[$o] " " $r; n[$r]++ } }
+        END {
+            for (g in group) {
+                m = split(substr(group[g], 2), list, " ")
+                for (a = 1; a <= m; a++) for (b = 1; b <= m; b++) if (a != b) c[list[a], list[b]]++
+            }
+            for (key in c) {
+                split(key, ab, SUBSEP)
+                printf "%s,%s,%.9g\n", ab[1], ab[2], c[key] / (sqrt(n[ab[1]] * n[ab[2]]) + shrink)
+            }
+        }' events.csv | sort -t, -k1,1n -k3,3gr -k2,2n |
+        awk -F, -v k=$K '{ if ($1 != last) { rank = 0; last = $1 } if (++rank <= k) print $1 "," rank "," $2 "," $3 }' \
+        >"$export_dir/expected.csv"
+    awk -F, 'NR == FNR { want[$1 "," $2] = $3 "," $4; n++; next }
+        FNR == 1 { next }
+        { got++; key = $1 "," $2
+          if (!(key in want)) { print "unexpected neighbour " $0; bad++; next }
+          split(want[key], w, ",")
+          if (w[1] != $3 || (w[2] - $4) > 1e-6 * w[2] || ($4 - w[2]) > 1e-6 * w[2]) { print "row " $1 " rank " $2 ": got " $3 " " $4 ", expected " want[key]; bad++ } }
+        END { if (got != n) { print "got " got " neighbours, expected " n; bad++ } exit bad > 0 }' \
+        "$export_dir/expected.csv" "$export_dir/neighbours.csv"
+}
+check_brute_force 2 whole.export || fail "the neighbour lists differ from the brute-force cosine"
+echo "neighbour lists: identical across layouts and equal to the brute force ($(wc -l <whole.export/expected.csv) entries)"
 
 # predict = sum over the user's items of sim(j, i) + 1e-6 * users(i) / max users
 user=$(awk -F, 'NR == 2 { print $1 }' events.csv)
@@ -106,27 +115,7 @@ ublocks=$(json_field ublocks/summary.json neighbour_blocks)
 [ "$ublocks" -gt 1 ] || fail "user-knn under a 0.2 MiB budget counted in $ublocks block(s)"
 cmp ublocks.export/neighbours.csv uwhole.export/neighbours.csv ||
     fail "user-knn's lists differ between 2 servers in $ublocks blocks and 1 server"
-awk -F, 'NR > 1 { if (!(($1, $2) in seen)) { seen[$1, $2] = 1; users[$2] = users[$2] " " $1; n[$1]++ } }
-    END {
-        for (i in users) {
-            m = split(substr(users[i], 2), list, " ")
-            for (a = 1; a <= m; a++) for (b = 1; b <= m; b++) if (a != b) c[list[a], list[b]]++
-        }
-        for (key in c) {
-            split(key, uv, SUBSEP)
-            printf "%s,%s,%.9g\n", uv[1], uv[2], c[key] / (sqrt(n[uv[1]] * n[uv[2]]) + '$SHRINK')
-        }
-    }' events.csv | sort -t, -k1,1n -k3,3gr -k2,2n |
-    awk -F, -v k=$K '{ if ($1 != last) { rank = 0; last = $1 } if (++rank <= k) print $1 "," rank "," $2 "," $3 }' \
-    >uexpected.csv
-awk -F, 'NR == FNR { want[$1 "," $2] = $3 "," $4; n++; next }
-    FNR == 1 { next }
-    { got++; key = $1 "," $2
-      if (!(key in want)) { print "unexpected neighbour " $0; bad++; next }
-      split(want[key], w, ",")
-      if (w[1] != $3 || (w[2] - $4) > 1e-6 * w[2] || ($4 - w[2]) > 1e-6 * w[2]) { print "user " $1 " rank " $2 ": got " $3 " " $4 ", expected " want[key]; bad++ } }
-    END { if (got != n) { print "got " got " neighbours, expected " n; bad++ } exit bad > 0 }' \
-    uexpected.csv uwhole.export/neighbours.csv || fail "user-knn's lists differ from the brute-force cosine"
+check_brute_force 1 uwhole.export || fail "user-knn's lists differ from the brute-force cosine"
 "$PSREC" predict --run-dir uwhole --pairs pairs.csv --out uscores.csv 2>/dev/null
 awk -F, -v u="$user" '
     FILENAME == "events.csv" { if (FNR > 1 && !(($1, $2) in seen)) { seen[$1, $2] = 1; users[$2]++; has[$1, $2] = 1 } next }

@@ -49,6 +49,9 @@ double rng_normal(Rng *rng);
 
 /* ---- time: monotonic seconds. */
 double time_now_s(void);
+/* The most resident memory this process has used so far, in MiB (0 where
+ * the system does not say). */
+double process_peak_memory_mib(void);
 
 /* ---- sorted arrays: whether value is in sorted[0, n), which is ascending
  * (binary search; sorted may be NULL when n is 0). */
