@@ -829,13 +829,26 @@ int train_main(int argc, char **argv)
     /* ---- run folder */
     if (agree_on_failure(chief && prepare_run_dir(&config, &err) != 0, &err))
         goto finish;
-    if (chief)
+    if (chief && model->neighbourhood) {
+        char similarity[OPTION_STRING_BYTES];
+        options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, &config, "similarity", similarity);
+        printf("psrec train: %d ranks = %d workers + %d servers; model %s", world_size,
+               layout.n_workers, layout.n_servers, names.model);
+        if (config.model != MODEL_CHOICE_POPULARITY)
+            printf(", %d neighbours by %s similarity, shrink %g", config.neighbours, similarity,
+                   config.shrink);
+        if (model->batch_gradient)
+            printf("; baselines: %s lr %g, %d epochs of batch %d", names.optimizer,
+                   (double)config.learning_rate, config.epochs, config.batch_size);
+        printf("\nconfiguration saved to %s/config.conf\n", config.run_dir);
+    } else if (chief) {
         printf("psrec train: %d ranks = %d workers + %d servers; model %s dim %d; %s; "
                "%s lr %g; %d epochs of batch %d\n"
                "configuration saved to %s/config.conf\n",
                world_size, layout.n_workers, layout.n_servers, names.model, config.dim,
                names.consistency, names.optimizer, (double)config.learning_rate, config.epochs,
                config.batch_size, config.run_dir);
+    }
 
     /* ---- data: each worker reads its own byte range, then users move to
      * the worker they hash to */
