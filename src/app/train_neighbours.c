@@ -104,8 +104,9 @@ static void build_item_based(Worker *worker, const ModelOps *model, const ModelP
                                       keyindex_key_at(history->users, u), history->items + first,
                                       residuals ? residuals + first : NULL, n, block, n_blocks,
                                       config->max_history, config->seed, pairs, &counted);
-            /* The local sums are a cache: sent early when they grow. */
-            if ((double)pair_table_bytes(pairs) > budget / 2)
+            /* The local sums are a cache: sent early when they grow (by
+             * the pairs held: the table keeps its memory when cleared). */
+            if ((double)pair_table_count(pairs) * pair_bytes(width) > budget / 2)
                 worker_send_pairs(worker, pairs);
         }
         worker_send_pairs(worker, pairs);
@@ -271,7 +272,7 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
                         pairs_counted += 1;
                     }
                 }
-                if ((double)pair_table_bytes(pairs) > budget / 2)
+                if ((double)pair_table_count(pairs) * pair_bytes(1) > budget / 2)
                     worker_send_pairs(worker, pairs);
             }
         }
