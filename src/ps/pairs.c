@@ -21,6 +21,7 @@ struct PairTable {
     double *sums;        /* (capacity * width,) */
     size_t *slots;       /* (n_slots,) position + 1, or 0 */
     size_t n_slots;      /* a power of two */
+    bool slots_stale;    /* sorted since the slots were built: rebuild before adding */
     KeyIndex *norm_index; /* column → position in norms */
     double *norms;
     size_t norm_capacity;
@@ -54,6 +55,7 @@ void pair_table_clear(PairTable *table)
 {
     table->n = 0;
     memset(table->slots, 0, table->n_slots * sizeof(size_t));
+    table->slots_stale = false;
 }
 
 int pair_table_width(const PairTable *table) { return table->width; }
@@ -70,6 +72,7 @@ static void rehash(PairTable *table, size_t n_slots)
     free(table->slots);
     table->n_slots = n_slots;
     table->slots = xcalloc(n_slots, sizeof(size_t));
+    table->slots_stale = false;
     size_t mask = n_slots - 1;
     for (size_t p = 0; p < table->n; p++) {
         size_t s = pair_hash(table->rows[p], table->columns[p]) & mask;
@@ -81,6 +84,8 @@ static void rehash(PairTable *table, size_t n_slots)
 
 void pair_table_add(PairTable *table, uint64_t row, uint64_t column, const double *values)
 {
+    if (table->slots_stale)
+        rehash(table, table->n_slots);
     size_t width = (size_t)table->width;
     size_t mask = table->n_slots - 1;
     size_t s = pair_hash(row, column) & mask;
@@ -184,5 +189,5 @@ void pair_table_sort(PairTable *table)
     table->rows = rows;
     table->columns = columns;
     table->sums = sums;
-    rehash(table, table->n_slots);
+    table->slots_stale = true; /* most sorted tables are read, then dropped */
 }
