@@ -419,8 +419,9 @@ int config_load_run(TrainConfig *run, const char *run_dir, Error *err)
 {
     char path[OPTION_STRING_BYTES + 32];
     snprintf(path, sizeof path, "%s/config.conf", run_dir);
-    char *args[] = {"--config", path, NULL};
-    return config_load_train(run, 2, args, err);
+    /* A run's config.conf leaves out its run-dir: it is the folder itself. */
+    char *args[] = {"--config", path, "--run-dir", (char *)run_dir, NULL};
+    return config_load_train(run, 4, args, err);
 }
 
 /* ---- loading */

@@ -20,6 +20,7 @@
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
+#include "psrec/app/run_dir.h"
 #include "psrec/app/run_features.h"
 #include "psrec/app/train_neighbours.h"
 #include "psrec/data/exchange.h"
@@ -63,6 +64,7 @@ typedef struct {
     double n_valid;
     double n_test;
     double n_items;          /* catalogue size */
+    double n_users;          /* users with training examples */
     double n_skipped;        /* malformed lines skipped */
     double global_mean;
     double rating_min;
@@ -84,9 +86,15 @@ static void summarise_data(const TrainConfig *config, const TrainingSet *set,
         if (train->ratings[i] > high)
             high = train->ratings[i];
     }
-    double sums[5] = {(double)train->n, sum, (double)set->valid.n, (double)set->test.n,
-                      (double)(train->n_skipped + set->test.n_skipped)};
-    comm_workers_sum_double(sums, 5);
+    /* Users are each on one worker: distinct here, summed over workers. */
+    KeyIndex *users = keyindex_create(train->n / 4 + 16);
+    for (size_t i = 0; i < train->n; i++)
+        keyindex_insert(users, train->users[i], NULL);
+    double sums[6] = {(double)train->n, sum, (double)set->valid.n, (double)set->test.n,
+                      (double)(train->n_skipped + set->test.n_skipped),
+                      (double)keyindex_size(users)};
+    keyindex_destroy(users);
+    comm_workers_sum_double(sums, 6);
     uint64_t batches = (train->n + (size_t)config->batch_size - 1) / (size_t)config->batch_size;
     if (batches == 0)
         batches = 1;
@@ -99,6 +107,7 @@ static void summarise_data(const TrainConfig *config, const TrainingSet *set,
     summary->n_valid = sums[2];
     summary->n_test = sums[3];
     summary->n_skipped = sums[4];
+    summary->n_users = sums[5];
     summary->n_items = (double)set->catalogue.n_items;
     summary->n_batches = batches;
     summary->rating_min = -range[0];
@@ -218,52 +227,68 @@ static uint64_t staleness_from_config(const TrainConfig *config)
     return WORKER_NEVER_WAIT;
 }
 
-/* Removes a previous run's model files from model_dir, manifest first, so
- * the folder never pairs an old manifest with new shards. */
-static int remove_old_model(const char *model_dir, Error *err)
+/* Chief only: the configuration and an empty metrics file in this run's
+ * generation folder. config.conf leaves out run-dir, so that reusing it
+ * with --config starts a new run instead of overwriting this one. */
+static int write_run_files(const TrainConfig *config, Error *err)
 {
-    char path[OPTION_STRING_BYTES + 512]; /* model_dir + '/' + a file name */
-    snprintf(path, sizeof path, "%s/manifest.txt", model_dir);
-    if (unlink(path) != 0 && errno != ENOENT)
-        return error_set(err, "cannot remove the old %s: %s", path, strerror(errno));
-    DIR *dir = opendir(model_dir);
-    if (!dir)
-        return error_set(err, "cannot read %s: %s", model_dir, strerror(errno));
-    struct dirent *entry;
-    int rc = 0;
-    while (rc == 0 && (entry = readdir(dir)) != NULL) {
-        size_t len = strlen(entry->d_name);
-        if (strncmp(entry->d_name, "shard-", 6) != 0 || len < 4 ||
-            strcmp(entry->d_name + len - 4, ".bin") != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", model_dir, entry->d_name);
-        if (unlink(path) != 0)
-            rc = error_set(err, "cannot remove the old %s: %s", path, strerror(errno));
-    }
-    closedir(dir);
-    return rc;
-}
-
-/* Chief only: the run folder, its (emptied) model folder and the saved
- * configuration. */
-static int prepare_run_dir(const TrainConfig *config, Error *err)
-{
-    char path[OPTION_STRING_BYTES + 64];
-    snprintf(path, sizeof path, "%s/model", config->run_dir);
-    if (path_make_dirs(path, err) != 0 || remove_old_model(path, err) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/config.conf", config->run_dir);
+    char path[sizeof config->output_dir + 32];
+    snprintf(path, sizeof path, "%s/config.conf", config->output_dir);
     FILE *file = fopen(path, "w");
     if (!file)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
-    fprintf(file, "# psrec train configuration, as used by this run\n");
-    options_write(file, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config);
-    fclose(file);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", config->run_dir);
-    file = fopen(path, "w"); /* truncate: this run's epochs only */
-    if (!file)
+    fprintf(file, "# psrec train configuration, as used by this run (its --run-dir was %s)\n",
+            config->run_dir);
+    options_write(file, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "run-dir");
+    bool failed = ferror(file) != 0;
+    if (fclose(file) != 0 || failed)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
-    fclose(file);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", config->output_dir);
+    file = fopen(path, "w");
+    if (!file || fclose(file) != 0)
+        return error_set(err, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Collective over the world: every rank must write into the folder the
+ * chief made (servers write their shards there), which needs one file
+ * system seen alike by every node. A rank that cannot says where it runs. */
+static int check_output_visible(const TrainConfig *config, const CommLayout *layout, Error *err)
+{
+    char model_dir[sizeof config->output_dir + 16];
+    snprintf(model_dir, sizeof model_dir, "%s/model", config->output_dir);
+    if (access(model_dir, W_OK) == 0)
+        return 0;
+    int saved = errno;
+    char host[128] = "unknown host";
+    gethostname(host, sizeof host - 1);
+    return error_set(err, "rank %d (%s) on host %s cannot write %s: %s; every rank must see the "
+                          "run folder on a shared file system",
+                     layout->world_rank, layout->is_server ? "server" : "worker", host,
+                     model_dir, strerror(saved));
+}
+
+/* Chief only: whether the run folder's file system has room for the model
+ * (twice: a snapshot is written beside the file it replaces) and the
+ * run's other files, checked before the training time is spent. The size
+ * is estimated from the rows the data will create. */
+static int check_room(const TrainConfig *config, const ModelOps *model, const ModelParams *params,
+                      const DataSummary *data, Error *err)
+{
+    double state = config->optimizer == OPTIMIZER_ADAM      ? 2.0
+                   : config->optimizer == OPTIMIZER_ADAGRAD ? 1.0
+                                                            : 0.0;
+    double floats = data->n_users * model_table_width(model, params, MODEL_TABLE_USER) +
+                    data->n_items * (model_table_width(model, params, MODEL_TABLE_ITEM) +
+                                     model_table_width(model, params, MODEL_TABLE_NEIGHBOURS));
+    double model_bytes = floats * (1.0 + state) * sizeof(float) * 1.1;
+    double needed = 2.0 * model_bytes + 16.0 * 1024 * 1024;
+    double free_bytes = run_dir_free_bytes(config->output_dir);
+    if (free_bytes >= 0 && free_bytes < needed)
+        return error_set(err, "not enough room in %s: the model needs about %.0f MiB (with a "
+                              "snapshot beside it), %.0f MiB are free",
+                         config->run_dir, needed / (1024.0 * 1024.0),
+                         free_bytes / (1024.0 * 1024.0));
     return 0;
 }
 
@@ -290,8 +315,8 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
                          const CommLayout *layout, const DataSummary *data,
                          const RunTotals *totals, Error *err)
 {
-    char path[OPTION_STRING_BYTES + 64];
-    snprintf(path, sizeof path, "%s/summary.json", config->run_dir);
+    char path[sizeof config->output_dir + 32];
+    snprintf(path, sizeof path, "%s/summary.json", config->output_dir);
     FILE *file = fopen(path, "w");
     if (!file)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
@@ -485,6 +510,23 @@ static void record_choose_line(EpochRecord *record, bool implicit)
     record->n_on_line = implicit && at > 4 ? 4 : at; /* the loss and one split's three */
 }
 
+/* Collective over the workers: whether the chief failed to write an
+ * epoch's metrics (a full disk): then every worker stops, and err says
+ * why (on the chief; the others get a generic message). */
+static bool metrics_failed(FILE *metrics, const TrainConfig *config, Error *err)
+{
+    int saved = 0;
+    uint64_t failed = metrics && (fflush(metrics) != 0 || ferror(metrics));
+    if (failed)
+        saved = errno;
+    comm_workers_max_u64(&failed, 1);
+    if (!failed)
+        return false;
+    error_set(err, "cannot write %s/metrics.jsonl: %s", config->output_dir,
+              saved ? strerror(saved) : "the chief failed to write it");
+    return true;
+}
+
 /* Worker side of training: epochs, evaluation, early stopping, progress.
  * Fills the totals the chief reports (only the chief's copy is complete).
  * Returns -1 with a message when training diverged (the loss is no longer
@@ -512,8 +554,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     Worker *worker = worker_create(&setup);
     FILE *metrics = NULL;
     if (chief) {
-        char path[OPTION_STRING_BYTES + 64];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", config->run_dir);
+        char path[sizeof config->output_dir + 32];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", config->output_dir);
         metrics = fopen(path, "a");
         if (!metrics)
             log_warn("cannot append to %s: epoch metrics go to the terminal only", path);
@@ -582,6 +624,10 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
             if (metrics)
                 progress_write_json(metrics, &record);
         }
+        if (metrics_failed(metrics, config, err)) { /* collective: all stop together */
+            rc = -1;
+            break;
+        }
         if (!isfinite(mean_loss)) {
             rc = error_set(err,
                            "training diverged: the train loss is %g after epoch %d; lower "
@@ -646,6 +692,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
             if (metrics)
                 progress_write_json(metrics, &record);
         }
+        if (metrics_failed(metrics, config, err))
+            rc = -1;
     }
     worker_finish(worker);
     user_items_free(&train_items);
@@ -663,7 +711,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
 /* Where a server writes its shard of the model, and how to make a store
  * like its own to read it back. */
 typedef struct {
-    char path[OPTION_STRING_BYTES + 64];
+    char path[OPTION_STRING_BYTES + 160];
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables;
     OptimizerConfig optimizer;
@@ -709,8 +757,8 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
     LearningRateSchedule schedule = {.learning_rate = config->learning_rate,
                                      .decay = config->lr_decay,
                                      .batches_per_epoch = batches_per_epoch};
-    char model_dir[OPTION_STRING_BYTES + 16];
-    snprintf(model_dir, sizeof model_dir, "%s/model", config->run_dir);
+    char model_dir[sizeof config->output_dir + 16];
+    snprintf(model_dir, sizeof model_dir, "%s/model", config->output_dir);
     checkpoint_shard_path(target.path, sizeof target.path, model_dir, layout->role_rank,
                           layout->n_servers);
     /* With patience the workers ask for a snapshot at each better epoch,
@@ -770,8 +818,8 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .rated_neighbours = knn ? config->rated_neighbours : 0,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
-    char path[OPTION_STRING_BYTES + 64];
-    snprintf(path, sizeof path, "%s/model/manifest.txt", config->run_dir);
+    char path[sizeof config->output_dir + 32];
+    snprintf(path, sizeof path, "%s/model/manifest.txt", config->output_dir);
     return checkpoint_write_manifest(path, &manifest, err);
 }
 
@@ -825,9 +873,19 @@ int train_main(int argc, char **argv)
     int exit_code = CONFIG_EXIT_RUN_FAILED;
     TrainingSet set = {0};
     RunFeatures features = {0}; /* freed at finish: set before the first goto */
+    RunDir run_dir = {.lock_fd = -1};
 
-    /* ---- run folder */
-    if (agree_on_failure(chief && prepare_run_dir(&config, &err) != 0, &err))
+    /* ---- run folder: the chief takes it and makes this run's generation
+     * folder, where every rank writes; it becomes the run folder's content
+     * only when the run succeeds (app/run_dir.h) */
+    bool failed = chief && (run_dir_begin(&run_dir, config.run_dir, &err) != 0 ||
+                            (snprintf(config.output_dir, sizeof config.output_dir, "%s",
+                                      run_dir.generation),
+                             write_run_files(&config, &err) != 0));
+    if (agree_on_failure(failed, &err))
+        goto finish;
+    comm_world_broadcast(config.output_dir, sizeof config.output_dir, 0);
+    if (agree_on_failure(check_output_visible(&config, &layout, &err) != 0, &err))
         goto finish;
     if (chief && model->neighbourhood) {
         char similarity[OPTION_STRING_BYTES];
@@ -840,11 +898,12 @@ int train_main(int argc, char **argv)
         if (model->batch_gradient)
             printf("; baselines: %s lr %g, %d epochs of batch %d", names.optimizer,
                    (double)config.learning_rate, config.epochs, config.batch_size);
-        printf("\nconfiguration saved to %s/config.conf\n", config.run_dir);
+        printf("\nrun folder %s (this run's files go into it when it succeeds)\n",
+               config.run_dir);
     } else if (chief) {
         printf("psrec train: %d ranks = %d workers + %d servers; model %s dim %d; %s; "
                "%s lr %g; %d epochs of batch %d\n"
-               "configuration saved to %s/config.conf\n",
+               "run folder %s (this run's files go into it when it succeeds)\n",
                world_size, layout.n_workers, layout.n_servers, names.model, config.dim,
                names.consistency, names.optimizer, (double)config.learning_rate, config.epochs,
                config.batch_size, config.run_dir);
@@ -856,8 +915,8 @@ int train_main(int argc, char **argv)
     TrainingSetOptions set_options;
     EventWeights event_weights;
     config_training_set_options(&set_options, &event_weights, &config, model);
-    bool failed = !layout.is_server &&
-                  training_set_load(&set, &set_options, true, layout.role_rank, layout.n_workers,
+    failed = !layout.is_server &&
+             training_set_load(&set, &set_options, true, layout.role_rank, layout.n_workers,
                                     &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
@@ -891,6 +950,8 @@ int train_main(int argc, char **argv)
                     config.train_path);
         goto finish;
     }
+    if (agree_on_failure(chief && check_room(&config, model, &params, &data, &err) != 0, &err))
+        goto finish;
     RunTotals totals = {0};
     totals.load_seconds = time_now_s() - load_start;
     if (chief) {
@@ -936,7 +997,8 @@ int train_main(int argc, char **argv)
     if (agree_on_failure(failed, &err))
         goto finish;
     failed = chief && (write_manifest(&config, &names, &layout, &data, &totals, &err) != 0 ||
-                       write_summary(&config, &names, &layout, &data, &totals, &err) != 0);
+                       write_summary(&config, &names, &layout, &data, &totals, &err) != 0 ||
+                       run_dir_commit(&run_dir, &err) != 0);
     if (agree_on_failure(failed, &err))
         goto finish;
     if (chief) {
@@ -958,6 +1020,8 @@ int train_main(int argc, char **argv)
     exit_code = 0;
 
 finish:
+    if (chief)
+        run_dir_end(&run_dir); /* an uncommitted generation is removed */
     run_features_free(&features);
     training_set_free(&set);
     shardmap_free(&map);

@@ -638,10 +638,13 @@ static void text_write_quoted(FILE *out, const char *text)
     fputc('"', out);
 }
 
-void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config)
+void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config,
+                   const char *skip)
 {
     char value[OPTION_STRING_BYTES];
     for (int i = 0; i < n_specs; i++) {
+        if (skip && strcmp(specs[i].name, skip) == 0)
+            continue;
         option_format_value(&specs[i], config, value);
         fprintf(out, "%s = ", specs[i].name);
         if (specs[i].type == OPTION_STRING && text_needs_quotes(value))

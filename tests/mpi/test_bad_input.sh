@@ -127,17 +127,22 @@ expect_export_failure export_no_model "$WORK/nothing has no trained model" \
 expect_export_failure export_unwritable "cannot create directory" \
     --run-dir "$WORK/skip" --out "$WORK/export/model.txt/sub"
 
-# A run into a folder that holds an older model removes that model first: if
-# the new run fails, no old manifest is left to pair with new shards.
+# A run into a folder that holds a good model and fails (here: it diverges)
+# leaves that model, its summary and its configuration whole: predict gives
+# the same output as before, and nothing of the failed run is left.
 cp -r "$WORK/skip" "$WORK/stale"
 [ -e "$WORK/stale/model/manifest.txt" ] || fail "stale: the copied model has no manifest"
+"$PSREC" predict --run-dir "$WORK/stale" --pairs "$WORK/small.csv" --out "$WORK/before.csv" 2>/dev/null
+cp "$WORK/stale/config.conf" "$WORK/config.before"
 run_mpi 3 train --servers 1 --optimizer sgd --learning-rate 50 --epochs 5 --batch-size 16 \
     --train "$WORK/small.csv" --run-dir "$WORK/stale" --progress false >/dev/null 2>&1 &&
     fail "stale: the diverging run succeeded"
-[ ! -e "$WORK/stale/model/manifest.txt" ] || fail "stale: the old manifest survived a failed run"
-[ -z "$(ls "$WORK"/stale/model/shard-00001-of-00002.bin 2>/dev/null)" ] ||
-    fail "stale: the old run's second shard survived"
-echo "stale_model: the old manifest and shards are gone after a failed run"
+"$PSREC" predict --run-dir "$WORK/stale" --pairs "$WORK/small.csv" --out "$WORK/after.csv" 2>/dev/null
+cmp -s "$WORK/before.csv" "$WORK/after.csv" || fail "stale: the model changed after a failed run"
+cmp -s "$WORK/config.before" "$WORK/stale/config.conf" ||
+    fail "stale: the configuration changed after a failed run"
+[ "$(ls -d "$WORK"/stale/gen-* | wc -l)" = 1 ] || fail "stale: the failed run left files: $(ls "$WORK/stale")"
+echo "stale_model: a failed run leaves the previous model, configuration and summary whole"
 
 # ---- implicit feedback
 printf 'user_id,item_id,timestamp,event\n1,10,1,view\n1,11,2,wishlist\n2,10,3,cart\n' >"$WORK/events.csv"

@@ -120,6 +120,10 @@ typedef struct {
     int batch_size;
     uint64_t seed;
     /* output */
+    /* Not an option: where this run writes, its own generation folder
+     * inside run_dir (app/run_dir.h), set by psrec train once the chief has
+     * made it. */
+    char output_dir[OPTION_STRING_BYTES + 64];
     bool progress;        /* live progress line on a terminal */
     int log_level;        /* 0 error … 3 debug */
 } TrainConfig;

@@ -73,7 +73,8 @@ void options_value_text(const OptionSpec *specs, int n_specs, const void *config
 void options_print_help(FILE *out, const OptionSpec *specs, int n_specs);
 
 /* Writes every option as `name = value` lines (re-readable by
- * options_parse_file). */
-void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config);
+ * options_parse_file), except the one named skip (NULL: none). */
+void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config,
+                   const char *skip);
 
 #endif

@@ -116,7 +116,7 @@ static char *text_of_write(const OptionSpec *specs, int count, const void *confi
     size_t text_bytes = 0;
     FILE *mem = open_memstream(&text, &text_bytes);
     ck_assert_ptr_nonnull(mem);
-    options_write(mem, specs, count, config);
+    options_write(mem, specs, count, config, NULL);
     ck_assert_int_eq(fclose(mem), 0);
     return text;
 }
