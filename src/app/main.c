@@ -1,4 +1,5 @@
 /* main.c — the psrec command: picks the subcommand and hands over. */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,9 @@ int main(int argc, char **argv)
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CONFIG_EXIT_BAD_USAGE : 0;
     }
+    /* A write past the file-size limit fails with EFBIG, which every write
+     * reports with its file, instead of killing the process unexplained. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *command = argv[1];
     if (strcmp(command, "generate") == 0)
         return generate_main(argc - 2, argv + 2);

@@ -61,7 +61,16 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     shardmap_init(&owners, (uint32_t)manifest->n_vshards, (uint32_t)manifest->n_servers);
     for (int s = 0; s < manifest->n_servers; s++) {
         checkpoint_shard_path(path, sizeof path, model_dir, s, manifest->n_servers);
-        if (checkpoint_read_shard(path, store, &owners, s, err) != 0) {
+        uint64_t run_id = 0;
+        bool failed = checkpoint_read_shard(path, store, &owners, s, &run_id, err) != 0;
+        /* A shard of another run (even one configured alike) does not
+         * belong with this manifest. */
+        if (!failed && manifest->run_id != 0 && run_id != manifest->run_id)
+            failed = error_set(err, "%s belongs to another run (run %016llx, the manifest's is "
+                                    "%016llx): the model folder is mixed up",
+                               path, (unsigned long long)run_id,
+                               (unsigned long long)manifest->run_id) != 0;
+        if (failed) {
             store_destroy(store);
             store = NULL;
             break;

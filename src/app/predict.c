@@ -192,9 +192,13 @@ int predict_main(int argc, char **argv)
         store_destroy(store);
         return CONFIG_EXIT_RUN_FAILED;
     }
-    FILE *out = fopen(config.out_path, "w");
+    /* Written under a temporary name and renamed when complete: a failure
+     * never leaves a truncated file under the final name. */
+    char tmp_path[sizeof config.out_path + 8];
+    snprintf(tmp_path, sizeof tmp_path, "%s.tmp", config.out_path);
+    FILE *out = fopen(tmp_path, "w");
     if (!out) {
-        fprintf(stderr, "psrec predict: cannot write %s: %s\n", config.out_path, strerror(errno));
+        fprintf(stderr, "psrec predict: cannot write %s: %s\n", tmp_path, strerror(errno));
         run_features_free(&features);
         ratings_free(&pairs);
         store_destroy(store);
@@ -215,7 +219,7 @@ int predict_main(int argc, char **argv)
         fprintf(stderr, "psrec predict: %s\n", err.message);
         pairs.n = 0;
         fclose(out);
-        remove(config.out_path);
+        remove(tmp_path);
         free_neighbour_scoring(&neighbours);
         free(dense);
         free(item);
@@ -242,8 +246,9 @@ int predict_main(int argc, char **argv)
     }
     free_neighbour_scoring(&neighbours);
     int write_failed = ferror(out);
-    if (fclose(out) != 0 || write_failed) {
+    if (fclose(out) != 0 || write_failed || rename(tmp_path, config.out_path) != 0) {
         fprintf(stderr, "psrec predict: error writing %s: %s\n", config.out_path, strerror(errno));
+        remove(tmp_path);
         rc = CONFIG_EXIT_RUN_FAILED;
     } else {
         fprintf(stderr, "psrec predict: wrote %zu predictions to %s", pairs.n, config.out_path);

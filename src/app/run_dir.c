@@ -196,7 +196,8 @@ int run_dir_begin(RunDir *run, const char *root, Error *err)
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t mix = hash_u64((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec) ^
                    hash_u64((uint64_t)getpid());
-    snprintf(run->run_id, sizeof run->run_id, "%016llx", (unsigned long long)mix);
+    run->run_number = mix ? mix : 1; /* 0 means "no run id" in files */
+    snprintf(run->run_id, sizeof run->run_id, "%016llx", (unsigned long long)run->run_number);
     snprintf(run->generation, sizeof run->generation, "%s/gen-%s", root, run->run_id);
     char model[RUN_PATH_BYTES + 64];
     snprintf(model, sizeof model, "%s/model", run->generation);

@@ -369,7 +369,8 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
     if (reported->n_figures == 0)
         fprintf(file, "\"figures\":null");
     fprintf(file, "}\n");
-    if (fclose(file) != 0)
+    bool write_failed = ferror(file) != 0;
+    if (fclose(file) != 0 || write_failed)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
@@ -712,6 +713,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
  * like its own to read it back. */
 typedef struct {
     char path[OPTION_STRING_BYTES + 160];
+    uint64_t run_id;
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables;
     OptimizerConfig optimizer;
@@ -720,7 +722,8 @@ typedef struct {
 
 static int save_shard(void *target, Store *store, Error *err)
 {
-    return checkpoint_write_shard(((ShardTarget *)target)->path, store, err);
+    const ShardTarget *shard = target;
+    return checkpoint_write_shard(shard->path, store, shard->run_id, err);
 }
 
 /* A store holding exactly the saved shard (rows created after it are
@@ -730,7 +733,7 @@ static Store *restore_shard(void *target_context, Store *current, Error *err)
     const ShardTarget *target = target_context;
     Store *restored = store_create(target->specs, target->n_tables, &target->optimizer,
                                    target->seed);
-    if (checkpoint_read_shard(target->path, restored, NULL, 0, err) != 0) {
+    if (checkpoint_read_shard(target->path, restored, NULL, 0, NULL, err) != 0) {
         store_destroy(restored);
         return NULL;
     }
@@ -753,6 +756,7 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
     target.n_tables = model_table_specs(model, params, target.specs);
     optimizer_from_config(&target.optimizer, config);
     target.seed = config->seed;
+    target.run_id = config->run_id;
     Store *store = store_create(target.specs, target.n_tables, &target.optimizer, target.seed);
     LearningRateSchedule schedule = {.learning_rate = config->learning_rate,
                                      .decay = config->lr_decay,
@@ -816,6 +820,7 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
         .alpha = knn ? config->alpha : 0.0,
         .shrink = knn ? config->shrink : 0.0,
         .rated_neighbours = knn ? config->rated_neighbours : 0,
+        .run_id = config->run_id,
     };
     snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
     char path[sizeof config->output_dir + 32];
@@ -884,7 +889,9 @@ int train_main(int argc, char **argv)
                              write_run_files(&config, &err) != 0));
     if (agree_on_failure(failed, &err))
         goto finish;
+    config.run_id = run_dir.run_number;
     comm_world_broadcast(config.output_dir, sizeof config.output_dir, 0);
+    comm_world_broadcast(&config.run_id, sizeof config.run_id, 0);
     if (agree_on_failure(check_output_visible(&config, &layout, &err) != 0, &err))
         goto finish;
     if (chief && model->neighbourhood) {

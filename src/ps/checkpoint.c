@@ -1,7 +1,7 @@
 /* checkpoint.c — shard files and the manifest of a model folder.
  *
  * Shard layout (native little-endian numbers):
- *   "PSRECSHD" u32 version u32 n_tables
+ *   "PSRECSHD" u32 version u32 n_tables [version 2: u64 run_id]
  *   n_tables × { u32 table_id  u32 width  u32 stride  u64 n_rows }
  *   for each table in directory order, n_rows × { u64 key  u32 step  float[stride] }
  *   u64 FNV-1a checksum of every byte before it
@@ -123,6 +123,8 @@ static void shard_writer_flush(ShardWriter *w, Error *err)
 
 static void shard_writer_append(ShardWriter *w, const void *data, size_t bytes, Error *err)
 {
+    if (w->failed)
+        return; /* nothing more is buffered after a failed write */
     if (w->chunk.len + bytes > CHECKPOINT_CHUNK_BYTES)
         shard_writer_flush(w, err);
     bytebuffer_reserve(&w->chunk, w->chunk.len + bytes);
@@ -141,7 +143,7 @@ static void shard_writer_u64(ShardWriter *w, uint64_t value, Error *err)
     shard_writer_append(w, &value, sizeof value, err);
 }
 
-int checkpoint_write_shard(const char *path, Store *store, Error *err)
+int checkpoint_write_shard(const char *path, Store *store, uint64_t run_id, Error *err)
 {
     ShardWriter w = {.checksum = CHECKSUM_INIT};
     if (safefile_open(&w.out, path, err) != 0)
@@ -152,6 +154,7 @@ int checkpoint_write_shard(const char *path, Store *store, Error *err)
     shard_writer_append(&w, CHECKPOINT_SHARD_MAGIC, SHARD_MAGIC_BYTES, err);
     shard_writer_u32(&w, CHECKPOINT_SHARD_VERSION, err);
     shard_writer_u32(&w, (uint32_t)n_tables, err);
+    shard_writer_u64(&w, run_id, err);
     for (int t = 0; t < n_tables; t++) {
         const TableSpec *spec = store_table_at(store, t);
         shard_writer_u32(&w, spec->table_id, err);
@@ -162,7 +165,7 @@ int checkpoint_write_shard(const char *path, Store *store, Error *err)
     for (int t = 0; t < n_tables && !w.failed; t++) {
         size_t stride = store_row_stride(store, t);
         size_t n_rows = store_row_count(store, t);
-        for (size_t r = 0; r < n_rows; r++) {
+        for (size_t r = 0; r < n_rows && !w.failed; r++) { /* stop at the first error */
             shard_writer_u64(&w, store_row_key(store, t, r), err);
             shard_writer_u32(&w, *store_row_step(store, t, r), err);
             shard_writer_append(&w, store_row_data(store, t, r), stride * sizeof(float), err);
@@ -267,9 +270,9 @@ static int shard_check_table(const char *path, const Store *store, const ShardTa
 /* The file size the directory implies, or -1 with a message when the row
  * counts are too large to be real (the sum would overflow). */
 static int shard_expected_bytes(const char *path, const ShardTableEntry *dir, uint32_t n_tables,
-                                uint64_t *out, Error *err)
+                                uint64_t header_bytes, uint64_t *out, Error *err)
 {
-    uint64_t total = SHARD_HEADER_BYTES + (uint64_t)n_tables * SHARD_TABLE_ENTRY_BYTES +
+    uint64_t total = header_bytes + (uint64_t)n_tables * SHARD_TABLE_ENTRY_BYTES +
                      SHARD_CHECKSUM_BYTES;
     for (uint32_t t = 0; t < n_tables; t++) {
         uint64_t row_bytes = SHARD_ROW_HEADER_BYTES + (uint64_t)dir[t].stride * sizeof(float);
@@ -285,7 +288,8 @@ static int shard_expected_bytes(const char *path, const ShardTableEntry *dir, ui
 /* Reads the header and directory, checks them against the store and the
  * file's size. Fills dir (n_tables entries) and returns 0, or -1. */
 static int shard_read_directory(ShardReader *r, Store *store, uint64_t file_bytes,
-                                ShardTableEntry *dir, uint32_t *n_tables_out, Error *err)
+                                ShardTableEntry *dir, uint32_t *n_tables_out, uint64_t *run_id,
+                                Error *err)
 {
     const char *path = r->path;
     if (file_bytes < SHARD_HEADER_BYTES)
@@ -297,15 +301,24 @@ static int shard_read_directory(ShardReader *r, Store *store, uint64_t file_byte
     if (memcmp(header, CHECKPOINT_SHARD_MAGIC, SHARD_MAGIC_BYTES) != 0)
         return error_set(err, "%s: not a psrec shard file (wrong magic number)", path);
     uint32_t version = shard_load_u32(header + SHARD_MAGIC_BYTES);
-    if (version != CHECKPOINT_SHARD_VERSION)
-        return error_set(err, "%s: shard format version %u, but this psrec reads version %u",
+    if (version != 1 && version != CHECKPOINT_SHARD_VERSION)
+        return error_set(err, "%s: shard format version %u, but this psrec reads versions 1 to %u",
                          path, version, CHECKPOINT_SHARD_VERSION);
     uint32_t n_tables = shard_load_u32(header + SHARD_MAGIC_BYTES + 4);
     if (n_tables > STORE_MAX_TABLES)
         return error_set(err, "%s: directory lists %u tables, more than the %d a model can have",
                          path, n_tables, STORE_MAX_TABLES);
-    if (file_bytes < SHARD_HEADER_BYTES + (uint64_t)n_tables * SHARD_TABLE_ENTRY_BYTES)
+    /* Version 2 names the run that wrote the file; version 1 did not (0). */
+    uint64_t header_bytes = SHARD_HEADER_BYTES + (version >= 2 ? 8 : 0);
+    *run_id = 0;
+    if (file_bytes < header_bytes + (uint64_t)n_tables * SHARD_TABLE_ENTRY_BYTES)
         return error_set(err, "%s: truncated: the file ends inside its table directory", path);
+    if (version >= 2) {
+        const uint8_t *id = shard_reader_take(r, 8, err);
+        if (!id)
+            return -1;
+        *run_id = shard_load_u64(id);
+    }
 
     for (uint32_t t = 0; t < n_tables; t++) {
         const uint8_t *entry = shard_reader_take(r, SHARD_TABLE_ENTRY_BYTES, err);
@@ -320,7 +333,7 @@ static int shard_read_directory(ShardReader *r, Store *store, uint64_t file_byte
     }
 
     uint64_t expected = 0;
-    if (shard_expected_bytes(path, dir, n_tables, &expected, err) != 0)
+    if (shard_expected_bytes(path, dir, n_tables, header_bytes, &expected, err) != 0)
         return -1;
     if (file_bytes < expected)
         return error_set(err, "%s: truncated: %llu bytes, but its directory implies %llu", path,
@@ -401,8 +414,11 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
 }
 
 int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
-                          Error *err)
+                          uint64_t *run_id, Error *err)
 {
+    uint64_t ignored;
+    if (!run_id)
+        run_id = &ignored;
     assert(!owner_map || (server >= 0 && (uint32_t)server < owner_map->n_servers));
     ShardReader r = {.path = path, .checksum = CHECKSUM_INIT, .owner_map = owner_map,
                      .server = server};
@@ -418,7 +434,7 @@ int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_
 
     ShardTableEntry dir[STORE_MAX_TABLES];
     uint32_t n_tables = 0;
-    int rc = shard_read_directory(&r, store, (uint64_t)st.st_size, dir, &n_tables, err);
+    int rc = shard_read_directory(&r, store, (uint64_t)st.st_size, dir, &n_tables, run_id, err);
     if (rc == 0)
         rc = shard_read_rows(&r, store, dir, n_tables, err);
     bytebuffer_free(&r.chunk);
@@ -452,9 +468,11 @@ typedef struct {
 static const ManifestField MANIFEST_FIELDS[] = {
     {"version", MANIFEST_INT, offsetof(ModelManifest, version), 0, INT_MAX, false},
     {"model", MANIFEST_NAME, offsetof(ModelManifest, model), 0, 0, false},
-    {"dim", MANIFEST_INT, offsetof(ModelManifest, dim), 1, INT_MAX, false},
-    {"n_servers", MANIFEST_INT, offsetof(ModelManifest, n_servers), 1, INT_MAX, false},
-    {"n_vshards", MANIFEST_INT, offsetof(ModelManifest, n_vshards), 1, INT_MAX, false},
+    /* Bounds are psrec train's own (--dim, --servers, --vshards, --hidden):
+     * an edited number is refused before anything is allocated for it. */
+    {"dim", MANIFEST_INT, offsetof(ModelManifest, dim), 1, 4096, false},
+    {"n_servers", MANIFEST_INT, offsetof(ModelManifest, n_servers), 1, 65536, false},
+    {"n_vshards", MANIFEST_INT, offsetof(ModelManifest, n_vshards), 1, 1 << 20, false},
     {"optimizer", MANIFEST_INT, offsetof(ModelManifest, optimizer), OPTIMIZER_SGD,
      OPTIMIZER_ADAM, false},
     {"init_seed", MANIFEST_U64, offsetof(ModelManifest, init_seed), 0, 0, false},
@@ -463,7 +481,7 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"global_mean", MANIFEST_DOUBLE, offsetof(ModelManifest, global_mean), 0, 0, false},
     {"rating_min", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_min), 0, 0, false},
     {"rating_max", MANIFEST_DOUBLE, offsetof(ModelManifest, rating_max), 0, 0, false},
-    {"hidden", MANIFEST_INT, offsetof(ModelManifest, hidden), 0, INT_MAX, true},
+    {"hidden", MANIFEST_INT, offsetof(ModelManifest, hidden), 0, 4096, true},
     {"activation", MANIFEST_INT, offsetof(ModelManifest, activation), 0, 2, true},
     {"loss", MANIFEST_INT, offsetof(ModelManifest, loss), 0, 1, true},
     {"item_features", MANIFEST_INT, offsetof(ModelManifest, item_features), 0, 1, true},
@@ -474,6 +492,7 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"similarity", MANIFEST_INT, offsetof(ModelManifest, similarity), 0, 2, true},
     {"alpha", MANIFEST_DOUBLE, offsetof(ModelManifest, alpha), 0, 0, true},
     {"shrink", MANIFEST_DOUBLE, offsetof(ModelManifest, shrink), 0, 0, true},
+    {"run_id", MANIFEST_U64, offsetof(ModelManifest, run_id), 0, 0, true},
     {"rated_neighbours", MANIFEST_INT, offsetof(ModelManifest, rated_neighbours), 0, 100000,
      true},
 };

@@ -124,6 +124,7 @@ typedef struct {
      * inside run_dir (app/run_dir.h), set by psrec train once the chief has
      * made it. */
     char output_dir[OPTION_STRING_BYTES + 64];
+    uint64_t run_id;      /* not an option either: the run's id, in its manifest and shards */
     bool progress;        /* live progress line on a terminal */
     int log_level;        /* 0 error … 3 debug */
 } TrainConfig;

@@ -29,7 +29,8 @@
 typedef struct {
     char root[OPTION_STRING_BYTES];          /* RUN */
     char generation[OPTION_STRING_BYTES + 64]; /* RUN/gen-<id>: where this run writes */
-    char run_id[RUN_ID_BYTES];
+    char run_id[RUN_ID_BYTES];               /* run_number in hex */
+    uint64_t run_number;
     int lock_fd;                             /* -1 when not held */
     bool committed;
 } RunDir;

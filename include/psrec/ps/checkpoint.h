@@ -19,12 +19,14 @@
 #include "psrec/core/util.h"
 
 #define CHECKPOINT_SHARD_MAGIC "PSRECSHD"
-#define CHECKPOINT_SHARD_VERSION 1u
+#define CHECKPOINT_SHARD_VERSION 2u
 #define CHECKPOINT_MANIFEST_VERSION 1
 
-/* Writes all rows of store to path (via path + ".tmp" and rename).
+/* Writes all rows of store to path (via path + ".tmp" and rename), naming
+ * the run that wrote it (run_id, recorded in the manifest too, so a shard
+ * of another run is refused; 0: none). Stops at the first failed write.
  * Returns 0, or -1 with a message naming the file and the OS error. */
-int checkpoint_write_shard(const char *path, Store *store, Error *err);
+int checkpoint_write_shard(const char *path, Store *store, uint64_t run_id, Error *err);
 
 /* Reads a shard file into store (rows are inserted with store_put_row).
  * Fails with a message naming the file and what is wrong when the magic,
@@ -34,9 +36,10 @@ int checkpoint_write_shard(const char *path, Store *store, Error *err);
  * shardmap_server_of(owner_map, key) == server (0 <= server < n_servers), else
  * it fails saying the shard files are mixed up; NULL skips that check (a
  * restore that re-shards the rows). On failure store may hold some of the
- * file's rows. */
+ * file's rows. *run_id (unless NULL) gets the run the file names (0 for
+ * version 1 files, which name none). */
 int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
-                          Error *err);
+                          uint64_t *run_id, Error *err);
 
 /* The file name of shard `server` of `n_servers` inside dir:
  * "<dir>/shard-00001-of-00004.bin". Writes at most out_bytes bytes. */
@@ -70,6 +73,7 @@ typedef struct {
     double alpha;           /* item-knn cosine: exponent */
     double shrink;          /* item-knn: shrinkage */
     int rated_neighbours;   /* item-knn on ratings: rated neighbours per prediction */
+    uint64_t run_id;        /* the run that wrote the model; its shards name it too (0: unknown) */
 } ModelManifest;
 
 /* Writes the manifest (via a temporary file and rename). */

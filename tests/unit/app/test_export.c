@@ -124,7 +124,7 @@ static void test_write_model(void)
     for (int s = 0; s < N_SERVERS; s++) {
         ck_assert_uint_gt(store_row_count(parts[s], 0), 0); /* both files matter */
         checkpoint_shard_path(path, sizeof path, model_dir, s, N_SERVERS);
-        ck_assert_msg(checkpoint_write_shard(path, parts[s], &err) == 0, "%s", err.message);
+        ck_assert_msg(checkpoint_write_shard(path, parts[s], 0, &err) == 0, "%s", err.message);
         store_destroy(parts[s]);
     }
     shardmap_free(&map);
@@ -324,7 +324,7 @@ START_TEST(test_export_empty_tables)
     char path[256];
     Error err;
     checkpoint_shard_path(path, sizeof path, model_dir, 0, 1);
-    ck_assert_msg(checkpoint_write_shard(path, store, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_write_shard(path, store, 0, &err) == 0, "%s", err.message);
     store_destroy(store);
     ModelManifest manifest = {.version = CHECKPOINT_MANIFEST_VERSION, .dim = DIM,
                               .n_servers = 1, .n_vshards = 4, .optimizer = OPTIMIZER_ADAM,

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,17 +148,17 @@ START_TEST(test_shard_round_trip)
     char path[256];
     checkpoint_shard_path(path, sizeof path, test_dir, 0, 1);
     Error err;
-    ck_assert_msg(checkpoint_write_shard(path, store, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_write_shard(path, store, 0, &err) == 0, "%s", err.message);
 
     /* Exact size from the format: header, directory, rows, checksum. */
-    long expected = 16 + 2 * 20 + 300 * (12 + 24 * 4) + 200 * (12 + 9 * 4) + 8;
+    long expected = 24 + 2 * 20 + 300 * (12 + 24 * 4) + 200 * (12 + 9 * 4) + 8;
     ck_assert_int_eq(test_file_size(path), expected);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     ck_assert_int_ne(access(tmp, F_OK), 0); /* renamed away */
 
     Store *loaded = store_create(TABLES, 2, &ADAM, 42);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, NULL, &err) == 0, "%s", err.message);
     test_assert_same_rows(store, loaded);
     /* And through the key path, as a server would see it. */
     uint64_t key = key_make(TABLE_USERS, 5 * 31 + 5);
@@ -178,10 +179,10 @@ START_TEST(test_shard_large_crosses_chunks)
     char path[256];
     test_path(path, sizeof path, "big.bin");
     Error err;
-    ck_assert_msg(checkpoint_write_shard(path, store, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_write_shard(path, store, 0, &err) == 0, "%s", err.message);
     ck_assert_int_gt(test_file_size(path), 6 << 20);
     Store *loaded = store_create(TABLES, 2, &ADAM, 7);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, NULL, &err) == 0, "%s", err.message);
     test_assert_same_rows(store, loaded);
     store_destroy(store);
     store_destroy(loaded);
@@ -194,14 +195,64 @@ START_TEST(test_shard_empty_store)
     char path[256];
     test_path(path, sizeof path, "empty.bin");
     Error err;
-    ck_assert_int_eq(checkpoint_write_shard(path, store, &err), 0);
-    ck_assert_int_eq(test_file_size(path), 16 + 2 * 20 + 8);
+    ck_assert_int_eq(checkpoint_write_shard(path, store, 0, &err), 0);
+    ck_assert_int_eq(test_file_size(path), 24 + 2 * 20 + 8);
     Store *loaded = store_create(TABLES, 2, &ADAM, 1);
-    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, NULL, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(store_row_count(loaded, 0), 0);
     ck_assert_uint_eq(store_row_count(loaded, 1), 0);
     store_destroy(store);
     store_destroy(loaded);
+}
+END_TEST
+
+/* The run id a shard names comes back; a version 1 file (no run id, the
+ * format before it) still reads, with run id 0. */
+START_TEST(test_shard_run_id_and_version_1)
+{
+    Store *store = store_create(TABLES, 2, &ADAM, 42);
+    test_fill_store(store, 20, 10);
+    char path[256], old[256];
+    test_path(path, sizeof path, "run.bin");
+    Error err;
+    ck_assert_msg(checkpoint_write_shard(path, store, 0xfeedbeef12345678ULL, &err) == 0, "%s",
+                  err.message);
+    Store *loaded = store_create(TABLES, 2, &ADAM, 42);
+    uint64_t run_id = 0;
+    ck_assert_msg(checkpoint_read_shard(path, loaded, NULL, 0, &run_id, &err) == 0, "%s",
+                  err.message);
+    ck_assert_uint_eq(run_id, 0xfeedbeef12345678ULL);
+    store_destroy(loaded);
+
+    /* Version 1: the same bytes without the run id, version 1, its own
+     * checksum. */
+    FILE *in = fopen(path, "rb");
+    ck_assert_ptr_nonnull(in);
+    long size = test_file_size(path);
+    uint8_t *bytes = malloc((size_t)size);
+    ck_assert_uint_eq(fread(bytes, 1, (size_t)size, in), (size_t)size);
+    fclose(in);
+    size_t v1_size = (size_t)size - 8;
+    uint8_t *v1 = malloc(v1_size);
+    memcpy(v1, bytes, 16);
+    v1[8] = 1;
+    memcpy(v1 + 16, bytes + 24, v1_size - 16 - 8);
+    uint64_t checksum = checksum_update(CHECKSUM_INIT, v1, v1_size - 8);
+    memcpy(v1 + v1_size - 8, &checksum, 8);
+    test_path(old, sizeof old, "v1.bin");
+    FILE *out = fopen(old, "wb");
+    ck_assert_uint_eq(fwrite(v1, 1, v1_size, out), v1_size);
+    fclose(out);
+    loaded = store_create(TABLES, 2, &ADAM, 42);
+    run_id = 7;
+    ck_assert_msg(checkpoint_read_shard(old, loaded, NULL, 0, &run_id, &err) == 0, "%s",
+                  err.message);
+    ck_assert_uint_eq(run_id, 0);
+    test_assert_same_rows(store, loaded);
+    store_destroy(loaded);
+    store_destroy(store);
+    free(bytes);
+    free(v1);
 }
 END_TEST
 
@@ -214,7 +265,7 @@ static void test_write_fixture(char *out, size_t bytes, const char *name)
     test_fill_store(store, 50, 40);
     test_path(out, bytes, name);
     Error err;
-    ck_assert_msg(checkpoint_write_shard(out, store, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_write_shard(out, store, 0, &err) == 0, "%s", err.message);
     store_destroy(store);
 }
 
@@ -224,7 +275,7 @@ static void test_assert_read_fails(const char *path, const char *expected)
 {
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     Error err = {{0}};
-    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, NULL, &err), -1);
     ck_assert_msg(test_starts_with(err.message, path), "message does not start with the path: %s",
                   err.message);
     ck_assert_msg(strstr(err.message, expected) != NULL, "expected '%s' in: %s", expected,
@@ -238,20 +289,20 @@ START_TEST(test_shard_flipped_byte)
     test_write_fixture(path, sizeof path, "flip.bin");
     /* A byte inside the floats of user row 25 (not a key, which would be
      * caught earlier for naming the wrong table). */
-    long offset = 16 + 2 * 20 + 25 * (12 + 24 * 4) + 12 + 37;
+    long offset = 24 + 2 * 20 + 25 * (12 + 24 * 4) + 12 + 37;
     test_file_poke(path, offset, 0x10);
     test_assert_read_fails(path, "checksum mismatch: the file is corrupt");
     /* Flipping it back makes the file good again: the test would see any other damage. */
     test_file_poke(path, offset, 0x10);
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     Error err;
-    ck_assert_msg(checkpoint_read_shard(path, store, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(path, store, NULL, 0, NULL, &err) == 0, "%s", err.message);
     store_destroy(store);
 
     /* A step field, and the checksum itself, are covered too. */
-    test_file_poke(path, 16 + 2 * 20 + 3 * (12 + 24 * 4) + 8, 0x01);
+    test_file_poke(path, 24 + 2 * 20 + 3 * (12 + 24 * 4) + 8, 0x01);
     test_assert_read_fails(path, "checksum mismatch");
-    test_file_poke(path, 16 + 2 * 20 + 3 * (12 + 24 * 4) + 8, 0x01);
+    test_file_poke(path, 24 + 2 * 20 + 3 * (12 + 24 * 4) + 8, 0x01);
     test_file_poke(path, test_file_size(path) - 3, 0x80);
     test_assert_read_fails(path, "checksum mismatch");
 }
@@ -262,7 +313,7 @@ START_TEST(test_shard_corrupt_key_table)
     char path[256];
     test_write_fixture(path, sizeof path, "key.bin");
     /* The top byte of user row 10's key is its table id: 1 → 9. */
-    test_file_poke(path, 16 + 2 * 20 + 10 * (12 + 24 * 4) + 7, 0x08);
+    test_file_poke(path, 24 + 2 * 20 + 10 * (12 + 24 * 4) + 7, 0x08);
     test_assert_read_fails(path, "has a key of table 9");
 }
 END_TEST
@@ -299,8 +350,8 @@ START_TEST(test_shard_wrong_magic_and_version)
     test_assert_read_fails(path, "not a psrec shard file");
 
     test_write_fixture(path, sizeof path, "magic.bin");
-    test_file_poke(path, 8, 0x03); /* version 1 → 2 */
-    test_assert_read_fails(path, "shard format version 2");
+    test_file_poke(path, 8, 0x01); /* version 2 → 3 */
+    test_assert_read_fails(path, "shard format version 3");
 
     test_write_text(path, "user_id,item_id,rating\n1,2,3.5\n");
     test_assert_read_fails(path, "not a psrec shard file");
@@ -321,7 +372,7 @@ START_TEST(test_shard_store_mismatch)
     TableSpec wider[2] = {TABLES[0], TABLES[1]};
     wider[1].width = 4;
     Store *store = store_create(wider, 2, &ADAM, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, NULL, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "table 2 has width 3 in the file but 4"));
     store_destroy(store);
@@ -330,14 +381,14 @@ START_TEST(test_shard_store_mismatch)
     OptimizerConfig adagrad = ADAM;
     adagrad.kind = OPTIMIZER_ADAGRAD;
     store = store_create(TABLES, 2, &adagrad, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, NULL, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "24 floats per row in the file but 16"));
     store_destroy(store);
 
     /* The items table is missing from the model. */
     store = store_create(TABLES, 1, &ADAM, 42);
-    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, &err), -1);
+    ck_assert_int_eq(checkpoint_read_shard(path, store, NULL, 0, NULL, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "table 2 is not part of this model"));
     ck_assert_uint_eq(store_row_count(store, 0), 0); /* refused before any row */
@@ -373,13 +424,13 @@ START_TEST(test_shard_owner_check)
     Error err;
     for (int s = 0; s < 2; s++) {
         checkpoint_shard_path(paths[s], sizeof paths[s], test_dir, s, 2);
-        ck_assert_msg(checkpoint_write_shard(paths[s], parts[s], &err) == 0, "%s", err.message);
+        ck_assert_msg(checkpoint_write_shard(paths[s], parts[s], 0, &err) == 0, "%s", err.message);
     }
 
     /* Each file in its own slot: accepted, every row back. */
     Store *loaded = store_create(TABLES, 2, &ADAM, 42);
     for (int s = 0; s < 2; s++)
-        ck_assert_msg(checkpoint_read_shard(paths[s], loaded, &map, s, &err) == 0, "%s",
+        ck_assert_msg(checkpoint_read_shard(paths[s], loaded, &map, s, NULL, &err) == 0, "%s",
                       err.message);
     ck_assert_uint_eq(store_row_count(loaded, 0), 50);
     ck_assert_uint_eq(store_row_count(loaded, 1), 40);
@@ -396,14 +447,14 @@ START_TEST(test_shard_owner_check)
                  paths[s], key_table(first), (unsigned long long)key_id(first), s, 1 - s);
         loaded = store_create(TABLES, 2, &ADAM, 42);
         Error wrong = {{0}};
-        ck_assert_int_eq(checkpoint_read_shard(paths[s], loaded, &map, 1 - s, &wrong), -1);
+        ck_assert_int_eq(checkpoint_read_shard(paths[s], loaded, &map, 1 - s, NULL, &wrong), -1);
         ck_assert_str_eq(wrong.message, expected);
         store_destroy(loaded);
     }
 
     /* NULL skips the check: any file goes into any store. */
     loaded = store_create(TABLES, 2, &ADAM, 42);
-    ck_assert_msg(checkpoint_read_shard(paths[0], loaded, NULL, 1, &err) == 0, "%s", err.message);
+    ck_assert_msg(checkpoint_read_shard(paths[0], loaded, NULL, 1, NULL, &err) == 0, "%s", err.message);
     test_assert_same_rows(parts[0], loaded);
     store_destroy(loaded);
 
@@ -411,7 +462,7 @@ START_TEST(test_shard_owner_check)
     ShardMap single;
     shardmap_init(&single, 16, 1);
     loaded = store_create(TABLES, 2, &ADAM, 42);
-    ck_assert_msg(checkpoint_read_shard(paths[1], loaded, &single, 0, &err) == 0, "%s",
+    ck_assert_msg(checkpoint_read_shard(paths[1], loaded, &single, 0, NULL, &err) == 0, "%s",
                   err.message);
     store_destroy(loaded);
     shardmap_free(&single);
@@ -428,7 +479,7 @@ START_TEST(test_shard_write_error)
     Store *store = store_create(TABLES, 2, &ADAM, 42);
     Error err;
     const char *path = "/nonexistent-psrec-folder/shard.bin";
-    ck_assert_int_eq(checkpoint_write_shard(path, store, &err), -1);
+    ck_assert_int_eq(checkpoint_write_shard(path, store, 0, &err), -1);
     ck_assert(test_starts_with(err.message, path));
     ck_assert_ptr_nonnull(strstr(err.message, "No such file or directory"));
     store_destroy(store);
@@ -595,6 +646,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_checked_fixture(shard, test_dir_create, test_dir_remove);
     tcase_set_timeout(shard, 60);
     tcase_add_test(shard, test_shard_round_trip);
+    tcase_add_test(shard, test_shard_run_id_and_version_1);
     tcase_add_test(shard, test_shard_large_crosses_chunks);
     tcase_add_test(shard, test_shard_empty_store);
     tcase_add_test(shard, test_shard_flipped_byte);
