@@ -480,8 +480,15 @@ int config_validate_train(const TrainConfig *config, Error *err)
     EventWeights weights;
     if (event_weights_parse(&weights, config->event_weights, err) != 0)
         return -1;
+    if (strcmp(config->user_column, config->item_column) == 0)
+        return error_set(err, "--user-column and --item-column are both '%s': they must name two "
+                              "different columns",
+                         config->user_column);
     const char *model_name = config_model_name(config);
     bool implicit_model = model_find(model_name)->implicit;
+    if (config->init_std == 0.0f && !model_find(model_name)->neighbourhood)
+        return error_set(err, "--init-std 0 starts every factor at zero, where the gradients "
+                              "leave them (only biases would learn): give a positive value");
     if (config->feedback == FEEDBACK_IMPLICIT && !implicit_model)
         return error_set(err, "--model %s learns ratings and cannot train on --feedback "
                               "implicit; use --model bpr or deep",

@@ -946,7 +946,11 @@ int train_main(int argc, char **argv)
     comm_world_broadcast(&data, sizeof data, 0);
     if (data.n_train == 0) {
         if (chief)
-            fprintf(stderr, "psrec train: %s has no training examples\n", config.train_path);
+            fprintf(stderr, "psrec train: %s has no training examples", config.train_path);
+        if (chief && data.n_skipped > 0)
+            fprintf(stderr, " (%.0f malformed lines skipped: every line was)", data.n_skipped);
+        if (chief)
+            fprintf(stderr, "\n");
         goto finish;
     }
     if (config.patience > 0 && data.n_valid == 0) {

@@ -455,9 +455,10 @@ static int file_parse_value(const char *text, char *out, Error *err)
 int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const char *path,
                        Error *err)
 {
-    FILE *file = fopen(path, "r");
+    const char *why = NULL;
+    FILE *file = file_open_regular(path, &why);
     if (!file)
-        return error_set(err, "cannot open config file '%s': %s", path, strerror(errno));
+        return error_set(err, "cannot open config file '%s': %s", path, why);
 
     char quoted[QUOTE_MAX + 4];
     char *line = NULL;
@@ -470,6 +471,10 @@ int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const
         while (len > 0 && char_is_space(line[len - 1]))
             line[--len] = '\0';
         char *start = line;
+        /* A byte-order mark that some editors put first is not part of the
+         * first key. */
+        if (line_no == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+            start += 3;
         while (char_is_space(*start))
             start++;
         if (*start == '\0' || *start == '#')

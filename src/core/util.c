@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "psrec/core/log.h"
 
@@ -205,6 +207,34 @@ uint64_t checksum_update(uint64_t seed, const void *data, size_t bytes)
         h *= UINT64_C(0x100000001b3);
     }
     return h;
+}
+
+FILE *file_open_regular(const char *path, const char **why)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is
+     * refused below. On a regular file the flag changes nothing. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    struct stat info;
+    const char *wrong = NULL;
+    if (fstat(fd, &info) != 0)
+        wrong = strerror(errno);
+    else if (S_ISDIR(info.st_mode))
+        wrong = strerror(EISDIR);
+    else if (!S_ISREG(info.st_mode))
+        wrong = "not a regular file (a FIFO, device or socket)";
+    int flags = wrong ? 0 : fcntl(fd, F_GETFL);
+    if (!wrong && (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0))
+        wrong = strerror(errno);
+    FILE *file = wrong ? NULL : fdopen(fd, "r");
+    if (!file) {
+        *why = wrong ? wrong : strerror(errno);
+        close(fd);
+    }
+    return file;
 }
 
 int path_make_dirs(const char *path, Error *err)

@@ -904,7 +904,9 @@ int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions 
     assert(n_parts >= 1 && part >= 0 && part < n_parts);
     memset(out, 0, sizeof *out);
 
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO must be refused below, not wait in open() for a
+     * writer; reads of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return error_set(err, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
@@ -914,7 +916,8 @@ int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions 
     } else if (S_ISDIR(st.st_mode)) {
         rc = error_set(err, "cannot open %s: %s", path, strerror(EISDIR));
     } else if (!S_ISREG(st.st_mode)) {
-        rc = error_set(err, "cannot open %s: not a regular file (reading by byte ranges needs one)",
+        rc = error_set(err, "cannot open %s: not a regular file (a FIFO, device or socket; "
+                            "reading by byte ranges needs a file)",
                        path);
     }
     if (rc != 0) {

@@ -128,9 +128,10 @@ static bool parse_feature_id(const char *begin, const char *end, uint64_t *out)
 int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind, Error *err)
 {
     memset(map, 0, sizeof *map);
-    FILE *file = fopen(path, "r");
+    const char *why = NULL;
+    FILE *file = file_open_regular(path, &why);
     if (!file)
-        return error_set(err, "cannot open %s: %s", path, strerror(errno));
+        return error_set(err, "cannot open %s: %s", path, why);
     char *line = NULL;
     size_t line_bytes = 0, line_no = 0, n = 0, capacity = 1024;
     FeatureTriple *triples = xmalloc(capacity * sizeof *triples);

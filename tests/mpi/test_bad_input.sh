@@ -89,11 +89,11 @@ expect_predict_failure mixed_shards "$WORK/mixed" \
 
 # psrec predict: a corrupt model file is refused with its name, and it is the
 # checksum that catches it. The byte flipped is inside the floats of the first
-# row (past the 16-byte header, the 20-byte entry of each of the 2 tables and
+# row (past the 24-byte header, the 20-byte entry of each of the 2 tables and
 # the row's 12-byte key and step), where nothing but the checksum can tell.
 cp -r "$WORK/skip" "$WORK/corrupt"
 shard="$WORK/corrupt/model/shard-00000-of-00002.bin"
-row_start=$((16 + 2 * 20))
+row_start=$((24 + 2 * 20))
 [ "$(stat -c %s "$shard")" -gt $((row_start + 12 + 4 + 8)) ] ||
     fail "corrupt_shard: $shard holds no row to corrupt"
 flip_at=$((row_start + 12 + 2))
@@ -184,6 +184,19 @@ run_mpi 3 train --servers 1 --model bpr --epochs 1 --train "$WORK/untimed.csv" \
 grep -q "3 items with 2 distinct features .*1 of those items are not in the data" "$WORK/unknown.log" ||
     { cat "$WORK/unknown.log"; fail "the unknown item in the feature file was not reported"; }
 echo "feature_unknown_item: $(grep -o '1 of those items are not in the data' "$WORK/unknown.log")"
+
+# ---- inputs that used to hang or mislead
+mkfifo "$WORK/fifo.csv"
+expect_failure fifo "fifo.csv: not a regular file" 3 \
+    --servers 1 --train "$WORK/fifo.csv" --run-dir "$WORK/r18"
+expect_failure init_std_zero "init-std 0 starts every factor at zero" 3 \
+    --servers 1 --train "$WORK/untimed.csv" --init-std 0 --run-dir "$WORK/r19"
+expect_failure same_columns "are both 'user_id'" 3 \
+    --servers 1 --train "$WORK/untimed.csv" --item-column user_id --run-dir "$WORK/r20"
+printf '\xEF\xBB\xBFepochs = 1\nservers = 1\n' >"$WORK/bom.conf"
+run_mpi 3 train --config "$WORK/bom.conf" --train "$WORK/small.csv" --run-dir "$WORK/bom" \
+    --progress false >"$WORK/bom.log" 2>&1 || fail "a config file with a byte-order mark failed: $(cat "$WORK/bom.log")"
+echo "bom: a config file starting with a UTF-8 byte-order mark is read"
 
 # ---- neighbourhood models: a flag combination that cannot work says why
 expect_failure knn_pearson_implicit "pearson-baseline compares ratings" 3 \

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* ---- allocation: on failure these call fatal(), so they never return NULL */
@@ -86,5 +87,11 @@ uint64_t checksum_update(uint64_t seed, const void *data, size_t bytes);
 /* Creates directory path and its missing parents (like mkdir -p).
  * Returns 0, or -1 with "cannot create directory X: reason". */
 int path_make_dirs(const char *path, Error *err);
+
+/* Opens path for reading as text, refusing anything but a regular file
+ * (a FIFO would block in open() forever, a folder reads as nothing).
+ * Returns the stream, or NULL with *why saying what was wrong (a constant
+ * or strerror text, for the caller's message). */
+FILE *file_open_regular(const char *path, const char **why);
 
 #endif
