@@ -513,10 +513,17 @@ static void layout_movielens(Layout *layout, const DatasetFile *file, const char
     layout->n_fields = n_fields;
     layout->roles = xmalloc(n_fields * sizeof *layout->roles);
     memcpy(layout->roles, POSITIONAL, n_fields * sizeof *layout->roles);
-    if (file->options->implicit && n_fields >= 3)
+    /* Positions the caller does not read (implicit feedback; predict's
+     * pairs, which name no rating or timestamp column) may hold anything,
+     * even nothing. */
+    const DatasetOptions *options = file->options;
+    bool rating_read = !options->implicit && options->rating_column;
+    if (!rating_read && n_fields >= 3)
         layout->roles[2] = COLUMN_IGNORED;
-    layout->has_ratings = n_fields >= 3 && !file->options->implicit;
-    layout->has_timestamps = n_fields >= 4;
+    if (!options->timestamp_column && n_fields >= 4)
+        layout->roles[3] = COLUMN_IGNORED;
+    layout->has_ratings = n_fields >= 3 && rating_read;
+    layout->has_timestamps = n_fields >= 4 && options->timestamp_column;
     layout->data_start = 0;
 }
 

@@ -69,6 +69,13 @@ printf 'user_id,item_id,rating\n1,10,\n5,14,\n' >"$WORK/pairs-empty.csv"
 [ "$(cut -d, -f1,2 "$WORK/p-empty.csv" | tr '\n' ' ')" = "1,10 5,14 " ] ||
     fail "predict on pairs with empty ratings wrote: $(cat "$WORK/p-empty.csv")"
 echo "empty_rating_column: $(tr '\n' ' ' <"$WORK/p-empty.csv")"
+printf '1\t10\t\t\n5\t14\t\tx\n' >"$WORK/pairs-empty.tsv"
+"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/pairs-empty.tsv" --format movielens \
+    --out "$WORK/p-empty-ml.csv" 2>"$WORK/empty-ml.err" ||
+    fail "predict on MovieLens pairs with an empty rating failed: $(cat "$WORK/empty-ml.err")"
+[ "$(cut -d, -f1,2 "$WORK/p-empty-ml.csv" | tr '\n' ' ')" = "1,10 5,14 " ] ||
+    fail "predict on MovieLens pairs with empty ratings wrote: $(cat "$WORK/p-empty-ml.csv")"
+echo "empty_rating_movielens: $(tr '\n' ' ' <"$WORK/p-empty-ml.csv")"
 
 # expect_predict_failure NAME RUN_DIR PATTERN — predict with the model in
 # RUN_DIR must exit non-zero with PATTERN (a grep pattern) in its error.
