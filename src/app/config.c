@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "psrec/data/dataset.h"
 #include "psrec/data/generate.h"
@@ -588,27 +589,46 @@ int config_load_train(TrainConfig *config, int argc, char **argv, Error *err)
     return config_validate_train(config, err);
 }
 
+/* The file a path names, for comparing two output paths: its folder's
+ * identity (device and inode: links, "./" and ".." do not matter) and its
+ * name; the text itself when the folder does not exist (then it cannot be
+ * another path's folder either). */
+static void canonical_path(const char *path, char *out, size_t out_bytes)
+{
+    const char *slash = strrchr(path, '/');
+    char folder[OPTION_STRING_BYTES];
+    if (!slash)
+        snprintf(folder, sizeof folder, ".");
+    else if (slash == path)
+        snprintf(folder, sizeof folder, "/");
+    else
+        snprintf(folder, sizeof folder, "%.*s", (int)(slash - path), path);
+    struct stat info;
+    if (stat(folder, &info) == 0)
+        snprintf(out, out_bytes, "%llu:%llu/%s", (unsigned long long)info.st_dev,
+                 (unsigned long long)info.st_ino, slash ? slash + 1 : path);
+    else
+        snprintf(out, out_bytes, "%s", path);
+}
+
 /* Cross-field checks of `generate`. */
 static int config_validate_generate(const GenerateConfig *config, Error *err)
 {
     if (config->out_path[0] == '\0')
         return error_set(err, "--out must not be empty: the file to write");
-    if (strcmp(config->out_path, config->test_out_path) == 0)
-        return error_set(err, "--test-out must differ from --out ('%s')", config->out_path);
-    if (strcmp(config->truth_out_path, config->out_path) == 0 ||
-        (config->truth_out_path[0] != '\0' &&
-         strcmp(config->truth_out_path, config->test_out_path) == 0))
-        return error_set(err, "--truth-out must differ from --out and --test-out ('%s')",
-                         config->truth_out_path);
-    /* No two outputs may share a path: the later would overwrite the
-     * earlier. The pairs among --out, --test-out and --truth-out are above. */
+    /* No two outputs may be one file (by its resolved path, so g.csv and
+     * ./g.csv are one): the later would overwrite the earlier. */
     const char *names[] = {"out", "test-out", "truth-out", "item-features-out",
                            "user-features-out"};
     const char *paths[] = {config->out_path, config->test_out_path, config->truth_out_path,
                            config->item_features_out_path, config->user_features_out_path};
-    for (int a = 3; a < 5; a++)
+    enum { N_OUTPUTS = sizeof paths / sizeof paths[0] };
+    char canonical[N_OUTPUTS][OPTION_STRING_BYTES + 48];
+    for (int a = 0; a < N_OUTPUTS; a++)
+        canonical_path(paths[a], canonical[a], sizeof canonical[a]);
+    for (int a = 1; a < N_OUTPUTS; a++)
         for (int b = 0; b < a; b++)
-            if (paths[a][0] != '\0' && strcmp(paths[a], paths[b]) == 0)
+            if (paths[a][0] != '\0' && strcmp(canonical[a], canonical[b]) == 0)
                 return error_set(err, "--%s must differ from --%s ('%s')", names[a], names[b],
                                  paths[a]);
     /* Each user rates (or interacts with) at most half the items: distinct

@@ -1001,7 +1001,11 @@ START_TEST(test_truth_errors)
 
     char *argv[] = {"--feedback", "implicit", "--out", "x.csv", "--truth-out", "x.csv"};
     ck_assert_int_eq(config_load_generate(&config, 6, argv, &err), -1);
-    ck_assert_str_eq(err.message, "--truth-out must differ from --out and --test-out ('x.csv')");
+    ck_assert_str_eq(err.message, "--truth-out must differ from --out ('x.csv')");
+    /* One file by two spellings is one file. */
+    char *spelled[] = {"--out", "x.csv", "--test-out", "./x.csv"};
+    ck_assert_int_eq(config_load_generate(&config, 4, spelled, &err), -1);
+    ck_assert_str_eq(err.message, "--test-out must differ from --out ('./x.csv')");
 }
 END_TEST
 
