@@ -568,6 +568,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "patience-metric", watched + 6);
     memcpy(watched, "valid_", 6);
     double best_watched = -INFINITY;
+    double first_loss = 0.0;
     Progress progress;
     double started = time_now_s();
     /* A neighbourhood model trains in epochs only if it has baselines. */
@@ -629,11 +630,24 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
             rc = -1;
             break;
         }
-        if (!isfinite(mean_loss)) {
+        /* Diverged: the loss is no longer a number, or it exploded — for
+         * ratings an MSE a hundred times the squared rating range (always
+         * predicting the mean does better), for rankings a thousand times
+         * the first epoch's loss. Every worker sees the same reduced loss. */
+        if (epoch == 0)
+            first_loss = mean_loss;
+        double range = params->rating_max - params->rating_min;
+        bool exploded = model->implicit
+                            ? epoch > 0 && mean_loss > 1000.0 * first_loss && mean_loss > 1.0
+                            : mean_loss > 100.0 * (range > 1.0 ? range * range : 1.0);
+        if (!isfinite(mean_loss) || exploded) {
+            char first[64] = "";
+            if (epoch > 0)
+                snprintf(first, sizeof first, " (%g after epoch 1)", first_loss);
             rc = error_set(err,
-                           "training diverged: the train loss is %g after epoch %d; lower "
+                           "training diverged: the train loss is %g after epoch %d%s; lower "
                            "--learning-rate (now %g) or raise --l2",
-                           mean_loss, epoch + 1, (double)config->learning_rate);
+                           mean_loss, epoch + 1, first, (double)config->learning_rate);
             break;
         }
         if (!early_stopping || improved) {

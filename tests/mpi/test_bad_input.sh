@@ -193,6 +193,10 @@ grep -q "3 items with 2 distinct features .*1 of those items are not in the data
 echo "feature_unknown_item: $(grep -o '1 of those items are not in the data' "$WORK/unknown.log")"
 
 # ---- inputs that used to hang or mislead
+# Adam at a learning rate of 1000 keeps the loss finite but enormous: that
+# is divergence too, not "done".
+expect_failure exploded "training diverged: the train loss is" 3 \
+    --servers 1 --train "$WORK/small.csv" --learning-rate 1000 --epochs 5 --run-dir "$WORK/r21"
 mkfifo "$WORK/fifo.csv"
 expect_failure fifo "fifo.csv: not a regular file" 3 \
     --servers 1 --train "$WORK/fifo.csv" --run-dir "$WORK/r18"
