@@ -294,11 +294,13 @@ static NumberStatus parse_timestamp(const char *text, size_t len, int64_t *out)
 }
 
 /* Full strtod for what the fast path does not take (exponents, long
- * mantissas, "inf"/"nan", which are rejected as not finite). */
+ * mantissas, "inf"/"nan", which are rejected as not finite). Hexadecimal
+ * floats ("0x1p3"), which strtod also reads, are not ratings anyone
+ * writes: refused. */
 static NumberStatus parse_rating_slow(const char *text, size_t len, float *out)
 {
     char copy[128];
-    if (len == 0 || len >= sizeof copy)
+    if (len == 0 || len >= sizeof copy || memchr(text, 'x', len) || memchr(text, 'X', len))
         return NUMBER_INVALID;
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -568,6 +570,14 @@ static int layout_read(Layout *layout, const DatasetFile *file, Error *err)
         line = NULL; /* nothing but blank lines */
     else if (len > 0 && line[len - 1] == '\r')
         len--;
+    /* A carriage return inside the first line: lines end in CR alone (old
+     * Mac files), so the whole file would read as one line. */
+    if (line && memchr(line, '\r', len)) {
+        rc = error_set(err, "%s:1: lines end with a carriage return alone (CR, not LF or CRLF): "
+                            "convert the file first, e.g. tr '\\r' '\\n'",
+                       file->path);
+        goto done;
+    }
 
     layout->format = file->options->format;
     if (layout->format == DATASET_FORMAT_AUTO)

@@ -336,6 +336,12 @@ START_TEST(test_missing_file)
     ratings_free(&r);
     snprintf(expected, sizeof expected, "cannot open %s: Is a directory", scratch_dir);
     ck_assert_str_eq(err.message, expected);
+
+    /* Lines ended by CR alone would read as one line: refused, saying so. */
+    char cr[512];
+    scratch_write_text(cr, sizeof cr, "cr.csv", "user_id,item_id,rating\r1,2,3\r4,5,3\r");
+    expect_error(cr, &o, "1: lines end with a carriage return alone (CR, not LF or CRLF): "
+                         "convert the file first, e.g. tr '\\r' '\\n'");
 }
 END_TEST
 
@@ -367,6 +373,7 @@ START_TEST(test_malformed_lines_name_file_and_line)
         {DATASET_FORMAT_CSV, "1,2,nan,100", "expected a finite rating in field 3, found 'nan'"},
         {DATASET_FORMAT_CSV, "1,2,-inf,100", "expected a finite rating in field 3, found '-inf'"},
         {DATASET_FORMAT_CSV, "1,2,1e39,100", "expected a finite rating in field 3, found '1e39'"},
+        {DATASET_FORMAT_CSV, "1,2,0x1p2,100", "expected a numeric rating in field 3, found '0x1p2'"},
         {DATASET_FORMAT_CSV, "1,2,3,1.5", "expected an integer timestamp in field 4, found '1.5'"},
         {DATASET_FORMAT_CSV, "1,2,3,100abc", "expected an integer timestamp in field 4, found '100abc'"},
         {DATASET_FORMAT_CSV, "1,2,3,9223372036854775808",
