@@ -9,6 +9,16 @@ if [ -z "${SLURM_CONF:-}" ] || ! command -v sbatch >/dev/null || ! sinfo -h >/de
     exit 77
 fi
 export PSREC
+# On failure, Slurm's own account of it: the job's output and the tails of
+# the controller's and the node daemon's logs.
+slurm_logs() {
+    cat "$WORK/sbatch.out" "$WORK/job.out" 2>/dev/null
+    for key in SlurmctldLogFile SlurmdLogFile; do
+        local log
+        log=$(sed -n "s/^$key=//p" "$SLURM_CONF")
+        [ -n "$log" ] && [ -r "$log" ] && { echo "---- $log (last 30 lines)"; tail -n 30 "$log"; }
+    done
+}
 "$PSREC" generate --users 2000 --items 1000 --ratings 60000 --dim 4 --seed 5 \
     --out "$WORK/train.csv" --test-out "$WORK/test.csv" --test-fraction 0.1 >/dev/null
 baseline=$(awk -F, 'NR == FNR { if (FNR > 1) { s += $3; n++ } next }
@@ -18,7 +28,7 @@ baseline=$(awk -F, 'NR == FNR { if (FNR > 1) { s += $3; n++ } next }
 timeout --kill-after=10 240 sbatch --wait --time=00:05:00 -n 4 -o "$WORK/job.out" \
     "$PSREC_SOURCE_DIR/cluster/psrec.sbatch" --servers 2 --epochs 6 --dim 8 \
     --learning-rate 0.01 --train "$WORK/train.csv" --test "$WORK/test.csv" --run-dir "$WORK/run" \
-    >"$WORK/sbatch.out" 2>&1 || { cat "$WORK/sbatch.out" "$WORK/job.out"; fail "the Slurm job failed"; }
+    >"$WORK/sbatch.out" 2>&1 || { slurm_logs; fail "the Slurm job failed"; }
 tail -n 1 "$WORK/job.out"
 workers=$(json_field "$WORK/run/summary.json" workers)
 servers=$(json_field "$WORK/run/summary.json" servers)
