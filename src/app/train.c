@@ -375,13 +375,6 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
     return 0;
 }
 
-/* Reads rows from the parameter servers for the scorer. */
-static void read_from_servers(void *worker, uint32_t table, const uint64_t *ids, size_t n,
-                              float *out)
-{
-    worker_read_representations(worker, table, ids, n, out);
-}
-
 /* Collective over the workers: the ranking figures of one held-out split
  * ("valid" or "test") into record, with catalogue coverage. */
 static void evaluate_ranking_split(const CatalogueScorer *scorer, const TrainingSet *set,
@@ -473,14 +466,14 @@ static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelPar
     if (!has_valid && !has_test)
         return;
     CatalogueScorer scorer;
-    scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue,
+    scorer_init(&scorer, model, params, worker_representation_reader, worker, &set->catalogue,
                 has_valid ? histories->valid : histories->test);
     if (has_valid)
         evaluate_ranking_split(&scorer, set, config, "valid", record);
     if (has_test) {
         if (has_valid && histories->valid != histories->test) { /* scored from more history */
             scorer_free(&scorer);
-            scorer_init(&scorer, model, params, read_from_servers, worker, &set->catalogue,
+            scorer_init(&scorer, model, params, worker_representation_reader, worker, &set->catalogue,
                         histories->test);
         }
         evaluate_ranking_split(&scorer, set, config, "test", record);

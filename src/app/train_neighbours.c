@@ -12,13 +12,6 @@
 #include "psrec/core/util.h"
 #include "psrec/ps/comm.h"
 
-/* Reads rows from the parameter servers (a RepresentationReader). */
-static void read_from_servers(void *worker, uint32_t table, const uint64_t *ids, size_t n,
-                              float *out)
-{
-    worker_read_representations(worker, table, ids, n, out);
-}
-
 /* Bytes one distinct pair costs in a PairTable: row, column, sums, and two
  * hash slots (the table stays at most half full). */
 static double pair_bytes(int width) { return 16.0 + 8.0 * width + 2.0 * sizeof(size_t); }
@@ -407,7 +400,7 @@ void train_neighbours_evaluate_ratings(Worker *worker, const ModelOps *model,
                                        ErrorStats *stats)
 {
     NeighbourModel nm;
-    neighbour_model_init(&nm, model, params, read_from_servers, worker, catalogue);
+    neighbour_model_init(&nm, model, params, worker_representation_reader, worker, catalogue);
     float *user_bias = xcalloc(heldout->n + 1, sizeof(float));
     worker_read_representations(worker, MODEL_TABLE_USER, heldout->users, heldout->n, user_bias);
     for (size_t r = 0; r < heldout->n; r++) {

@@ -604,9 +604,8 @@ static void plan_read(Worker *worker, BatchPlan *plan)
     plan_receive_pulls(worker, plan);
 }
 
-/* worker_read_representations as a RepresentationReader. */
-static void read_representations(void *worker, uint32_t table, const uint64_t *ids, size_t n,
-                                 float *out)
+void worker_representation_reader(void *worker, uint32_t table, const uint64_t *ids, size_t n,
+                                  float *out)
 {
     worker_read_representations(worker, table, ids, n, out);
 }
@@ -616,7 +615,7 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
     const ModelOps *model = worker->setup.model;
     const ModelParams *params = &worker->setup.params;
     BatchPlan *plan = &worker->eval_plan;
-    model_read_dense(model, params, read_representations, worker, worker->dense);
+    model_read_dense(model, params, worker_representation_reader, worker, worker->dense);
     const float *dense = worker->n_dense_blocks > 0 ? worker->dense : NULL;
     for (size_t first = 0; first < test->n; first += EVAL_CHUNK_EXAMPLES) {
         size_t last = first + EVAL_CHUNK_EXAMPLES < test->n ? first + EVAL_CHUNK_EXAMPLES : test->n;

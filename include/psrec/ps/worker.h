@@ -88,6 +88,10 @@ void worker_evaluate_ratings(Worker *worker, const Ratings *test, ErrorStats *st
  * width). */
 void worker_read_representations(Worker *worker, uint32_t table, const uint64_t *ids, size_t n,
                                  float *out);
+/* worker_read_representations as a RepresentationReader (models/model.h):
+ * context is the Worker. */
+void worker_representation_reader(void *worker, uint32_t table, const uint64_t *ids, size_t n,
+                                  float *out);
 
 /* Asks every server to save the model as it is now (every worker's pushes
  * up to this clock) and waits until all have. Collective over the workers:
