@@ -473,8 +473,8 @@ static void evaluate_epoch(Worker *worker, const ModelOps *model, const ModelPar
     if (has_test) {
         if (has_valid && histories->valid != histories->test) { /* scored from more history */
             scorer_free(&scorer);
-            scorer_init(&scorer, model, params, worker_representation_reader, worker, &set->catalogue,
-                        histories->test);
+            scorer_init(&scorer, model, params, worker_representation_reader, worker,
+                        &set->catalogue, histories->test);
         }
         evaluate_ranking_split(&scorer, set, config, "test", record);
     }

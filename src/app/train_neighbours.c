@@ -127,21 +127,13 @@ static bool user_in_block(uint64_t user, uint64_t block, uint64_t n_blocks)
     return hash_u64(user ^ 0x757365726b6e6eULL) % n_blocks == block;
 }
 
-/* Appends bytes to buf. */
-static void put_bytes(ByteBuffer *buf, const void *data, size_t bytes)
-{
-    bytebuffer_reserve(buf, buf->len + bytes);
-    memcpy(buf->data + buf->len, data, bytes);
-    buf->len += bytes;
-}
-
 /* A user's history as [id u64][n u32][n catalogue indices u32]: how
  * histories travel between workers (every worker has the same catalogue). */
 static void put_history(ByteBuffer *buf, uint64_t user, const uint32_t *items, uint32_t n)
 {
-    put_bytes(buf, &user, sizeof user);
-    put_bytes(buf, &n, sizeof n);
-    put_bytes(buf, items, n * sizeof(uint32_t));
+    bytebuffer_append(buf, &user, sizeof user);
+    bytebuffer_append(buf, &n, sizeof n);
+    bytebuffer_append(buf, items, n * sizeof(uint32_t));
 }
 
 /* Reads the history at *at of data[0..len) into its parts; false at the
@@ -336,14 +328,14 @@ void train_neighbours_fetch_histories(Worker *worker, const ModelParams *params,
     ByteBuffer *asks = xcalloc((size_t)n_workers, sizeof(ByteBuffer));
     for (size_t k = 0; k < keyindex_size(wanted); k++) {
         uint64_t user = keyindex_key_at(wanted, k);
-        put_bytes(&asks[exchange_owner(user, n_workers)], &user, sizeof user);
+        bytebuffer_append(&asks[exchange_owner(user, n_workers)], &user, sizeof user);
     }
     keyindex_destroy(wanted);
     ByteBuffer send = {0}, received = {0};
     size_t *send_bytes = xmalloc((size_t)n_workers * sizeof(size_t));
     size_t *recv_bytes = xmalloc((size_t)n_workers * sizeof(size_t));
     for (int w = 0; w < n_workers; w++) {
-        put_bytes(&send, asks[w].data, asks[w].len);
+        bytebuffer_append(&send, asks[w].data, asks[w].len);
         send_bytes[w] = asks[w].len;
         asks[w].len = 0;
     }

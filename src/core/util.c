@@ -191,6 +191,13 @@ void bytebuffer_reserve(ByteBuffer *buf, size_t bytes)
     buf->cap = cap;
 }
 
+void bytebuffer_append(ByteBuffer *buf, const void *data, size_t bytes)
+{
+    bytebuffer_reserve(buf, buf->len + bytes);
+    memcpy(buf->data + buf->len, data, bytes);
+    buf->len += bytes;
+}
+
 void bytebuffer_free(ByteBuffer *buf)
 {
     free(buf->data);

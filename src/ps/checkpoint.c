@@ -127,9 +127,7 @@ static void shard_writer_append(ShardWriter *w, const void *data, size_t bytes, 
         return; /* nothing more is buffered after a failed write */
     if (w->chunk.len + bytes > CHECKPOINT_CHUNK_BYTES)
         shard_writer_flush(w, err);
-    bytebuffer_reserve(&w->chunk, w->chunk.len + bytes);
-    memcpy(w->chunk.data + w->chunk.len, data, bytes);
-    w->chunk.len += bytes;
+    bytebuffer_append(&w->chunk, data, bytes);
     w->checksum = checksum_update(w->checksum, data, bytes);
 }
 

@@ -75,6 +75,8 @@ typedef struct {
 
 /* Makes room for at least `bytes` bytes in total (len is unchanged). */
 void bytebuffer_reserve(ByteBuffer *buf, size_t bytes);
+/* Appends data[0..bytes) after buf's len, growing it as needed. */
+void bytebuffer_append(ByteBuffer *buf, const void *data, size_t bytes);
 void bytebuffer_free(ByteBuffer *buf);
 
 /* ---- checksum for files: 64-bit FNV-1a, continued from `seed` (start with
