@@ -18,6 +18,7 @@
 #include "psrec/data/training_set.h"
 #include "psrec/data/dataset.h"
 #include "psrec/models/model.h"
+#include "psrec/eval/scorer.h"
 #include "psrec/models/neighbours.h"
 #include "psrec/ps/store.h"
 
@@ -52,12 +53,13 @@ static int load_features(RunFeatures *features, const PredictConfig *config,
     return rc;
 }
 
-/* A neighbourhood model scores a user from its training history: the
- * run's training split, read again, with its catalogue. */
+/* A neighbourhood model scores a user from its history (the run's
+ * training and validation splits, read again, with their catalogue)
+ * through the same scorer as evaluation and recommend. */
 typedef struct {
     TrainingSet set;
     UserItems history;
-    NeighbourModel model;
+    CatalogueScorer scorer;
     bool loaded;
     /* Implicit models: the last user's scores of every item, since pair
      * files list a user's candidates together (one row per user instead of
@@ -83,8 +85,8 @@ static int load_neighbour_scoring(NeighbourScoring *scoring, const PredictConfig
     training_set_index(&scoring->set, &options, false);
     user_items_build(&scoring->history, &scoring->set.train, &scoring->set.valid,
                      &scoring->set.catalogue);
-    neighbour_model_init(&scoring->model, model, params, model_files_read, loaded,
-                         &scoring->set.catalogue);
+    scorer_init(&scoring->scorer, model, params, model_files_read, loaded,
+                &scoring->set.catalogue, &scoring->history);
     scoring->loaded = true;
     return 0;
 }
@@ -92,7 +94,7 @@ static int load_neighbour_scoring(NeighbourScoring *scoring, const PredictConfig
 static void free_neighbour_scoring(NeighbourScoring *scoring)
 {
     if (scoring->loaded)
-        neighbour_model_free(&scoring->model);
+        scorer_free(&scoring->scorer);
     free(scoring->row);
     user_items_free(&scoring->history);
     training_set_free(&scoring->set);
@@ -102,36 +104,27 @@ static void free_neighbour_scoring(NeighbourScoring *scoring)
 static float neighbour_pair_score(NeighbourScoring *scoring, LoadedModel *loaded, uint64_t user,
                                   uint64_t item)
 {
-    const UserItems *history = &scoring->history;
-    int64_t index = user_items_find(history, user);
-    size_t first = index >= 0 ? history->offsets[index] : 0;
-    size_t n = index >= 0 ? history->offsets[index + 1] - first : 0;
+    const NeighbourModel *nm = scoring->scorer.neighbours;
     int64_t item_index = catalogue_find(&scoring->set.catalogue, item);
-    if (scoring->model.model->implicit) {
+    if (nm->model->implicit) {
         if (item_index < 0)
-            return neighbour_model_score(&scoring->model, NULL, NULL, 0, 0, -1);
+            return neighbour_model_score(nm, NULL, NULL, 0, 0, -1);
         if (!scoring->row_valid || scoring->row_user != user) {
             if (!scoring->row)
-                scoring->row = xmalloc((scoring->model.n_items + 1) * sizeof(float));
-            if (neighbours_user_based(scoring->model.model)) { /* its neighbours' histories */
-                size_t width = (size_t)scoring->model.params->neighbours * NEIGHBOUR_FLOATS;
-                float *list = xmalloc(width * sizeof(float));
-                model_files_read(loaded, MODEL_TABLE_NEIGHBOURS, &user, 1, list);
-                neighbour_model_user_based_scores(&scoring->model, list, history, scoring->row);
-                free(list);
-            } else {
-                neighbour_model_scores(&scoring->model, history->items + first,
-                                       history->values + first, n, 0, scoring->row);
-            }
+                scoring->row = xmalloc((size_t)scoring->scorer.score_width * sizeof(float));
+            scorer_user_vectors(&scoring->scorer, &user, 1, scoring->row);
             scoring->row_user = user;
             scoring->row_valid = true;
         }
         return scoring->row[item_index];
     }
+    /* Ratings: one item's prediction needs only its own list. */
+    const UserItems *history = &scoring->history;
+    size_t n, first = user_items_range(history, user, &n);
     float user_bias = 0;
     model_files_read(loaded, MODEL_TABLE_USER, &user, 1, &user_bias);
-    return neighbour_model_score(&scoring->model, history->items + first, history->values + first,
-                                 n, user_bias, item_index);
+    return neighbour_model_score(nm, history->items + first, history->values + first, n,
+                                 user_bias, item_index);
 }
 
 /* The model's dense parameters (NULL for a model without), owned by the
@@ -233,7 +226,8 @@ int predict_main(int argc, char **argv)
         if (model->neighbourhood) {
             /* Nine digits: the popularity tie-break of item-knn lives far
              * below the similarities. */
-            float score = neighbour_pair_score(&neighbours, &loaded, pairs.users[i], pairs.items[i]);
+            float score =
+                neighbour_pair_score(&neighbours, &loaded, pairs.users[i], pairs.items[i]);
             fprintf(out, "%llu,%llu,%.9g\n", (unsigned long long)pairs.users[i],
                     (unsigned long long)pairs.items[i], (double)score);
             continue;

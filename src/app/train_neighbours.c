@@ -348,10 +348,9 @@ void train_neighbours_fetch_histories(Worker *worker, const ModelParams *params,
         for (size_t end = at + recv_bytes[w]; at + sizeof(uint64_t) <= end; at += sizeof(uint64_t)) {
             uint64_t user;
             memcpy(&user, received.data + at, sizeof user);
-            int64_t index = user_items_find(own, user);
-            if (index >= 0)
-                put_history(&send, user, own->items + own->offsets[index],
-                            (uint32_t)(own->offsets[index + 1] - own->offsets[index]));
+            size_t n_items, first = user_items_range(own, user, &n_items);
+            if (n_items > 0)
+                put_history(&send, user, own->items + first, (uint32_t)n_items);
         }
         send_bytes[w] = send.len - before;
     }
@@ -396,9 +395,7 @@ void train_neighbours_evaluate_ratings(Worker *worker, const ModelOps *model,
     float *user_bias = xcalloc(heldout->n + 1, sizeof(float));
     worker_read_representations(worker, MODEL_TABLE_USER, heldout->users, heldout->n, user_bias);
     for (size_t r = 0; r < heldout->n; r++) {
-        int64_t user = user_items_find(history, heldout->users[r]);
-        size_t first = user >= 0 ? history->offsets[user] : 0;
-        size_t n = user >= 0 ? history->offsets[user + 1] - first : 0;
+        size_t n, first = user_items_range(history, heldout->users[r], &n);
         float predicted = neighbour_model_score(&nm, history->items + first,
                                                 history->values + first, n, user_bias[r],
                                                 catalogue_find(catalogue, heldout->items[r]));

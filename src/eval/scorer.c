@@ -95,9 +95,7 @@ static void neighbour_user_scores(const CatalogueScorer *scorer, const uint64_t 
     if (!scorer->model->implicit)
         scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, biases);
     for (size_t u = 0; u < n; u++) {
-        int64_t index = user_items_find(history, users[u]);
-        size_t first = index >= 0 ? history->offsets[index] : 0;
-        size_t count = index >= 0 ? history->offsets[index + 1] - first : 0;
+        size_t count, first = user_items_range(history, users[u], &count);
         neighbour_model_scores(scorer->neighbours, history->items + first,
                                history->values + first, count, biases[u],
                                out + u * scorer->n_items);

@@ -174,6 +174,13 @@ int64_t user_items_find(const UserItems *items, uint64_t user)
     return items->users ? keyindex_find(items->users, user) : -1;
 }
 
+size_t user_items_range(const UserItems *items, uint64_t user, size_t *n)
+{
+    int64_t index = user_items_find(items, user);
+    *n = index >= 0 ? items->offsets[index + 1] - items->offsets[index] : 0;
+    return index >= 0 ? items->offsets[index] : 0;
+}
+
 /* ---- counting */
 
 int neighbours_pair_width(const ModelParams *params)
@@ -494,12 +501,10 @@ void neighbour_model_user_based_scores(const NeighbourModel *nm, const float *ro
         scores[i] = nm->popularity_scale * nm->item_values[i];
     uint64_t neighbour;
     float sim;
-    for (int slot = 0; slot < nm->params->neighbours && neighbours_row_get(row, slot, &neighbour, &sim);
-         slot++) {
-        int64_t v = user_items_find(histories, neighbour);
-        if (v < 0)
-            continue;
-        for (size_t a = histories->offsets[v]; a < histories->offsets[v + 1]; a++)
+    for (int slot = 0;
+         slot < nm->params->neighbours && neighbours_row_get(row, slot, &neighbour, &sim); slot++) {
+        size_t n, first = user_items_range(histories, neighbour, &n);
+        for (size_t a = first; a < first + n; a++)
             scores[histories->items[a]] += sim;
     }
 }

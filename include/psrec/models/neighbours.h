@@ -81,6 +81,9 @@ void user_items_build(UserItems *out, const Ratings *ratings, const Ratings *mor
 void user_items_free(UserItems *items);
 /* The dense index of user, or -1. */
 int64_t user_items_find(const UserItems *items, uint64_t user);
+/* Where user's items start in items->items / items->values, with their
+ * number in *n (0 for a user without items, who then starts at 0). */
+size_t user_items_range(const UserItems *items, uint64_t user, size_t *n);
 
 /* ---- counting, on the workers */
 
