@@ -504,11 +504,18 @@ static void record_choose_line(EpochRecord *record, bool implicit)
     record->n_on_line = implicit && at > 4 ? 4 : at; /* the loss and one split's three */
 }
 
-/* Collective over the workers: whether the chief failed to write an
- * epoch's metrics (a full disk): then every worker stops, and err says
- * why (on the chief; the others get a generic message). */
-static bool metrics_failed(FILE *metrics, const TrainConfig *config, Error *err)
+/* Collective over the workers: the chief shows an epoch's record and
+ * appends it to metrics (if open); returns whether that write failed (a
+ * full disk): then every worker stops, and err says why (on the chief; the
+ * others get a generic message). */
+static bool report_epoch(Progress *progress, const EpochRecord *record, bool chief, FILE *metrics,
+                         const TrainConfig *config, Error *err)
 {
+    if (chief) {
+        progress_end_epoch(progress, record);
+        if (metrics)
+            progress_write_json(metrics, record);
+    }
     int saved = 0;
     uint64_t failed = metrics && (fflush(metrics) != 0 || ferror(metrics));
     if (failed)
@@ -614,12 +621,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         totals->train_seconds += epoch_seconds;
         totals->train_examples += data->n_train;
         totals->epochs_run = epoch + 1;
-        if (chief) {
-            progress_end_epoch(&progress, &record);
-            if (metrics)
-                progress_write_json(metrics, &record);
-        }
-        if (metrics_failed(metrics, config, err)) { /* collective: all stop together */
+        if (report_epoch(&progress, &record, chief, metrics, config, err)) { /* all stop */
             rc = -1;
             break;
         }
@@ -696,11 +698,8 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                    totals->neighbours.blocks == 1 ? "" : "s", totals->neighbours.sampled,
                    neighbours_user_based(model) ? "items' user lists" : "user histories",
                    config->max_history, totals->neighbours.seconds);
-            progress_end_epoch(&progress, &record);
-            if (metrics)
-                progress_write_json(metrics, &record);
         }
-        if (metrics_failed(metrics, config, err))
+        if (report_epoch(&progress, &record, chief, metrics, config, err))
             rc = -1;
     }
     worker_finish(worker);
