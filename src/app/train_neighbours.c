@@ -16,6 +16,15 @@
  * hash slots (the table stays at most half full). */
 static double pair_bytes(int width) { return 16.0 + 8.0 * width + 2.0 * sizeof(size_t); }
 
+/* The local sums are a cache: sent to the servers early when they hold
+ * more than half the budget (counted by the pairs held: a cleared table
+ * keeps its memory). */
+static void send_pairs_if_large(Worker *worker, PairTable *pairs, double budget)
+{
+    if ((double)pair_table_count(pairs) * pair_bytes(pair_table_width(pairs)) > budget / 2)
+        worker_send_pairs(worker, pairs);
+}
+
 /* Each user's residuals r − (μ + b_u + b_i) for Pearson, parallel to
  * history->items; NULL for other similarities. */
 static float *history_residuals(Worker *worker, const ModelParams *params,
@@ -97,10 +106,7 @@ static void build_item_based(Worker *worker, const ModelOps *model, const ModelP
                                       keyindex_key_at(history->users, u), history->items + first,
                                       residuals ? residuals + first : NULL, n, block, n_blocks,
                                       config->max_history, config->seed, pairs, &counted);
-            /* The local sums are a cache: sent early when they grow (by
-             * the pairs held: the table keeps its memory when cleared). */
-            if ((double)pair_table_count(pairs) * pair_bytes(width) > budget / 2)
-                worker_send_pairs(worker, pairs);
+            send_pairs_if_large(worker, pairs, budget);
         }
         worker_send_pairs(worker, pairs);
         worker_merge_pairs(worker, block);
@@ -257,8 +263,7 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
                         pairs_counted += 1;
                     }
                 }
-                if ((double)pair_table_count(pairs) * pair_bytes(1) > budget / 2)
-                    worker_send_pairs(worker, pairs);
+                send_pairs_if_large(worker, pairs, budget);
             }
         }
         worker_send_pairs(worker, pairs);
