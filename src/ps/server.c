@@ -195,6 +195,17 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
         answer_ready_pulls(server);
 }
 
+/* Sends every worker a Control of kind carrying value: the answer to a
+ * request all of them made (snapshot, pair merge). */
+static void answer_every_worker(Server *server, WireControlKind kind, uint64_t value)
+{
+    WireControl answer = {.kind = kind, .value = value};
+    for (int w = 0; w < server->layout->n_workers; w++) {
+        wire_encode_control(&answer, &server->encoded);
+        comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
+    }
+}
+
 /* A worker asks to save or restore the snapshot at its clock; the last one
  * to ask triggers it. Every worker must ask the same at the same clock with
  * all its pushes in (and pushes nothing until answered). */
@@ -231,12 +242,8 @@ static void handle_snapshot(Server *server, int source, const WireControl *contr
         *server->store = restored;
     }
     server->snapshot_requests = 0;
-    WireControl answer = {.kind = save ? WIRE_CONTROL_SNAPSHOT_SAVED : WIRE_CONTROL_RESTORED,
-                          .value = control->value};
-    for (int w = 0; w < server->layout->n_workers; w++) {
-        wire_encode_control(&answer, &server->encoded);
-        comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
-    }
+    answer_every_worker(server, save ? WIRE_CONTROL_SNAPSHOT_SAVED : WIRE_CONTROL_RESTORED,
+                        control->value);
 }
 
 static void handle_pairs(Server *server, int source, const ByteBuffer *message)
@@ -302,11 +309,7 @@ static void handle_pairs_done(Server *server, int source, const WireControl *con
     }
     server->pairs_requests = 0;
     memset(server->pairs_sent, 0, (size_t)server->layout->n_workers * sizeof(bool));
-    WireControl answer = {.kind = WIRE_CONTROL_PAIRS_MERGED, .value = control->value};
-    for (int w = 0; w < server->layout->n_workers; w++) {
-        wire_encode_control(&answer, &server->encoded);
-        comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
-    }
+    answer_every_worker(server, WIRE_CONTROL_PAIRS_MERGED, control->value);
 }
 
 static void handle_control(Server *server, int source, const ByteBuffer *message)

@@ -647,10 +647,10 @@ void worker_read_representations(Worker *worker, uint32_t table, const uint64_t 
     }
 }
 
-/* Sends a Control of `kind`, carrying the worker's clock, to every server. */
-static void send_control_to_servers(Worker *worker, WireControlKind kind)
+/* Sends a Control of `kind` carrying value to every server. */
+static void send_control_to_servers(Worker *worker, WireControlKind kind, uint64_t value)
 {
-    WireControl message = {.kind = kind, .value = worker->clock};
+    WireControl message = {.kind = kind, .value = value};
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         wire_encode_control(&message, &worker->encoded);
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
@@ -664,12 +664,7 @@ static void send_control_to_servers(Worker *worker, WireControlKind kind)
 static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer,
                                uint64_t value)
 {
-    WireControl message = {.kind = request, .value = value};
-    for (int s = 0; s < worker->setup.layout->n_servers; s++) {
-        wire_encode_control(&message, &worker->encoded);
-        comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
-                         COMM_TAG_CONTROL, &worker->encoded);
-    }
+    send_control_to_servers(worker, request, value);
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         int source = comm_server_world_rank(worker->setup.layout, s);
         comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
@@ -775,7 +770,7 @@ void worker_merge_pairs(Worker *worker, uint64_t block)
 
 void worker_finish(Worker *worker)
 {
-    send_control_to_servers(worker, WIRE_CONTROL_WORKER_DONE);
+    send_control_to_servers(worker, WIRE_CONTROL_WORKER_DONE, worker->clock);
     comm_outbox_flush(worker->outbox);
 }
 
