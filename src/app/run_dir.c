@@ -66,7 +66,22 @@ static int replace_link(const char *target, const char *link, Error *err)
     return 0;
 }
 
-static int make_entry_links(const char *root, Error *err);
+/* Makes the reader's links (RUN/model → current/model, …). */
+static int make_entry_links(const char *root, Error *err)
+{
+    for (size_t e = 0; e < RUN_N_ENTRIES; e++) {
+        char link[RUN_PATH_BYTES], target[64];
+        snprintf(link, sizeof link, "%s/%s", root, RUN_ENTRIES[e]);
+        snprintf(target, sizeof target, "current/%s", RUN_ENTRIES[e]);
+        char existing[64];
+        ssize_t len = readlink(link, existing, sizeof existing - 1);
+        if (len > 0 && (size_t)len == strlen(target) && memcmp(existing, target, (size_t)len) == 0)
+            continue;
+        if (replace_link(target, link, err) != 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* A folder written before generations (plain config.conf, model/ …)
  * becomes generation "gen-legacy", so it stays readable through the links
@@ -99,23 +114,6 @@ static int adopt_legacy(const char *root, Error *err)
     if (replace_link("gen-legacy", path, err) != 0)
         return -1;
     return make_entry_links(root, err); /* readable again right away */
-}
-
-/* Makes the reader's links (RUN/model → current/model, …). */
-static int make_entry_links(const char *root, Error *err)
-{
-    for (size_t e = 0; e < RUN_N_ENTRIES; e++) {
-        char link[RUN_PATH_BYTES], target[64];
-        snprintf(link, sizeof link, "%s/%s", root, RUN_ENTRIES[e]);
-        snprintf(target, sizeof target, "current/%s", RUN_ENTRIES[e]);
-        char existing[64];
-        ssize_t len = readlink(link, existing, sizeof existing - 1);
-        if (len > 0 && (size_t)len == strlen(target) && memcmp(existing, target, (size_t)len) == 0)
-            continue;
-        if (replace_link(target, link, err) != 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* Removes every generation but the current one, and stray link temps: the
@@ -197,8 +195,8 @@ int run_dir_begin(RunDir *run, const char *root, Error *err)
     uint64_t mix = hash_u64((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec) ^
                    hash_u64((uint64_t)getpid());
     run->run_number = mix ? mix : 1; /* 0 means "no run id" in files */
-    snprintf(run->run_id, sizeof run->run_id, "%016llx", (unsigned long long)run->run_number);
-    snprintf(run->generation, sizeof run->generation, "%s/gen-%s", root, run->run_id);
+    snprintf(run->generation, sizeof run->generation, "%s/gen-%016llx", root,
+             (unsigned long long)run->run_number);
     char model[RUN_PATH_BYTES + 64];
     snprintf(model, sizeof model, "%s/model", run->generation);
     if (path_make_dirs(model, err) != 0) {

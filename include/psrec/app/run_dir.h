@@ -24,13 +24,10 @@
 #include "psrec/core/options.h"
 #include "psrec/core/util.h"
 
-#define RUN_ID_BYTES 32
-
 typedef struct {
     char root[OPTION_STRING_BYTES];          /* RUN */
     char generation[OPTION_STRING_BYTES + 64]; /* RUN/gen-<id>: where this run writes */
-    char run_id[RUN_ID_BYTES];               /* run_number in hex */
-    uint64_t run_number;
+    uint64_t run_number;                     /* the run id (in hex in the generation's name) */
     int lock_fd;                             /* -1 when not held */
     bool committed;
 } RunDir;
