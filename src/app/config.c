@@ -486,8 +486,9 @@ int config_validate_train(const TrainConfig *config, Error *err)
                               "different columns",
                          config->user_column);
     const char *model_name = config_model_name(config);
-    bool implicit_model = model_find(model_name)->implicit;
-    if (config->init_std == 0.0f && !model_find(model_name)->neighbourhood)
+    const ModelOps *model = model_find(model_name);
+    bool implicit_model = model->implicit;
+    if (config->init_std == 0.0f && !model->neighbourhood)
         return error_set(err, "--init-std 0 starts every factor at zero, where the gradients "
                               "leave them (only biases would learn): give a positive value");
     if (config->feedback == FEEDBACK_IMPLICIT && !implicit_model)
@@ -509,7 +510,6 @@ int config_validate_train(const TrainConfig *config, Error *err)
                          config->cold_fraction);
     if (config->patience > 0 && config->split != SPLIT_LOO)
         return error_set(err, "--patience needs validation data: add --split loo");
-    const ModelOps *model = model_find(model_name);
     if (config->patience > 0 && (!implicit_model || model->neighbourhood))
         return error_set(err, "--patience watches a validation ranking figure of a model trained "
                               "in epochs (--model bpr or deep)");
