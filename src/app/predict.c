@@ -185,43 +185,33 @@ int predict_main(int argc, char **argv)
         store_destroy(store);
         return CONFIG_EXIT_RUN_FAILED;
     }
+    /* A representation is its row plus its features; an unseen id's row
+     * counts as zeros: the model's fallback (or, with features, the
+     * features alone). */
+    LoadedModel loaded = {.store = store, .features = &features.view};
+    NeighbourScoring neighbours = {0};
     /* Written under a temporary name and renamed when complete: a failure
      * never leaves a truncated file under the final name. */
     char tmp_path[sizeof config.out_path + 8];
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp", config.out_path);
-    FILE *out = fopen(tmp_path, "w");
-    if (!out) {
+    FILE *out = NULL;
+    if (model->neighbourhood &&
+        load_neighbour_scoring(&neighbours, &config, model, &params, &loaded, &err) != 0)
+        fprintf(stderr, "psrec predict: %s\n", err.message);
+    else if (!(out = fopen(tmp_path, "w")))
         fprintf(stderr, "psrec predict: cannot write %s: %s\n", tmp_path, strerror(errno));
+    if (!out) {
+        free_neighbour_scoring(&neighbours);
         run_features_free(&features);
         ratings_free(&pairs);
         store_destroy(store);
         return CONFIG_EXIT_RUN_FAILED;
     }
-    /* A representation is its row plus its features; an unseen id's row
-     * counts as zeros: the model's fallback (or, with features, the
-     * features alone). */
-    LoadedModel loaded = {.store = store, .features = &features.view};
     uint32_t user_width = model_table_width(model, &params, MODEL_TABLE_USER);
     uint32_t item_width = model_table_width(model, &params, MODEL_TABLE_ITEM);
     float *user = xmalloc(user_width * sizeof(float));
     float *item = xmalloc(item_width * sizeof(float));
     float *dense = read_dense(&loaded, model, &params);
-    NeighbourScoring neighbours = {0};
-    if (model->neighbourhood &&
-        load_neighbour_scoring(&neighbours, &config, model, &params, &loaded, &err) != 0) {
-        fprintf(stderr, "psrec predict: %s\n", err.message);
-        pairs.n = 0;
-        fclose(out);
-        remove(tmp_path);
-        free_neighbour_scoring(&neighbours);
-        free(dense);
-        free(item);
-        free(user);
-        run_features_free(&features);
-        ratings_free(&pairs);
-        store_destroy(store);
-        return CONFIG_EXIT_RUN_FAILED;
-    }
     for (size_t i = 0; i < pairs.n; i++) {
         if (model->neighbourhood) {
             /* Nine digits: the popularity tie-break of item-knn lives far
