@@ -95,6 +95,21 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "file of held-out interactions for evaluation (empty: none)", NULL, UNBOUNDED},
     {"run-dir", OPTION_STRING, TRAIN_FIELD(run_dir), "runs/latest",
      "folder for the run's config, metrics and checkpoints", NULL, UNBOUNDED},
+    {"checkpoint-dir", OPTION_STRING, TRAIN_FIELD(checkpoint_dir), "",
+     "folder of numbered checkpoints (empty: the --resume folder if given, else "
+     "RUN/checkpoints); a stop signal always writes one there", NULL, UNBOUNDED},
+    {"checkpoint-every", OPTION_INT, TRAIN_FIELD(checkpoint_every), "0",
+     "write a checkpoint after every this many epochs (0: not by epoch)", NULL,
+     RANGE(0, 1000000)},
+    {"checkpoint-minutes", OPTION_DOUBLE, TRAIN_FIELD(checkpoint_minutes), "0",
+     "write a checkpoint when this many minutes passed since the last, mid-epoch if need be "
+     "(0: not by time)", NULL, RANGE(0, 1e9)},
+    {"keep-checkpoints", OPTION_INT, TRAIN_FIELD(keep_checkpoints), "2",
+     "keep the newest this many checkpoints", NULL, RANGE(1, 1000000)},
+    {"resume", OPTION_STRING, TRAIN_FIELD(resume_dir), "",
+     "continue from the newest complete checkpoint in this folder (any number of servers and "
+     "workers); a folder without one starts fresh, so a requeued job can always pass it", NULL,
+     UNBOUNDED},
     {"config", OPTION_STRING, TRAIN_FIELD(config_path), "",
      "read options from this 'key = value' file first (the command line wins)", NULL,
      UNBOUNDED},

@@ -17,9 +17,7 @@ static const char *const RUN_ENTRIES[] = {"config.conf", "metrics.jsonl", "summa
 #define RUN_N_ENTRIES (sizeof RUN_ENTRIES / sizeof RUN_ENTRIES[0])
 #define RUN_PATH_BYTES (OPTION_STRING_BYTES + 128)
 
-/* Removes path: a file or link, or a folder with everything in it (links
- * are removed, never followed). Returns 0 or -1 with errno set. */
-static int remove_tree(const char *path)
+int run_dir_remove_tree(const char *path)
 {
     struct stat info;
     if (lstat(path, &info) != 0)
@@ -36,7 +34,7 @@ static int remove_tree(const char *path)
             continue;
         char child[RUN_PATH_BYTES + 256];
         snprintf(child, sizeof child, "%s/%s", path, entry->d_name);
-        rc = remove_tree(child);
+        rc = run_dir_remove_tree(child);
     }
     closedir(dir);
     return rc == 0 ? rmdir(path) : rc;
@@ -136,16 +134,15 @@ static void remove_leftovers(const char *root)
             continue;
         char path[RUN_PATH_BYTES + 256];
         snprintf(path, sizeof path, "%s/%s", root, entry->d_name);
-        remove_tree(path);
+        run_dir_remove_tree(path);
     }
     closedir(dir);
 }
 
-/* Takes RUN/.lock and writes who holds it; on failure says who does. */
-static int take_lock(RunDir *run, Error *err)
+int run_dir_lock_folder(const char *folder, int *lock_fd, Error *err)
 {
     char path[RUN_PATH_BYTES];
-    snprintf(path, sizeof path, "%s/.lock", run->root);
+    snprintf(path, sizeof path, "%s/.lock", folder);
     int fd = open(path, O_RDWR | O_CREAT, 0666);
     if (fd < 0)
         return error_set(err, "cannot open the lock %s: %s", path, strerror(errno));
@@ -157,8 +154,8 @@ static int take_lock(RunDir *run, Error *err)
         holder[strcspn(holder, "\n")] = '\0';
         close(fd);
         return error_set(err, "%s is in use by another psrec train (%s); wait for it or use "
-                              "another --run-dir",
-                         run->root, holder[0] ? holder : "holder unknown");
+                              "another folder",
+                         folder, holder[0] ? holder : "holder unknown");
     }
     char host[128] = "unknown host";
     gethostname(host, sizeof host - 1);
@@ -173,7 +170,7 @@ static int take_lock(RunDir *run, Error *err)
         close(fd);
         return error_set(err, "cannot write the lock %s: %s", path, strerror(errno));
     }
-    run->lock_fd = fd;
+    *lock_fd = fd;
     return 0;
 }
 
@@ -182,7 +179,7 @@ int run_dir_begin(RunDir *run, const char *root, Error *err)
     memset(run, 0, sizeof *run);
     run->lock_fd = -1;
     snprintf(run->root, sizeof run->root, "%s", root);
-    if (path_make_dirs(root, err) != 0 || take_lock(run, err) != 0)
+    if (path_make_dirs(root, err) != 0 || run_dir_lock_folder(root, &run->lock_fd, err) != 0)
         return -1;
     if (adopt_legacy(root, err) != 0) {
         run_dir_end(run);
@@ -218,7 +215,7 @@ int run_dir_commit(RunDir *run, Error *err)
     if (previous[0]) {
         char path[RUN_PATH_BYTES + 64];
         snprintf(path, sizeof path, "%s/%s", run->root, previous);
-        remove_tree(path); /* best effort: a leftover goes with the next run */
+        run_dir_remove_tree(path); /* best effort: a leftover goes with the next run */
     }
     return 0;
 }
@@ -226,7 +223,7 @@ int run_dir_commit(RunDir *run, Error *err)
 void run_dir_end(RunDir *run)
 {
     if (run->generation[0] && !run->committed)
-        remove_tree(run->generation);
+        run_dir_remove_tree(run->generation);
     if (run->lock_fd >= 0)
         close(run->lock_fd); /* releases the lock */
     run->lock_fd = -1;

@@ -12,11 +12,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "psrec/app/checkpoints.h"
+#include "psrec/core/stop_signal.h"
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
@@ -228,8 +232,9 @@ static uint64_t staleness_from_config(const TrainConfig *config)
 }
 
 /* Chief only: the configuration and an empty metrics file in this run's
- * generation folder. config.conf leaves out run-dir, so that reusing it
- * with --config starts a new run instead of overwriting this one. */
+ * generation folder. config.conf leaves out run-dir and the checkpoint
+ * folders, so that reusing it with --config starts a new run instead of
+ * overwriting this one or resuming it. */
 static int write_run_files(const TrainConfig *config, Error *err)
 {
     char path[sizeof config->output_dir + 32];
@@ -239,7 +244,8 @@ static int write_run_files(const TrainConfig *config, Error *err)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
     fprintf(file, "# psrec train configuration, as used by this run (its --run-dir was %s)\n",
             config->run_dir);
-    options_write(file, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "run-dir");
+    static const char *const per_run[] = {"run-dir", "checkpoint-dir", "resume", NULL};
+    options_write(file, TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, per_run);
     bool failed = ferror(file) != 0;
     if (fclose(file) != 0 || failed)
         return error_set(err, "cannot write %s: %s", path, strerror(errno));
@@ -308,6 +314,7 @@ typedef struct {
     NeighbourBuildStats neighbours; /* neighbourhood models: the build */
     double pair_bytes_peak;     /* the most a server held in pair counts */
     double server_memory_peak;  /* MiB: the largest peak resident size of a server */
+    int stop_signal;            /* the run stopped on this signal after a checkpoint, or 0 */
     double worker_memory_peak;  /* MiB: of a worker */
 } RunTotals;
 
@@ -528,14 +535,148 @@ static bool report_epoch(Progress *progress, const EpochRecord *record, bool chi
     return true;
 }
 
-/* Worker side of training: epochs, evaluation, early stopping, progress.
- * Fills the totals the chief reports (only the chief's copy is complete).
- * Returns -1 with a message when training diverged (the loss is no longer
- * finite: every worker sees the same reduced loss, so all stop after the
- * same epoch), else 0. */
+/* The manifest of this run's model: what it is and how it was trained,
+ * after epochs_done epochs. */
+static void manifest_from_run(const TrainConfig *config, const RunNames *names,
+                              const CommLayout *layout, const DataSummary *data, int epochs_done,
+                              ModelManifest *manifest)
+{
+    bool knn = config->model == MODEL_CHOICE_ITEM_KNN || config->model == MODEL_CHOICE_USER_KNN;
+    *manifest = (ModelManifest){
+        .version = CHECKPOINT_MANIFEST_VERSION,
+        .dim = config->dim,
+        .n_servers = layout->n_servers,
+        .n_vshards = config->vshards,
+        .optimizer = config->optimizer,
+        .init_seed = config->seed,
+        .epochs_done = epochs_done,
+        .clock = data->n_batches * (uint64_t)epochs_done,
+        .global_mean = data->global_mean,
+        .rating_min = data->rating_min,
+        .rating_max = data->rating_max,
+        .hidden = config->model == MODEL_CHOICE_DEEP ? config->hidden : 0,
+        .activation = config->model == MODEL_CHOICE_DEEP ? config->activation : 0,
+        .loss = config->model == MODEL_CHOICE_DEEP ? config->loss : 0,
+        .item_features = config->item_features_path[0] != '\0',
+        .user_features = config->user_features_path[0] != '\0',
+        .user_history = config->user_history_features,
+        .history_scale = config->user_history_features ? config->history_scale : 0.0,
+        .neighbours = knn ? config->neighbours : 0,
+        .similarity = knn ? config->similarity : 0,
+        .alpha = knn ? config->alpha : 0.0,
+        .shrink = knn ? config->shrink : 0.0,
+        .rated_neighbours = knn ? config->rated_neighbours : 0,
+        .run_id = config->run_id,
+    };
+    snprintf(manifest->model, sizeof manifest->model, "%.31s", names->model);
+}
+
+/* ---- checkpoints (app/checkpoints.h): the workers decide when, the servers
+ * write their rows, the chief commits with the manifest. */
+
+/* What the workers need to write checkpoints. */
+typedef struct {
+    const TrainConfig *config;
+    const RunNames *names;
+    const CommLayout *layout;
+    const DataSummary *data;
+    uint64_t next_number;   /* the next checkpoint's number */
+    double last_seconds;    /* time_now_s() of the last checkpoint (or the start) */
+} Checkpointer;
+
+/* WorkerSetup.pause_wanted: a stop signal (on any worker, or relayed from
+ * a server), or --checkpoint-minutes passed since the last checkpoint (by
+ * the chief's clock). */
+static uint64_t pause_wanted(void *context)
+{
+    Checkpointer *checkpointer = context;
+    uint64_t bits = stop_signal_received() ? WORKER_PAUSE_STOP : 0;
+    double minutes = checkpointer->config->checkpoint_minutes;
+    if (checkpointer->layout->world_rank == 0 && minutes > 0 &&
+        time_now_s() - checkpointer->last_seconds >= 60.0 * minutes)
+        bits |= WORKER_PAUSE_CHECKPOINT;
+    return bits;
+}
+
+/* Collective over the workers: writes the next checkpoint at the current
+ * clock — the chief makes its folder, every server writes its rows, then
+ * the chief copies the metrics so far and writes the manifest (the commit)
+ * and drops old checkpoints. */
+static int write_checkpoint(Worker *worker, Checkpointer *checkpointer, TrainPosition position,
+                            const char *why, Error *err)
+{
+    const TrainConfig *config = checkpointer->config;
+    bool chief = checkpointer->layout->world_rank == 0;
+    double started = time_now_s();
+    char folder[OPTION_STRING_BYTES + 32];
+    position.number = checkpointer->next_number++;
+    checkpoints_folder(folder, sizeof folder, config->checkpoint_dir, position.number);
+    uint64_t failed = chief && mkdir(folder, 0777) != 0 && errno != EEXIST;
+    if (failed)
+        error_set(err, "cannot create the checkpoint folder %s: %s", folder, strerror(errno));
+    comm_workers_max_u64(&failed, 1);
+    if (failed) {
+        if (!chief)
+            error_set(err, "the chief could not create the checkpoint folder %s", folder);
+        return -1;
+    }
+    worker_checkpoint(worker, position.number);
+    if (chief) {
+        char metrics[sizeof config->output_dir + 32];
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", config->output_dir);
+        ModelManifest manifest;
+        manifest_from_run(config, checkpointer->names, checkpointer->layout, checkpointer->data,
+                          position.epoch, &manifest);
+        manifest.clock = worker_clock(worker);
+        manifest.position = position;
+        char path[sizeof folder + 16];
+        snprintf(path, sizeof path, "%s/manifest.txt", folder);
+        failed = checkpoints_save_metrics(metrics, folder, &manifest.position.metrics_bytes,
+                                          &manifest.position.metrics_checksum, err) != 0 ||
+                 checkpoint_write_manifest(path, &manifest, err) != 0;
+        if (!failed) {
+            checkpoints_prune(config->checkpoint_dir, config->keep_checkpoints);
+            char where[96];
+            if (position.batch == 0)
+                snprintf(where, sizeof where, "after epoch %d", position.epoch);
+            else
+                snprintf(where, sizeof where, "epoch %d, batch %llu of %llu", position.epoch + 1,
+                         (unsigned long long)position.batch,
+                         (unsigned long long)position.batches_per_epoch);
+            printf("checkpoint %s written (%s; %s) in %.2fs\n", folder, why, where,
+                   time_now_s() - started);
+            fflush(stdout);
+        }
+    }
+    comm_workers_max_u64(&failed, 1);
+    checkpointer->last_seconds = time_now_s();
+    if (failed && !chief)
+        error_set(err, "the chief could not write checkpoint %s", folder);
+    return failed ? -1 : 0;
+}
+
+/* Where the run resumes from (all zero: from the start). */
+typedef struct {
+    bool resumed;
+    char folder[OPTION_STRING_BYTES + 32]; /* the checkpoint's */
+    TrainPosition position;                /* as written */
+    int start_epoch;
+    uint64_t start_batch;                  /* in this run's batches per epoch */
+    uint64_t start_clock;
+    EpochRecord reported;                  /* the figures the checkpoint's run reported */
+} ResumePoint;
+
+/* Worker side of training: epochs, evaluation, early stopping, progress,
+ * checkpoints. Starts where resume says. Fills the totals the chief
+ * reports (only the chief's copy is complete); totals->stop_signal is set
+ * when the run stopped on a signal after writing a checkpoint. Returns -1
+ * with a message when training diverged (the loss is no longer finite:
+ * every worker sees the same reduced loss, so all stop after the same
+ * epoch) or a checkpoint could not be written, else 0. */
 static int run_worker(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
                       const ModelOps *model, const ModelParams *params, const DataSummary *data,
-                      const TrainingSet *set, const ModelFeatures *features, RunTotals *totals,
+                      const TrainingSet *set, const ModelFeatures *features,
+                      const ResumePoint *resume, Checkpointer *checkpointer, RunTotals *totals,
                       Error *err)
 {
     bool chief = layout->world_rank == 0;
@@ -551,6 +692,9 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .sampler = set->indexed ? &set->sampler : NULL,
         .positives = set->indexed ? &set->known_train : NULL,
         .features = features,
+        .start_clock = resume->start_clock,
+        .pause_wanted = pause_wanted,
+        .pause_context = checkpointer,
     };
     Worker *worker = worker_create(&setup);
     FILE *metrics = NULL;
@@ -567,8 +711,14 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     char watched[OPTION_STRING_BYTES + 8];
     options_value_text(TRAIN_OPTIONS, TRAIN_OPTION_COUNT, config, "patience-metric", watched + 6);
     memcpy(watched, "valid_", 6);
-    double best_watched = -INFINITY;
-    double first_loss = 0.0;
+    const TrainPosition *resumed = &resume->position;
+    double best_watched = resumed->best_snapshot ? resumed->best_watched : -INFINITY;
+    double first_loss = resumed->first_loss;
+    if (resume->resumed) {
+        totals->reported = resume->reported;
+        totals->best_epoch = resumed->reported_epoch;
+        totals->epochs_run = resume->start_epoch;
+    }
     Progress progress;
     double started = time_now_s();
     /* A neighbourhood model trains in epochs only if it has baselines. */
@@ -581,13 +731,57 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         user_items_build(&known_items, &set->train, &set->valid, &set->catalogue);
         histories = (ScoringHistories){.valid = &train_items, .test = &known_items};
     }
-    for (int epoch = 0; epoch < epochs; epoch++) {
+    for (int epoch = resume->start_epoch; epoch < epochs; epoch++) {
         bool live = chief && config->progress && isatty(STDOUT_FILENO);
         progress_begin_epoch(&progress, live, epoch + 1, config->epochs, data->n_train);
         comm_workers_barrier();
         double epoch_start = time_now_s();
-        double loss = worker_train_epoch(worker, &set->train, epoch, data->n_batches,
-                                         chief ? &progress : NULL);
+        /* The epoch's batches, with a checkpoint wherever the workers agree
+         * to pause; a resumed epoch starts at the checkpoint's batch with
+         * its loss so far (added once, by the chief). */
+        bool resumed_epoch = epoch == resume->start_epoch;
+        uint64_t batch = resumed_epoch ? resume->start_batch : 0;
+        double loss = resumed_epoch && chief ? resumed->epoch_loss_sum : 0.0;
+        EpochRun run;
+        do {
+            worker_train_epoch(worker, &set->train, epoch, data->n_batches, batch,
+                               chief ? &progress : NULL, &run);
+            loss += run.loss;
+            batch += run.batches;
+            /* A checkpoint asked for at the epoch's end waits for its
+             * evaluation; a stop does not wait. */
+            bool now = run.pause && (batch < data->n_batches || (run.pause & WORKER_PAUSE_STOP));
+            if (!now)
+                continue;
+            double so_far = loss;
+            comm_workers_sum_double(&so_far, 1);
+            TrainPosition position = {
+                .epoch = epoch,
+                .batch = batch,
+                .batches_per_epoch = data->n_batches,
+                .workers = layout->n_workers,
+                .epoch_loss_sum = so_far,
+                .first_loss = first_loss,
+                .best_snapshot = early_stopping && best_watched > -INFINITY,
+                .best_watched = best_watched > -INFINITY ? best_watched : 0.0,
+                .reported_epoch = totals->best_epoch,
+                .train_seconds = totals->train_seconds + time_now_s() - epoch_start,
+            };
+            int signo = stop_signal_received();
+            bool stop = run.pause & WORKER_PAUSE_STOP;
+            if (write_checkpoint(worker, checkpointer, position,
+                                 stop ? "stopping" : "--checkpoint-minutes", err) != 0) {
+                rc = -1;
+                break;
+            }
+            if (stop) {
+                totals->stop_signal = signo ? signo : SIGTERM; /* relayed: the server's */
+                break;
+            }
+        } while (batch < data->n_batches);
+        if (rc != 0 || totals->stop_signal)
+            break;
+        uint64_t pending = run.pause; /* asked for at the epoch's end */
         comm_workers_barrier();
         double epoch_seconds = time_now_s() - epoch_start;
         comm_workers_sum_double(&loss, 1);
@@ -657,15 +851,44 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                        watched, config->patience, totals->best_epoch, best_watched);
             break;
         }
+        /* The epoch's end: a checkpoint when --checkpoint-every says so, or
+         * one was asked for (time, a stop signal, also during evaluation). */
+        bool every = config->checkpoint_every > 0 && (epoch + 1) % config->checkpoint_every == 0;
+        uint64_t wanted = pending | pause_wanted(checkpointer) | (every ? WORKER_PAUSE_CHECKPOINT : 0);
+        wanted = comm_workers_vote_finish(comm_workers_vote_start(wanted));
+        if (wanted) {
+            TrainPosition position = {
+                .epoch = epoch + 1,
+                .batches_per_epoch = data->n_batches,
+                .workers = layout->n_workers,
+                .first_loss = first_loss,
+                .best_snapshot = early_stopping && best_watched > -INFINITY,
+                .best_watched = best_watched > -INFINITY ? best_watched : 0.0,
+                .reported_epoch = totals->best_epoch,
+                .train_seconds = totals->train_seconds,
+            };
+            int signo = stop_signal_received();
+            bool stop = wanted & WORKER_PAUSE_STOP;
+            const char *why = stop ? "stopping" : every ? "--checkpoint-every" : "--checkpoint-minutes";
+            if (write_checkpoint(worker, checkpointer, position, why, err) != 0) {
+                rc = -1;
+                break;
+            }
+            if (stop) {
+                totals->stop_signal = signo ? signo : SIGTERM;
+                break;
+            }
+        }
     }
-    if (early_stopping && rc == 0) {
+    bool finishing = rc == 0 && !totals->stop_signal;
+    if (early_stopping && finishing) {
         /* The kept epoch's test figures, from the kept model. */
         if (totals->best_epoch != totals->epochs_run)
             worker_restore_snapshot(worker);
         evaluate_epoch(worker, model, params, config, set, &histories, data, false, true,
                        &totals->reported);
     }
-    if (model->neighbourhood && rc == 0) {
+    if (model->neighbourhood && finishing) {
         /* The lists are built once, after the baselines (if any) are
          * trained, and the model is evaluated as built. */
         train_neighbours_build(worker, model, params, config, layout, &set->catalogue,
@@ -715,36 +938,98 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
     return rc;
 }
 
-/* Where a server writes its shard of the model, and how to make a store
- * like its own to read it back. */
+/* A server's side of the run: where it writes its shard of the model, how
+ * to make a store like its own, and the store itself. */
 typedef struct {
-    char path[OPTION_STRING_BYTES + 160];
+    char path[OPTION_STRING_BYTES + 160]; /* its model shard (and the --patience snapshot) */
+    bool snapshot_saved;                   /* path holds a snapshot of the best epoch */
+    const char *checkpoint_dir;
+    int server;
+    int n_servers;
     uint64_t run_id;
     TableSpec specs[STORE_MAX_TABLES];
     int n_tables;
     OptimizerConfig optimizer;
     uint64_t seed;
-} ShardTarget;
+    Store *store;
+} ServerState;
 
-static int save_shard(void *target, Store *store, Error *err)
+static void server_state_init(ServerState *state, const TrainConfig *config,
+                              const CommLayout *layout, const ModelOps *model,
+                              const ModelParams *params)
 {
-    const ShardTarget *shard = target;
-    return checkpoint_write_shard(shard->path, store, shard->run_id, err);
+    memset(state, 0, sizeof *state);
+    state->n_tables = model_table_specs(model, params, state->specs);
+    optimizer_from_config(&state->optimizer, config);
+    state->seed = config->seed;
+    state->run_id = config->run_id;
+    state->checkpoint_dir = config->checkpoint_dir;
+    state->server = layout->role_rank;
+    state->n_servers = layout->n_servers;
+    char model_dir[sizeof config->output_dir + 16];
+    snprintf(model_dir, sizeof model_dir, "%s/model", config->output_dir);
+    checkpoint_shard_path(state->path, sizeof state->path, model_dir, layout->role_rank,
+                          layout->n_servers);
+    state->store = store_create(state->specs, state->n_tables, &state->optimizer, state->seed);
+}
+
+static Store *server_state_new_store(const ServerState *state)
+{
+    return store_create(state->specs, state->n_tables, &state->optimizer, state->seed);
+}
+
+static int save_shard(void *context, Store *store, Error *err)
+{
+    ServerState *state = context;
+    if (checkpoint_write_shard(state->path, store, state->run_id, err) != 0)
+        return -1;
+    state->snapshot_saved = true;
+    return 0;
 }
 
 /* A store holding exactly the saved shard (rows created after it are
  * gone); current is destroyed. */
-static Store *restore_shard(void *target_context, Store *current, Error *err)
+static Store *restore_shard(void *context, Store *current, Error *err)
 {
-    const ShardTarget *target = target_context;
-    Store *restored = store_create(target->specs, target->n_tables, &target->optimizer,
-                                   target->seed);
-    if (checkpoint_read_shard(target->path, restored, NULL, 0, NULL, err) != 0) {
+    const ServerState *state = context;
+    Store *restored = server_state_new_store(state);
+    if (checkpoint_read_shard(state->path, restored, NULL, 0, NULL, err) != 0) {
         store_destroy(restored);
         return NULL;
     }
     store_destroy(current);
     return restored;
+}
+
+static int checkpoint_shard(void *context, Store *store, uint64_t number, Error *err)
+{
+    const ServerState *state = context;
+    char folder[OPTION_STRING_BYTES + 32];
+    checkpoints_folder(folder, sizeof folder, state->checkpoint_dir, number);
+    return checkpoints_write_shard(folder, store, state->run_id, state->server, state->n_servers,
+                                   state->snapshot_saved ? state->path : NULL, err);
+}
+
+/* Server side of a resume: this server's rows of the checkpoint (written by
+ * any number of servers), and its best-epoch snapshot if it has one. */
+static int server_resume(ServerState *state, const ShardMap *map, const ResumePoint *resume,
+                         const ModelManifest *manifest, Error *err)
+{
+    store_destroy(state->store);
+    state->store = server_state_new_store(state);
+    state->snapshot_saved = false;
+    if (checkpoints_read_rows(resume->folder, false, manifest->n_servers, state->store, map,
+                              state->server, manifest->run_id, err) != 0)
+        return -1;
+    if (!resume->position.best_snapshot)
+        return 0;
+    Store *best = server_state_new_store(state);
+    int rc = checkpoints_read_rows(resume->folder, true, manifest->n_servers, best, map,
+                                   state->server, manifest->run_id, err);
+    if (rc == 0)
+        rc = save_shard(state, best, err);
+    store_destroy(best);
+    return rc;
 }
 
 /* ServerPairs.merge for neighbourhood models (context: the ModelParams). */
@@ -753,35 +1038,28 @@ static int merge_neighbours(void *params, Store *store, PairTable *pairs, Error 
     return neighbours_merge(params, store, pairs, err);
 }
 
-/* Server side: serve until the workers are done, then write our shard. */
-static int run_server(const TrainConfig *config, const CommLayout *layout, const ShardMap *map,
-                      const ModelOps *model, const ModelParams *params,
-                      uint64_t batches_per_epoch, RunTotals *totals, Error *err)
+/* Server side: serve until the workers are done. */
+static void run_server(ServerState *state, const TrainConfig *config, const CommLayout *layout,
+                       const ShardMap *map, const ModelOps *model, const ModelParams *params,
+                       uint64_t batches_per_epoch, uint64_t start_clock, RunTotals *totals)
 {
-    ShardTarget target;
-    target.n_tables = model_table_specs(model, params, target.specs);
-    optimizer_from_config(&target.optimizer, config);
-    target.seed = config->seed;
-    target.run_id = config->run_id;
-    Store *store = store_create(target.specs, target.n_tables, &target.optimizer, target.seed);
     LearningRateSchedule schedule = {.learning_rate = config->learning_rate,
                                      .decay = config->lr_decay,
                                      .batches_per_epoch = batches_per_epoch};
-    char model_dir[sizeof config->output_dir + 16];
-    snprintf(model_dir, sizeof model_dir, "%s/model", config->output_dir);
-    checkpoint_shard_path(target.path, sizeof target.path, model_dir, layout->role_rank,
-                          layout->n_servers);
     /* With patience the workers ask for a snapshot at each better epoch,
-     * which is the model to keep, and restore it at the end; otherwise the
-     * final model is written. */
-    ServerSnapshot snapshot = {.save = save_shard, .restore = restore_shard, .context = &target};
+     * which is the model to keep, and restore it at the end; checkpoints
+     * carry the snapshot too. */
+    ServerSnapshot snapshot = {.save = save_shard,
+                               .restore = restore_shard,
+                               .checkpoint = checkpoint_shard,
+                               .context = state};
     /* Neighbourhood models: pair counts become neighbour lists here. */
     ServerPairs pairs = {.width = neighbours_pair_width(params),
                          .merge = merge_neighbours,
                          .context = (void *)params};
     ServerStats stats;
-    server_run(layout, map, &schedule, &store, &snapshot, model->neighbourhood ? &pairs : NULL,
-               &stats);
+    server_run(layout, map, &schedule, start_clock, &state->store, &snapshot,
+               model->neighbourhood ? &pairs : NULL, &stats);
     totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
@@ -791,44 +1069,154 @@ static int run_server(const TrainConfig *config, const CommLayout *layout, const
               "waited %.2fs",
               (unsigned long long)stats.pulls, (unsigned long long)stats.rows_pulled,
               (unsigned long long)stats.pushes, (unsigned long long)stats.rows_pushed,
-              store_bytes(store), stats.wait_seconds);
-    int rc = config->patience > 0 ? 0 : save_shard(&target, store, err);
-    store_destroy(store);
-    return rc;
+              store_bytes(state->store), stats.wait_seconds);
+}
+
+/* Why a checkpoint cannot be resumed by this run at all (another model, dim,
+ * optimizer or features): then falling back to an older one would not
+ * help, and the user must say what they meant. */
+static int check_resumable(const char *folder, const ModelManifest *found,
+                           const ModelManifest *wanted, Error *err)
+{
+    const struct {
+        const char *what;
+        bool differs;
+    } checks[] = {
+        {"model", strcmp(found->model, wanted->model) != 0},
+        {"dim", found->dim != wanted->dim},
+        {"optimizer", found->optimizer != wanted->optimizer},
+        {"hidden/activation/loss",
+         found->hidden != wanted->hidden || found->activation != wanted->activation ||
+             found->loss != wanted->loss},
+        {"feature options",
+         found->item_features != wanted->item_features ||
+             found->user_features != wanted->user_features ||
+             found->user_history != wanted->user_history},
+        {"neighbours", found->neighbours != wanted->neighbours},
+    };
+    for (size_t c = 0; c < sizeof checks / sizeof checks[0]; c++)
+        if (checks[c].differs)
+            return error_set(err, "%s holds a %s model of dim %d, and this run's %s differ%s "
+                                  "(it asks for %s dim %d): resume with the options it was "
+                                  "written with, or start fresh without --resume",
+                             folder, found->model, found->dim, checks[c].what,
+                             strchr(checks[c].what, '/') || strchr(checks[c].what, ' ') ? ""
+                                                                                        : "s",
+                             wanted->model, wanted->dim);
+    return 0;
+}
+
+/* Collective over the world: resumes from the newest complete checkpoint
+ * in config->checkpoint_dir that every rank reads whole — servers load
+ * their rows of it (re-sharded onto this run's servers), the chief its
+ * metrics — falling back past a damaged one, saying so. *highest gets the
+ * highest checkpoint number there (new ones take the next). A folder
+ * without checkpoints leaves resume->resumed false: the run starts fresh.
+ * Returns -1 with a message when checkpoints exist but none is usable. */
+static int resume_from_checkpoint(const TrainConfig *config, const RunNames *names,
+                                  const CommLayout *layout, const ShardMap *map,
+                                  const DataSummary *data, ServerState *server,
+                                  ResumePoint *resume, uint64_t *highest, Error *err)
+{
+    bool chief = layout->world_rank == 0;
+    memset(resume, 0, sizeof *resume);
+    uint64_t candidates[CHECKPOINTS_MAX_CANDIDATES + 1] = {0};
+    size_t n = 0;
+    bool failed = chief && checkpoints_list(config->checkpoint_dir, candidates,
+                                            CHECKPOINTS_MAX_CANDIDATES, &n, highest, err) != 0;
+    if (agree_on_failure(failed, err))
+        return -1;
+    candidates[CHECKPOINTS_MAX_CANDIDATES] = n;
+    comm_world_broadcast(candidates, sizeof candidates, 0);
+    comm_world_broadcast(highest, sizeof *highest, 0);
+    n = (size_t)candidates[CHECKPOINTS_MAX_CANDIDATES];
+    if (n == 0) {
+        if (chief)
+            printf("resume: no checkpoint in %s yet; starting from the beginning\n",
+                   config->checkpoint_dir);
+        return 0;
+    }
+    ModelManifest wanted;
+    manifest_from_run(config, names, layout, data, 0, &wanted);
+    for (size_t c = 0;; c++) {
+        if (c == n)
+            return error_set(err, "no usable checkpoint in %s: every one is damaged (see "
+                                  "above); move them away to start fresh",
+                             config->checkpoint_dir);
+        checkpoints_folder(resume->folder, sizeof resume->folder, config->checkpoint_dir,
+                           candidates[c]);
+        /* The chief reads the manifest: damaged (1), or for another model (2). */
+        ModelManifest manifest = {0};
+        char path[sizeof resume->folder + 16];
+        snprintf(path, sizeof path, "%s/manifest.txt", resume->folder);
+        int verdict = 0;
+        if (chief && checkpoint_read_manifest(path, &manifest, err) != 0)
+            verdict = 1;
+        else if (chief && check_resumable(resume->folder, &manifest, &wanted, err) != 0)
+            verdict = 2;
+        comm_world_broadcast(&verdict, sizeof verdict, 0);
+        if (verdict == 2) {
+            if (!chief)
+                error_set(err, "the chief refused %s", resume->folder);
+            return -1; /* the chief has the message */
+        }
+        failed = verdict == 1;
+        if (!failed) {
+            comm_world_broadcast(&manifest, sizeof manifest, 0);
+            resume->position = manifest.position;
+            char metrics[sizeof config->output_dir + 32];
+            snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", config->output_dir);
+            if (layout->is_server)
+                failed = server_resume(server, map, resume, &manifest, err) != 0;
+            else if (chief)
+                failed = checkpoints_restore_metrics(
+                             resume->folder, manifest.position.metrics_bytes,
+                             manifest.position.metrics_checksum, metrics,
+                             manifest.position.reported_epoch, &resume->reported, err) != 0;
+        }
+        /* Whoever found damage says which file; then the one before. */
+        if (failed) {
+            char detail[sizeof err->message];
+            snprintf(detail, sizeof detail, "%s", err->message);
+            error_set(err, "checkpoint %s is damaged and not used: %s; %s", resume->folder,
+                      detail,
+                      c + 1 < n ? "falling back to the one before" : "no older one is left");
+        }
+        if (!agree_on_failure(failed, err))
+            break;
+    }
+    /* This run's position: the same batch when the layout is the same,
+     * else the same share of the epoch (each worker then holds other
+     * examples, so a few are seen twice or not at all in that epoch). */
+    const TrainPosition *position = &resume->position;
+    resume->resumed = true;
+    resume->start_epoch = position->epoch;
+    if (position->batches_per_epoch == data->n_batches)
+        resume->start_batch = position->batch;
+    else
+        resume->start_batch = (uint64_t)llround((double)position->batch *
+                                                (double)data->n_batches /
+                                                (double)position->batches_per_epoch);
+    if (resume->start_batch > data->n_batches)
+        resume->start_batch = data->n_batches;
+    resume->start_clock = (uint64_t)resume->start_epoch * data->n_batches + resume->start_batch;
+    if (chief)
+        printf("resume: from %s (epoch %d, batch %llu of %llu, written by %d worker%s; now "
+               "%d worker%s and %d server%s)\n",
+               resume->folder, position->epoch + 1, (unsigned long long)position->batch,
+               (unsigned long long)position->batches_per_epoch, position->workers,
+               position->workers == 1 ? "" : "s", layout->n_workers,
+               layout->n_workers == 1 ? "" : "s", layout->n_servers,
+               layout->n_servers == 1 ? "" : "s");
+    return 0;
 }
 
 static int write_manifest(const TrainConfig *config, const RunNames *names,
                           const CommLayout *layout, const DataSummary *data,
                           const RunTotals *totals, Error *err)
 {
-    bool knn = config->model == MODEL_CHOICE_ITEM_KNN || config->model == MODEL_CHOICE_USER_KNN;
-    ModelManifest manifest = {
-        .version = CHECKPOINT_MANIFEST_VERSION,
-        .dim = config->dim,
-        .n_servers = layout->n_servers,
-        .n_vshards = config->vshards,
-        .optimizer = config->optimizer,
-        .init_seed = config->seed,
-        .epochs_done = totals->best_epoch,
-        .clock = data->n_batches * (uint64_t)totals->best_epoch,
-        .global_mean = data->global_mean,
-        .rating_min = data->rating_min,
-        .rating_max = data->rating_max,
-        .hidden = config->model == MODEL_CHOICE_DEEP ? config->hidden : 0,
-        .activation = config->model == MODEL_CHOICE_DEEP ? config->activation : 0,
-        .loss = config->model == MODEL_CHOICE_DEEP ? config->loss : 0,
-        .item_features = config->item_features_path[0] != '\0',
-        .user_features = config->user_features_path[0] != '\0',
-        .user_history = config->user_history_features,
-        .history_scale = config->user_history_features ? config->history_scale : 0.0,
-        .neighbours = knn ? config->neighbours : 0,
-        .similarity = knn ? config->similarity : 0,
-        .alpha = knn ? config->alpha : 0.0,
-        .shrink = knn ? config->shrink : 0.0,
-        .rated_neighbours = knn ? config->rated_neighbours : 0,
-        .run_id = config->run_id,
-    };
-    snprintf(manifest.model, sizeof manifest.model, "%.31s", names->model);
+    ModelManifest manifest;
+    manifest_from_run(config, names, layout, data, totals->best_epoch, &manifest);
     char path[sizeof config->output_dir + 32];
     snprintf(path, sizeof path, "%s/model/manifest.txt", config->output_dir);
     return checkpoint_write_manifest(path, &manifest, err);
@@ -837,6 +1225,7 @@ static int write_manifest(const TrainConfig *config, const RunNames *names,
 int train_main(int argc, char **argv)
 {
     comm_init(NULL, NULL);
+    stop_signal_install();
     int world_rank = comm_world_rank();
     int world_size = comm_world_size();
     log_set_identity(world_rank, "rank");
@@ -885,6 +1274,17 @@ int train_main(int argc, char **argv)
     TrainingSet set = {0};
     RunFeatures features = {0}; /* freed at finish: set before the first goto */
     RunDir run_dir = {.lock_fd = -1};
+    int checkpoint_lock = -1;
+    ServerState server = {0};
+    /* Checkpoints go to --checkpoint-dir, else the --resume folder (so one
+     * command serves the first run and every requeued one), else
+     * RUN/checkpoints. */
+    if (!config.checkpoint_dir[0] && config.resume_dir[0])
+        snprintf(config.checkpoint_dir, sizeof config.checkpoint_dir, "%s", config.resume_dir);
+    else if (!config.checkpoint_dir[0] &&
+             snprintf(config.checkpoint_dir, sizeof config.checkpoint_dir, "%s/checkpoints",
+                      config.run_dir) >= (int)sizeof config.checkpoint_dir)
+        config.checkpoint_dir[0] = '\0'; /* too long: said below */
 
     /* ---- run folder: the chief takes it and makes this run's generation
      * folder, where every rank writes; it becomes the run folder's content
@@ -893,6 +1293,13 @@ int train_main(int argc, char **argv)
                             (snprintf(config.output_dir, sizeof config.output_dir, "%s",
                                       run_dir.generation),
                              write_run_files(&config, &err) != 0));
+    /* The checkpoint folder is the chief's alone while the run lasts. */
+    failed = chief && (!config.checkpoint_dir[0]
+                           ? error_set(&err, "--run-dir is too long to hold RUN/checkpoints; "
+                                             "give --checkpoint-dir") != 0
+                           : path_make_dirs(config.checkpoint_dir, &err) != 0 ||
+                                 run_dir_lock_folder(config.checkpoint_dir, &checkpoint_lock,
+                                                     &err) != 0);
     if (agree_on_failure(failed, &err))
         goto finish;
     config.run_id = run_dir.run_number;
@@ -985,16 +1392,50 @@ int train_main(int argc, char **argv)
         fflush(stdout);
     }
 
-    /* ---- train */
+    /* ---- train: from the start, or from a checkpoint */
     params.global_mean = data.global_mean;
     params.rating_min = data.rating_min;
     params.rating_max = data.rating_max;
+    int stopped = stop_signal_received();
+    comm_world_max_int(&stopped);
+    if (stopped) { /* before any training: nothing to lose, nothing to save */
+        if (chief)
+            fprintf(stderr, "psrec train: stopped on %s before training started; nothing to "
+                            "checkpoint (exit %d)\n",
+                    stop_signal_name(stopped), STOP_SIGNAL_EXIT_CODE);
+        exit_code = STOP_SIGNAL_EXIT_CODE;
+        goto finish;
+    }
     if (layout.is_server)
-        failed = run_server(&config, &layout, &map, model, &params, data.n_batches, &totals,
-                            &err) != 0;
+        server_state_init(&server, &config, &layout, model, &params);
+    ResumePoint resume = {0};
+    uint64_t highest_checkpoint = 0;
+    if (config.resume_dir[0] &&
+        agree_on_failure(resume_from_checkpoint(&config, &names, &layout, &map, &data, &server,
+                                                &resume, &highest_checkpoint, &err) != 0,
+                         &err))
+        goto finish;
+    if (!config.resume_dir[0]) { /* new checkpoints continue the folder's numbering */
+        uint64_t ignored[1];
+        size_t n_ignored;
+        failed = chief && checkpoints_list(config.checkpoint_dir, ignored, 1, &n_ignored,
+                                           &highest_checkpoint, &err) != 0;
+        if (agree_on_failure(failed, &err))
+            goto finish;
+        comm_world_broadcast(&highest_checkpoint, sizeof highest_checkpoint, 0);
+    }
+    Checkpointer checkpointer = {.config = &config,
+                                 .names = &names,
+                                 .layout = &layout,
+                                 .data = &data,
+                                 .next_number = highest_checkpoint + 1,
+                                 .last_seconds = time_now_s()};
+    if (layout.is_server)
+        run_server(&server, &config, &layout, &map, model, &params, data.n_batches,
+                   resume.start_clock, &totals);
     else
         failed = run_worker(&config, &layout, &map, model, &params, &data, &set, &features.view,
-                            &totals, &err) != 0;
+                            &resume, &checkpointer, &totals, &err) != 0;
 
     /* ---- model files and summary: shards are written; the manifest commits */
     double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
@@ -1011,6 +1452,22 @@ int train_main(int argc, char **argv)
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];
+    if (agree_on_failure(failed, &err))
+        goto finish;
+    stopped = totals.stop_signal;
+    comm_world_max_int(&stopped);
+    if (stopped) { /* the checkpoint is written; the run folder keeps its model */
+        if (chief)
+            fprintf(stderr, "psrec train: stopped on %s after writing a checkpoint; continue "
+                            "with --resume %s (exit %d)\n",
+                    stop_signal_name(stopped), config.checkpoint_dir, STOP_SIGNAL_EXIT_CODE);
+        exit_code = STOP_SIGNAL_EXIT_CODE;
+        goto finish;
+    }
+    /* The final model's shards (with patience the servers already hold the
+     * kept epoch's, written as its snapshot); the manifest commits them. */
+    failed = layout.is_server && config.patience == 0 &&
+             save_shard(&server, server.store, &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
     failed = chief && (write_manifest(&config, &names, &layout, &data, &totals, &err) != 0 ||
@@ -1039,6 +1496,9 @@ int train_main(int argc, char **argv)
 finish:
     if (chief)
         run_dir_end(&run_dir); /* an uncommitted generation is removed */
+    if (checkpoint_lock >= 0)
+        close(checkpoint_lock);
+    store_destroy(server.store);
     run_features_free(&features);
     training_set_free(&set);
     shardmap_free(&map);

@@ -644,11 +644,14 @@ static void text_write_quoted(FILE *out, const char *text)
 }
 
 void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config,
-                   const char *skip)
+                   const char *const *skip)
 {
     char value[OPTION_STRING_BYTES];
     for (int i = 0; i < n_specs; i++) {
-        if (skip && strcmp(specs[i].name, skip) == 0)
+        bool skipped = false;
+        for (const char *const *name = skip; name && *name && !skipped; name++)
+            skipped = strcmp(specs[i].name, *name) == 0;
+        if (skipped)
             continue;
         option_format_value(&specs[i], config, value);
         fprintf(out, "%s = ", specs[i].name);

@@ -3,6 +3,8 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "psrec/core/util.h"
@@ -75,6 +77,42 @@ void progress_json_number(FILE *file, const char *name, double value, bool last)
         fprintf(file, "\"%s\":null%s", name, last ? "" : ",");
     else
         fprintf(file, "\"%s\":%.9g%s", name, value, last ? "" : ",");
+}
+
+int progress_read_json(const char *line, EpochRecord *record)
+{
+    memset(record, 0, sizeof *record);
+    const char *at = line;
+    if (sscanf(at, "{\"epoch\":%d,", &record->epoch) != 1)
+        return -1;
+    at = strchr(at, ',');
+    while (at && *at == ',') {
+        char name[sizeof record->figures[0].name];
+        int used = 0;
+        if (sscanf(at, ",\"%47[^\"]\":%n", name, &used) != 1 || used == 0)
+            return -1;
+        at += used;
+        double value = NAN;
+        if (strncmp(at, "null", 4) == 0) {
+            at += 4;
+        } else {
+            char *end;
+            value = strtod(at, &end);
+            if (end == at)
+                return -1;
+            at = end;
+        }
+        /* The four figures every line ends with are the record's own fields. */
+        if (strcmp(name, "examples") == 0)
+            record->examples = value;
+        else if (strcmp(name, "train_seconds") == 0)
+            record->train_seconds = value;
+        else if (strcmp(name, "elapsed_seconds") == 0)
+            record->elapsed_seconds = value;
+        else if (strcmp(name, "examples_per_s") != 0)
+            epoch_record_add(record, name, value);
+    }
+    return at && *at == '}' ? 0 : -1;
 }
 
 void progress_write_json(FILE *file, const EpochRecord *record)

@@ -186,6 +186,7 @@ typedef struct {
     uint64_t checksum; /* of every byte taken so far */
     const ShardMap *owner_map; /* NULL: any key is accepted */
     int server;                /* the slot every key must belong to */
+    bool keep_owned_only;      /* rows of other slots are skipped, not errors (re-sharding) */
 } ShardReader;
 
 /* The next `bytes` bytes of the file, contiguous and valid until the next
@@ -391,6 +392,9 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
                                r->path, (unsigned long long)i, dir[t].table_id, key_table(key));
                 break;
             }
+            if (r->keep_owned_only &&
+                shardmap_server_of(r->owner_map, key) != (uint32_t)r->server)
+                continue;
             rc = shard_check_owner(r, key, err);
             if (rc != 0)
                 break;
@@ -411,33 +415,47 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
     return 0;
 }
 
-int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
-                          uint64_t *run_id, Error *err)
+/* Reads a shard file through r (path, owner map and filter set). */
+static int shard_read(ShardReader *r, Store *store, uint64_t *run_id, Error *err)
 {
-    uint64_t ignored;
-    if (!run_id)
-        run_id = &ignored;
-    assert(!owner_map || (server >= 0 && (uint32_t)server < owner_map->n_servers));
-    ShardReader r = {.path = path, .checksum = CHECKSUM_INIT, .owner_map = owner_map,
-                     .server = server};
-    r.file = fopen(path, "rb");
-    if (!r.file)
+    const char *path = r->path;
+    r->checksum = CHECKSUM_INIT;
+    r->file = fopen(path, "rb");
+    if (!r->file)
         return error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(r.file), &st) != 0) {
+    if (fstat(fileno(r->file), &st) != 0) {
         int saved = errno;
-        fclose(r.file);
+        fclose(r->file);
         return error_set(err, "%s: cannot stat: %s", path, strerror(saved));
     }
 
     ShardTableEntry dir[STORE_MAX_TABLES];
     uint32_t n_tables = 0;
-    int rc = shard_read_directory(&r, store, (uint64_t)st.st_size, dir, &n_tables, run_id, err);
+    int rc = shard_read_directory(r, store, (uint64_t)st.st_size, dir, &n_tables, run_id, err);
     if (rc == 0)
-        rc = shard_read_rows(&r, store, dir, n_tables, err);
-    bytebuffer_free(&r.chunk);
-    fclose(r.file);
+        rc = shard_read_rows(r, store, dir, n_tables, err);
+    bytebuffer_free(&r->chunk);
+    fclose(r->file);
     return rc;
+}
+
+int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
+                          uint64_t *run_id, Error *err)
+{
+    uint64_t ignored;
+    assert(!owner_map || (server >= 0 && (uint32_t)server < owner_map->n_servers));
+    ShardReader r = {.path = path, .owner_map = owner_map, .server = server};
+    return shard_read(&r, store, run_id ? run_id : &ignored, err);
+}
+
+int checkpoint_read_shard_owned(const char *path, Store *store, const ShardMap *map, int server,
+                                uint64_t *run_id, Error *err)
+{
+    uint64_t ignored;
+    assert(server >= 0 && (uint32_t)server < map->n_servers);
+    ShardReader r = {.path = path, .owner_map = map, .server = server, .keep_owned_only = true};
+    return shard_read(&r, store, run_id ? run_id : &ignored, err);
 }
 
 void checkpoint_shard_path(char *out, size_t out_bytes, const char *dir, int server, int n_servers)
@@ -493,37 +511,66 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"run_id", MANIFEST_U64, offsetof(ModelManifest, run_id), 0, 0, true},
     {"rated_neighbours", MANIFEST_INT, offsetof(ModelManifest, rated_neighbours), 0, 100000,
      true},
+    /* A checkpoint's training position (checkpoint.h: TrainPosition). */
+#define POSITION_FIELD(name) offsetof(ModelManifest, position) + offsetof(TrainPosition, name)
+    {"checkpoint", MANIFEST_U64, POSITION_FIELD(number), 0, 0, true},
+    {"resume_epoch", MANIFEST_INT, POSITION_FIELD(epoch), 0, 100000000, true},
+    {"resume_batch", MANIFEST_U64, POSITION_FIELD(batch), 0, 0, true},
+    {"batches_per_epoch", MANIFEST_U64, POSITION_FIELD(batches_per_epoch), 0, 0, true},
+    {"workers", MANIFEST_INT, POSITION_FIELD(workers), 0, 65536, true},
+    {"epoch_loss_sum", MANIFEST_DOUBLE, POSITION_FIELD(epoch_loss_sum), 0, 0, true},
+    {"first_loss", MANIFEST_DOUBLE, POSITION_FIELD(first_loss), 0, 0, true},
+    {"best_snapshot", MANIFEST_INT, POSITION_FIELD(best_snapshot), 0, 1, true},
+    {"best_watched", MANIFEST_DOUBLE, POSITION_FIELD(best_watched), 0, 0, true},
+    {"reported_epoch", MANIFEST_INT, POSITION_FIELD(reported_epoch), 0, 100000000, true},
+    {"metrics_bytes", MANIFEST_U64, POSITION_FIELD(metrics_bytes), 0, 0, true},
+    {"metrics_checksum", MANIFEST_U64, POSITION_FIELD(metrics_checksum), 0, 0, true},
+    {"train_seconds", MANIFEST_DOUBLE, POSITION_FIELD(train_seconds), 0, 0, true},
+#undef POSITION_FIELD
 };
 #define MANIFEST_N_FIELDS (sizeof MANIFEST_FIELDS / sizeof MANIFEST_FIELDS[0])
+/* The last line: the checksum of every byte before it. */
+#define MANIFEST_CHECKSUM_KEY "checksum"
 
 int checkpoint_write_manifest(const char *path, const ModelManifest *manifest, Error *err)
 {
-    SafeFile sf;
-    if (safefile_open(&sf, path, err) != 0)
-        return -1;
+    /* The text is built in memory first: its checksum line covers it. */
+    char *text = NULL;
+    size_t text_bytes = 0;
+    FILE *memory = open_memstream(&text, &text_bytes);
+    if (!memory)
+        return error_set(err, "%s: cannot build the manifest: %s", path, strerror(errno));
     const char *base = (const char *)manifest;
-    bool ok = fprintf(sf.file, "# psrec model manifest: written last, after every shard\n") > 0;
-    for (size_t f = 0; f < MANIFEST_N_FIELDS && ok; f++) {
+    fprintf(memory, "# psrec model manifest: written last, after every shard\n");
+    for (size_t f = 0; f < MANIFEST_N_FIELDS; f++) {
         const ManifestField *field = &MANIFEST_FIELDS[f];
         const void *value = base + field->offset;
-        int written = 0;
         switch (field->type) {
         case MANIFEST_INT:
-            written = fprintf(sf.file, "%s = %d\n", field->key, *(const int *)value);
+            fprintf(memory, "%s = %d\n", field->key, *(const int *)value);
             break;
         case MANIFEST_U64:
-            written = fprintf(sf.file, "%s = %llu\n", field->key,
-                              (unsigned long long)*(const uint64_t *)value);
+            fprintf(memory, "%s = %llu\n", field->key,
+                    (unsigned long long)*(const uint64_t *)value);
             break;
         case MANIFEST_DOUBLE:
-            written = fprintf(sf.file, "%s = %.17g\n", field->key, *(const double *)value);
+            fprintf(memory, "%s = %.17g\n", field->key, *(const double *)value);
             break;
         case MANIFEST_NAME:
-            written = fprintf(sf.file, "%s = %s\n", field->key, (const char *)value);
+            fprintf(memory, "%s = %s\n", field->key, (const char *)value);
             break;
         }
-        ok = written > 0;
     }
+    fclose(memory);
+    SafeFile sf;
+    if (safefile_open(&sf, path, err) != 0) {
+        free(text);
+        return -1;
+    }
+    bool ok = fwrite(text, 1, text_bytes, sf.file) == text_bytes &&
+              fprintf(sf.file, "%s = %llu\n", MANIFEST_CHECKSUM_KEY,
+                      (unsigned long long)checksum_update(CHECKSUM_INIT, text, text_bytes)) > 0;
+    free(text);
     if (!ok)
         error_set(err, "%s: cannot write %s: %s", path, sf.tmp_path, strerror(errno));
     return safefile_commit(&sf, ok, err);
@@ -592,7 +639,33 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
     return -1;
 }
 
-/* Parses the lines of an open manifest; seen[f] tells which keys were given. */
+/* Whether a raw manifest line is the checksum line; if so *value gets its
+ * number (-1 with a message when it is not one). */
+static int manifest_checksum_line(const char *raw, const char *path, long line, bool *is_checksum,
+                                  uint64_t *value, Error *err)
+{
+    size_t key_len = strlen(MANIFEST_CHECKSUM_KEY);
+    const char *text = raw;
+    while (isspace((unsigned char)*text))
+        text++;
+    *is_checksum = strncmp(text, MANIFEST_CHECKSUM_KEY, key_len) == 0 &&
+                   (isspace((unsigned char)text[key_len]) || text[key_len] == '=');
+    if (!*is_checksum)
+        return 0;
+    const char *equals = strchr(text, '=');
+    char *end = NULL;
+    errno = 0;
+    unsigned long long parsed = equals ? strtoull(equals + 1, &end, 10) : 0;
+    while (end && isspace((unsigned char)*end))
+        end++;
+    if (!equals || !end || end == equals + 1 || *end != '\0' || errno == ERANGE)
+        return error_set(err, "%s:%ld: malformed checksum line", path, line);
+    *value = (uint64_t)parsed;
+    return 0;
+}
+
+/* Parses the lines of an open manifest; seen[f] tells which keys were given.
+ * A checksum line must be the last and match the bytes before it. */
 static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out,
                                 bool seen[MANIFEST_N_FIELDS], Error *err)
 {
@@ -600,8 +673,29 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
     size_t buffer_bytes = 0;
     long line = 0;
     int rc = 0;
-    while (rc == 0 && getline(&buffer, &buffer_bytes, file) != -1) {
+    uint64_t computed = CHECKSUM_INIT;
+    bool checksum_seen = false;
+    ssize_t got;
+    while (rc == 0 && (got = getline(&buffer, &buffer_bytes, file)) != -1) {
         line++;
+        bool is_checksum = false;
+        uint64_t stored = 0;
+        rc = manifest_checksum_line(buffer, path, line, &is_checksum, &stored, err);
+        if (rc != 0)
+            break;
+        if (checksum_seen) {
+            rc = error_set(err, "%s:%ld: text after the checksum line", path, line);
+            break;
+        }
+        if (is_checksum) {
+            checksum_seen = true;
+            if (stored != computed)
+                rc = error_set(err, "%s:%ld: checksum mismatch: the manifest was changed or "
+                                    "damaged after it was written",
+                               path, line);
+            continue;
+        }
+        computed = checksum_update(computed, buffer, (size_t)got);
         char *text = manifest_trim(buffer);
         if (text[0] == '\0' || text[0] == '#')
             continue;

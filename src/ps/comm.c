@@ -298,3 +298,25 @@ void comm_world_broadcast(void *data, size_t bytes, int root)
 }
 
 _Noreturn void comm_abort(int exit_code) { abort_job(exit_code); }
+
+struct CommVote {
+    uint64_t bits; /* in place: this worker's, then everyone's */
+    MPI_Request request;
+};
+
+CommVote *comm_workers_vote_start(uint64_t bits)
+{
+    CommVote *vote = xmalloc(sizeof *vote);
+    vote->bits = bits;
+    MPI_Iallreduce(MPI_IN_PLACE, &vote->bits, 1, MPI_UINT64_T, MPI_BOR, role_comm,
+                   &vote->request);
+    return vote;
+}
+
+uint64_t comm_workers_vote_finish(CommVote *vote)
+{
+    MPI_Wait(&vote->request, MPI_STATUS_IGNORE);
+    uint64_t bits = vote->bits;
+    free(vote);
+    return bits;
+}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "psrec/core/log.h"
+#include "psrec/core/stop_signal.h"
 #include "psrec/core/util.h"
 #include "psrec/ps/wire.h"
 
@@ -28,8 +29,8 @@ typedef struct {
     const LearningRateSchedule *schedule;
     Store **store;          /* a restore replaces the store */
     const ServerSnapshot *snapshot;
-    int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED or RESTORED */
-    WireControlKind snapshot_kind; /* what they asked */
+    int snapshot_requests;  /* workers waiting for SNAPSHOT_SAVED, RESTORED or CHECKPOINT_SAVED */
+    WireControl snapshot_asked; /* what they asked */
     const ServerPairs *pairs;
     PairTable *pair_sums;   /* the current block's sums, created on first use */
     int pairs_requests;     /* workers done with the current block */
@@ -110,6 +111,7 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
         .request_id = request->request_id,
         .n_values = n_values,
         .values = server->values,
+        .stop_signal = stop_signal_received(),
     };
     wire_encode_pull_response(&response, &server->encoded);
     ServerStats *stats = server->stats;
@@ -197,53 +199,74 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
 
 /* Sends every worker a Control of kind carrying value: the answer to a
  * request all of them made (snapshot, pair merge). */
-static void answer_every_worker(Server *server, WireControlKind kind, uint64_t value)
+static void answer_every_worker(Server *server, WireControlKind kind, uint64_t value,
+                                uint64_t checkpoint)
 {
-    WireControl answer = {.kind = kind, .value = value};
+    WireControl answer = {.kind = kind, .value = value, .checkpoint = checkpoint};
     for (int w = 0; w < server->layout->n_workers; w++) {
         wire_encode_control(&answer, &server->encoded);
         comm_outbox_send(server->outbox, w, COMM_TAG_CONTROL, &server->encoded);
     }
 }
 
-/* A worker asks to save or restore the snapshot at its clock; the last one
- * to ask triggers it. Every worker must ask the same at the same clock with
- * all its pushes in (and pushes nothing until answered). */
+/* What the answer to a snapshot-like request is called. */
+static WireControlKind snapshot_answer(WireControlKind request)
+{
+    switch (request) {
+    case WIRE_CONTROL_SNAPSHOT: return WIRE_CONTROL_SNAPSHOT_SAVED;
+    case WIRE_CONTROL_RESTORE: return WIRE_CONTROL_RESTORED;
+    default: return WIRE_CONTROL_CHECKPOINT_SAVED;
+    }
+}
+
+/* A worker asks to save or restore the snapshot, or to write a checkpoint,
+ * at its clock; the last one to ask triggers it. Every worker must ask the
+ * same at the same clock with all its pushes in (and pushes nothing until
+ * answered), so the rows are exactly the model at that clock. */
 static void handle_snapshot(Server *server, int source, const WireControl *control)
 {
-    bool save = control->kind == WIRE_CONTROL_SNAPSHOT;
+    static const char *const what[] = {
+        [WIRE_CONTROL_SNAPSHOT] = "save a snapshot",
+        [WIRE_CONTROL_RESTORE] = "restore a snapshot",
+        [WIRE_CONTROL_CHECKPOINT] = "write a checkpoint",
+    };
+    const char *asked = what[control->kind];
     if (!server->snapshot)
-        fatal("protocol error: rank %d asks to %s a snapshot, which this run does not take",
-              source, save ? "save" : "restore");
+        fatal("protocol error: rank %d asks to %s, which this run does not take", source, asked);
     if (control->value != server->clocks[source])
-        fatal("protocol error: rank %d asks for a snapshot after %llu batches, but %llu of its "
-              "pushes arrived here",
-              source, (unsigned long long)control->value,
+        fatal("protocol error: rank %d asks to %s after %llu batches, but %llu of its pushes "
+              "arrived here",
+              source, asked, (unsigned long long)control->value,
               (unsigned long long)server->clocks[source]);
-    if (server->snapshot_requests > 0 && server->snapshot_kind != control->kind)
-        fatal("protocol error: rank %d asks to %s a snapshot while others asked otherwise",
-              source, save ? "save" : "restore");
-    server->snapshot_kind = control->kind;
+    const WireControl *first = &server->snapshot_asked;
+    if (server->snapshot_requests > 0 &&
+        (first->kind != control->kind || first->checkpoint != control->checkpoint))
+        fatal("protocol error: rank %d asks to %s while others asked otherwise", source, asked);
+    server->snapshot_asked = *control;
     if (++server->snapshot_requests < server->layout->n_workers)
         return;
     for (int w = 0; w < server->layout->n_workers; w++)
         if (server->clocks[w] != control->value)
-            fatal("protocol error: a snapshot at clock %llu, but rank %d is at %llu",
-                  (unsigned long long)control->value, w,
-                  (unsigned long long)server->clocks[w]);
+            fatal("protocol error: asked to %s at clock %llu, but rank %d is at %llu", asked,
+                  (unsigned long long)control->value, w, (unsigned long long)server->clocks[w]);
     Error err;
     const ServerSnapshot *snapshot = server->snapshot;
-    if (save && snapshot->save(snapshot->context, *server->store, &err) != 0)
+    if (control->kind == WIRE_CONTROL_SNAPSHOT &&
+        snapshot->save(snapshot->context, *server->store, &err) != 0)
         fatal("cannot save the model: %s", err.message);
-    if (!save) {
+    if (control->kind == WIRE_CONTROL_CHECKPOINT &&
+        snapshot->checkpoint(snapshot->context, *server->store, control->checkpoint, &err) != 0)
+        fatal("cannot write checkpoint %llu: %s", (unsigned long long)control->checkpoint,
+              err.message);
+    if (control->kind == WIRE_CONTROL_RESTORE) {
         Store *restored = snapshot->restore(snapshot->context, *server->store, &err);
         if (!restored)
             fatal("cannot restore the saved model: %s", err.message);
         *server->store = restored;
     }
     server->snapshot_requests = 0;
-    answer_every_worker(server, save ? WIRE_CONTROL_SNAPSHOT_SAVED : WIRE_CONTROL_RESTORED,
-                        control->value);
+    answer_every_worker(server, snapshot_answer(control->kind), control->value,
+                        control->checkpoint);
 }
 
 static void handle_pairs(Server *server, int source, const ByteBuffer *message)
@@ -309,7 +332,7 @@ static void handle_pairs_done(Server *server, int source, const WireControl *con
     }
     server->pairs_requests = 0;
     memset(server->pairs_sent, 0, (size_t)server->layout->n_workers * sizeof(bool));
-    answer_every_worker(server, WIRE_CONTROL_PAIRS_MERGED, control->value);
+    answer_every_worker(server, WIRE_CONTROL_PAIRS_MERGED, control->value, 0);
 }
 
 static void handle_control(Server *server, int source, const ByteBuffer *message)
@@ -318,7 +341,8 @@ static void handle_control(Server *server, int source, const ByteBuffer *message
     WireControl control;
     if (wire_decode_control(&control, message->data, message->len, &err) != 0)
         fatal("protocol error: Control from rank %d: %s", source, err.message);
-    if (control.kind == WIRE_CONTROL_SNAPSHOT || control.kind == WIRE_CONTROL_RESTORE) {
+    if (control.kind == WIRE_CONTROL_SNAPSHOT || control.kind == WIRE_CONTROL_RESTORE ||
+        control.kind == WIRE_CONTROL_CHECKPOINT) {
         handle_snapshot(server, source, &control);
         return;
     }
@@ -350,8 +374,8 @@ float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock)
 }
 
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store **store, const ServerSnapshot *snapshot, const ServerPairs *pairs,
-                ServerStats *stats)
+                uint64_t start_clock, Store **store, const ServerSnapshot *snapshot,
+                const ServerPairs *pairs, ServerStats *stats)
 {
     Server server = {
         .layout = layout,
@@ -366,6 +390,8 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         .pairs_sent = xcalloc((size_t)layout->n_workers, sizeof(bool)),
     };
     memset(stats, 0, sizeof *stats);
+    for (int w = 0; w < layout->n_workers; w++)
+        server.clocks[w] = start_clock;
     ByteBuffer message = {0};
     while (server.workers_done < layout->n_workers) {
         int source, tag;

@@ -58,6 +58,7 @@ void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
     pb.request_id = msg->request_id;
     pb.n_values = msg->n_values;
     pb.values = msg->values;
+    pb.stop_signal = msg->stop_signal;
 
     wire_prepare_output(out, psrec__pull_response__get_packed_size(&pb));
     if (out->len > 0) {
@@ -109,10 +110,17 @@ void wire_encode_control(const WireControl *msg, ByteBuffer *out)
     case WIRE_CONTROL_PAIRS_MERGED:
         pb.kind = PSREC__CONTROL__KIND__PAIRS_MERGED;
         break;
+    case WIRE_CONTROL_CHECKPOINT:
+        pb.kind = PSREC__CONTROL__KIND__CHECKPOINT;
+        break;
+    case WIRE_CONTROL_CHECKPOINT_SAVED:
+        pb.kind = PSREC__CONTROL__KIND__CHECKPOINT_SAVED;
+        break;
     default:
         assert(!"unknown WireControlKind");
     }
     pb.value = msg->value;
+    pb.checkpoint = msg->checkpoint;
 
     wire_prepare_output(out, psrec__control__get_packed_size(&pb));
     if (out->len > 0) {
@@ -174,6 +182,7 @@ int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_
     out->request_id = pb->request_id;
     out->n_values = pb->n_values;
     out->values = pb->n_values > 0 ? pb->values : NULL;
+    out->stop_signal = pb->stop_signal;
     out->unpacked = pb;
     return 0;
 }
@@ -204,7 +213,7 @@ int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Erro
     /* proto3 enums are open: protobuf-c hands back any number it read, and a
      * missing kind reads as KIND_UNSPECIFIED; only known kinds get through. */
     int kind = (int)pb->kind;
-    uint64_t value = pb->value;
+    uint64_t value = pb->value, checkpoint = pb->checkpoint;
     psrec__control__free_unpacked(pb, NULL);
     switch (kind) {
     case PSREC__CONTROL__KIND__WORKER_DONE:
@@ -228,10 +237,17 @@ int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Erro
     case PSREC__CONTROL__KIND__PAIRS_MERGED:
         out->kind = WIRE_CONTROL_PAIRS_MERGED;
         break;
+    case PSREC__CONTROL__KIND__CHECKPOINT:
+        out->kind = WIRE_CONTROL_CHECKPOINT;
+        break;
+    case PSREC__CONTROL__KIND__CHECKPOINT_SAVED:
+        out->kind = WIRE_CONTROL_CHECKPOINT_SAVED;
+        break;
     default:
         return error_set(err, "Control message has unknown kind %d (%zu bytes)", kind, len);
     }
     out->value = value;
+    out->checkpoint = checkpoint;
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "psrec/core/keyindex.h"
 #include "psrec/core/log.h"
+#include "psrec/core/stop_signal.h"
 #include "psrec/core/util.h"
 #include "psrec/ps/wire.h"
 
@@ -85,6 +86,7 @@ struct Worker {
     size_t *order;
     size_t order_capacity;
     uint64_t clock;            /* batches pushed */
+    CommVote *vote;            /* the pause vote in flight, or NULL */
     uint32_t next_request_id;
     WorkerStats stats;
 };
@@ -410,6 +412,8 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
                   source, response.n_values, server->n_keys, server->n_floats);
         memcpy(plan->params + server->first_float, response.values,
                server->n_floats * sizeof(float));
+        if (response.stop_signal)
+            stop_signal_raise(response.stop_signal); /* a server was told to stop */
         wire_pull_response_free(&response);
         server->awaiting = false;
     }
@@ -500,6 +504,7 @@ Worker *worker_create(const WorkerSetup *setup)
         plan_init(&worker->plans[p], setup->layout->n_servers, worker->n_dense_blocks);
     plan_init(&worker->eval_plan, setup->layout->n_servers, worker->n_dense_blocks);
     worker->outbox = comm_outbox_create();
+    worker->clock = setup->start_clock;
     return worker;
 }
 
@@ -553,10 +558,26 @@ static uint64_t pull_min_clock(const Worker *worker, uint64_t global_batch)
     return global_batch - staleness;
 }
 
-double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
-                          Progress *progress)
+/* Called before batch `global`'s successor is planned: at a decision point
+ * (the clock after this batch is a multiple of WORKER_VOTE_INTERVAL)
+ * collects the vote started at the previous one and starts the next.
+ * Returns the agreed pause bits (0: go on). */
+static uint64_t vote_at(Worker *worker, uint64_t global)
 {
-    assert(n_batches >= 1);
+    if ((global + 1) % WORKER_VOTE_INTERVAL != 0 || !worker->setup.pause_wanted)
+        return 0;
+    uint64_t agreed = worker->vote ? comm_workers_vote_finish(worker->vote) : 0;
+    worker->vote = NULL;
+    if (agreed == 0)
+        worker->vote = comm_workers_vote_start(worker->setup.pause_wanted(worker->setup.pause_context));
+    return agreed;
+}
+
+void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
+                        uint64_t first_batch, Progress *progress, EpochRun *run)
+{
+    assert(n_batches >= 1 && first_batch <= n_batches);
+    memset(run, 0, sizeof *run);
     size_t n = train->n;
     if (n > worker->order_capacity) {
         worker->order_capacity = n;
@@ -564,19 +585,26 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
     }
     worker_epoch_order(worker->order, n, worker->setup.seed, worker->setup.layout->role_rank,
                        epoch);
-    uint64_t first_global = worker->clock;
-    double loss = 0.0;
+    /* Global batch index of batch b: first_global + b. */
+    uint64_t first_global = worker->clock - first_batch;
     int role_rank = worker->setup.layout->role_rank;
     Rng rng;
     BatchPlan *current = &worker->plans[0];
     BatchPlan *next = &worker->plans[1];
-    batch_rng(&rng, worker->setup.seed, role_rank, epoch, 0);
-    plan_build(worker, current, train, worker->order, worker_batch_start(n, n_batches, 0),
-               worker_batch_start(n, n_batches, 1), &rng);
-    plan_send_pulls(worker, current, first_global, pull_min_clock(worker, first_global), true);
-    for (uint64_t b = 0; b < n_batches; b++) {
+    if (first_batch < n_batches) {
+        batch_rng(&rng, worker->setup.seed, role_rank, epoch, first_batch);
+        plan_build(worker, current, train, worker->order,
+                   worker_batch_start(n, n_batches, first_batch),
+                   worker_batch_start(n, n_batches, first_batch + 1), &rng);
+        plan_send_pulls(worker, current, worker->clock, pull_min_clock(worker, worker->clock),
+                        true);
+    }
+    for (uint64_t b = first_batch; b < n_batches; b++) {
         plan_receive_pulls(worker, current);
-        if (b + 1 < n_batches) {
+        /* A pause is decided before the next batch's pull is sent, so
+         * nothing is in flight when the workers stop after this batch. */
+        run->pause = vote_at(worker, first_global + b);
+        if (b + 1 < n_batches && !run->pause) {
             batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
             plan_build(worker, next, train, worker->order,
                        worker_batch_start(n, n_batches, b + 1),
@@ -584,15 +612,20 @@ double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint6
             plan_send_pulls(worker, next, first_global + b + 1,
                             pull_min_clock(worker, first_global + b + 1), true);
         }
-        loss += plan_compute(worker, current);
+        run->loss += plan_compute(worker, current);
         plan_push(worker, current);
+        run->batches++;
         if (progress)
             progress_update(progress, (double)(b + 1) / (double)n_batches);
+        if (run->pause)
+            return;
         BatchPlan *done = current;
         current = next;
         next = done;
     }
-    return loss;
+    if (worker->vote) /* the epoch's end is a decision point too */
+        run->pause = comm_workers_vote_finish(worker->vote);
+    worker->vote = NULL;
 }
 
 /* Pulls the plan's rows for reading at the worker's clock (never creating
@@ -647,24 +680,22 @@ void worker_read_representations(Worker *worker, uint32_t table, const uint64_t 
     }
 }
 
-/* Sends a Control of `kind` carrying value to every server. */
-static void send_control_to_servers(Worker *worker, WireControlKind kind, uint64_t value)
+/* Sends a Control to every server. */
+static void send_control_to_servers(Worker *worker, const WireControl *message)
 {
-    WireControl message = {.kind = kind, .value = value};
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
-        wire_encode_control(&message, &worker->encoded);
+        wire_encode_control(message, &worker->encoded);
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
                          COMM_TAG_CONTROL, &worker->encoded);
     }
 }
 
-/* Sends `request` (carrying value) to every server and waits for each to
- * answer `answer` with the same value (the snapshot and pair-merge requests:
- * see server.h). */
-static void worker_ask_servers(Worker *worker, WireControlKind request, WireControlKind answer,
-                               uint64_t value)
+/* Sends `request` to every server and waits for each to answer `answer`
+ * with the same value and checkpoint number (the snapshot, checkpoint and
+ * pair-merge requests: see server.h). */
+static void worker_ask_servers(Worker *worker, WireControl request, WireControlKind answer)
 {
-    send_control_to_servers(worker, request, value);
+    send_control_to_servers(worker, &request);
     for (int s = 0; s < worker->setup.layout->n_servers; s++) {
         int source = comm_server_world_rank(worker->setup.layout, s);
         comm_recv(&worker->received, source, COMM_TAG_CONTROL, NULL, NULL);
@@ -672,22 +703,34 @@ static void worker_ask_servers(Worker *worker, WireControlKind request, WireCont
         WireControl got;
         if (wire_decode_control(&got, worker->received.data, worker->received.len, &err) != 0)
             fatal("protocol error: Control from server rank %d: %s", source, err.message);
-        if (got.kind != answer || got.value != value)
+        if (got.kind != answer || got.value != request.value ||
+            got.checkpoint != request.checkpoint)
             fatal("protocol error: server rank %d answered Control kind %d with kind %d for "
                   "%llu",
-                  source, (int)request, (int)got.kind, (unsigned long long)got.value);
+                  source, (int)request.kind, (int)got.kind, (unsigned long long)got.value);
     }
 }
 
 void worker_snapshot(Worker *worker)
 {
-    worker_ask_servers(worker, WIRE_CONTROL_SNAPSHOT, WIRE_CONTROL_SNAPSHOT_SAVED, worker->clock);
+    worker_ask_servers(worker, (WireControl){.kind = WIRE_CONTROL_SNAPSHOT, .value = worker->clock},
+                       WIRE_CONTROL_SNAPSHOT_SAVED);
 }
 
 void worker_restore_snapshot(Worker *worker)
 {
-    worker_ask_servers(worker, WIRE_CONTROL_RESTORE, WIRE_CONTROL_RESTORED, worker->clock);
+    worker_ask_servers(worker, (WireControl){.kind = WIRE_CONTROL_RESTORE, .value = worker->clock},
+                       WIRE_CONTROL_RESTORED);
 }
+
+void worker_checkpoint(Worker *worker, uint64_t number)
+{
+    WireControl request = {
+        .kind = WIRE_CONTROL_CHECKPOINT, .value = worker->clock, .checkpoint = number};
+    worker_ask_servers(worker, request, WIRE_CONTROL_CHECKPOINT_SAVED);
+}
+
+uint64_t worker_clock(const Worker *worker) { return worker->clock; }
 
 void worker_send_pairs(Worker *worker, PairTable *pairs)
 {
@@ -765,12 +808,14 @@ void worker_send_pairs(Worker *worker, PairTable *pairs)
 
 void worker_merge_pairs(Worker *worker, uint64_t block)
 {
-    worker_ask_servers(worker, WIRE_CONTROL_PAIRS_DONE, WIRE_CONTROL_PAIRS_MERGED, block);
+    worker_ask_servers(worker, (WireControl){.kind = WIRE_CONTROL_PAIRS_DONE, .value = block},
+                       WIRE_CONTROL_PAIRS_MERGED);
 }
 
 void worker_finish(Worker *worker)
 {
-    send_control_to_servers(worker, WIRE_CONTROL_WORKER_DONE, worker->clock);
+    send_control_to_servers(worker,
+                            &(WireControl){.kind = WIRE_CONTROL_WORKER_DONE, .value = worker->clock});
     comm_outbox_flush(worker->outbox);
 }
 

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
         LearningRateSchedule schedule = {.learning_rate = 0.1f, .decay = 1.0f,
                                          .batches_per_epoch = 1};
         ServerStats stats;
-        server_run(&layout, &map, &schedule, &store, NULL, NULL, &stats);
+        server_run(&layout, &map, &schedule, 0, &store, NULL, NULL, &stats);
         store_destroy(store);
     } else if (layout.role_rank == 0) {
         CommOutbox *outbox = comm_outbox_create();

@@ -62,6 +62,12 @@ typedef struct {
     char test_path[OPTION_STRING_BYTES];   /* "" = no test set */
     char run_dir[OPTION_STRING_BYTES];
     char config_path[OPTION_STRING_BYTES]; /* the --config file, if any */
+    /* checkpoints (app/checkpoints.h) */
+    char checkpoint_dir[OPTION_STRING_BYTES]; /* "" = the --resume folder, else RUN/checkpoints */
+    int checkpoint_every;     /* epochs between checkpoints; 0 = none by epoch */
+    double checkpoint_minutes; /* minutes between checkpoints; 0 = none by time */
+    int keep_checkpoints;     /* the newest this many are kept */
+    char resume_dir[OPTION_STRING_BYTES]; /* "" = start fresh */
     int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
     char item_column[OPTION_STRING_BYTES];

@@ -46,6 +46,15 @@ int run_dir_commit(RunDir *run, Error *err);
  * removed. Safe on a RunDir that run_dir_begin failed to fill. */
 void run_dir_end(RunDir *run);
 
+/* Takes FOLDER/.lock (the folder must exist) for as long as *lock_fd stays
+ * open, writing who holds it; fails naming the holder when another
+ * process has it. */
+int run_dir_lock_folder(const char *folder, int *lock_fd, Error *err);
+
+/* Removes path: a file or link, or a folder with everything in it (links
+ * are removed, never followed). Returns 0 or -1 with errno set. */
+int run_dir_remove_tree(const char *path);
+
 /* Bytes free for an unprivileged writer on the file system of path, or -1
  * when the system does not say. */
 double run_dir_free_bytes(const char *path);

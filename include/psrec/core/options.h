@@ -73,8 +73,9 @@ void options_value_text(const OptionSpec *specs, int n_specs, const void *config
 void options_print_help(FILE *out, const OptionSpec *specs, int n_specs);
 
 /* Writes every option as `name = value` lines (re-readable by
- * options_parse_file), except the one named skip (NULL: none). */
+ * options_parse_file), except those named in skip (a NULL-terminated list;
+ * NULL: none). */
 void options_write(FILE *out, const OptionSpec *specs, int n_specs, const void *config,
-                   const char *skip);
+                   const char *const *skip);
 
 #endif

@@ -59,6 +59,10 @@ void progress_update(Progress *progress, double fraction);
 /* Clears the live line and prints the epoch's permanent line to stdout. */
 void progress_end_epoch(Progress *progress, const EpochRecord *record);
 
+/* Parses one line progress_write_json wrote back into a record (epochs
+ * fields left 0, n_on_line 0). Returns 0, or -1 when the line is not one. */
+int progress_read_json(const char *line, EpochRecord *record);
+
 /* Appends one JSON line for the record to file. */
 void progress_write_json(FILE *file, const EpochRecord *record);
 

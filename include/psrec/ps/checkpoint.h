@@ -41,9 +41,38 @@ int checkpoint_write_shard(const char *path, Store *store, uint64_t run_id, Erro
 int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_map, int server,
                           uint64_t *run_id, Error *err);
 
+/* Reads only the rows of a shard file that map gives to `server`, skipping
+ * the others: how rows written by one layout of servers are re-sharded
+ * onto another (every server reads every file of the old layout). Checks
+ * the file as checkpoint_read_shard does. */
+int checkpoint_read_shard_owned(const char *path, Store *store, const ShardMap *map, int server,
+                                uint64_t *run_id, Error *err);
+
 /* The file name of shard `server` of `n_servers` inside dir:
  * "<dir>/shard-00001-of-00004.bin". Writes at most out_bytes bytes. */
 void checkpoint_shard_path(char *out, size_t out_bytes, const char *dir, int server, int n_servers);
+
+/* Where training stood when a checkpoint was written (all 0 in a finished
+ * model's manifest). A worker's own position needs no file: every worker
+ * pauses at the same clock, and its batch order and negative samples are
+ * functions of (seed, worker, epoch, batch). */
+typedef struct {
+    uint64_t number;            /* the checkpoint's number (its folder's name) */
+    int epoch;                  /* the epoch in progress, 0-based */
+    uint64_t batch;             /* its batches done (= batches_per_epoch: trained, not yet
+                                 * evaluated) */
+    uint64_t batches_per_epoch; /* per worker, with `workers` workers */
+    int workers;
+    double epoch_loss_sum;      /* the epoch's summed loss so far, all workers */
+    double first_loss;          /* epoch 1's mean loss (the divergence check's reference) */
+    int best_snapshot;          /* 1: best-shard-*.bin hold the best epoch's model (--patience) */
+    double best_watched;        /* its validation figure */
+    int reported_epoch;         /* the epoch whose figures the summary reports (its line in
+                                 * metrics.jsonl), 0: none yet */
+    uint64_t metrics_bytes;     /* metrics.jsonl as copied into the checkpoint */
+    uint64_t metrics_checksum;
+    double train_seconds;       /* training time spent so far */
+} TrainPosition;
 
 /* What a model folder holds beside its shards. */
 typedef struct {
@@ -74,14 +103,18 @@ typedef struct {
     double shrink;          /* item-knn: shrinkage */
     int rated_neighbours;   /* item-knn on ratings: rated neighbours per prediction */
     uint64_t run_id;        /* the run that wrote the model; its shards name it too (0: unknown) */
+    TrainPosition position; /* checkpoints only */
 } ModelManifest;
 
-/* Writes the manifest (via a temporary file and rename). */
+/* Writes the manifest (via a temporary file and rename), ending with a
+ * line `checksum = N` over every byte before it. */
 int checkpoint_write_manifest(const char *path, const ModelManifest *manifest, Error *err);
 
 /* Reads a manifest; fails naming the file and line on an unknown key, a
  * malformed value, a missing key or another version, and naming the file when
- * rating_min is above rating_max or n_vshards is below n_servers. */
+ * rating_min is above rating_max or n_vshards is below n_servers, or when
+ * its checksum line disagrees with its bytes (manifests written before
+ * the checksum line existed have none and are read without it). */
 int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err);
 
 #endif

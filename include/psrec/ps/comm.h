@@ -114,6 +114,16 @@ void comm_world_min_int(int *value);
 /* Broadcast n bytes from world rank `root` to every rank. */
 void comm_world_broadcast(void *data, size_t bytes, int root);
 
+/* ---- agreeing without waiting: a bitwise OR of one word over the workers,
+ * started by each worker when it reaches the same point and collected
+ * later (a non-blocking reduction), so no worker waits at the point itself.
+ * Every worker must start the same votes in the same order. */
+typedef struct CommVote CommVote;
+CommVote *comm_workers_vote_start(uint64_t bits);
+/* Waits for the vote (every worker has started it), frees it and returns
+ * the OR of every worker's bits. */
+uint64_t comm_workers_vote_finish(CommVote *vote);
+
 /* Ends every rank of the job with exit_code (MPI_Abort). */
 _Noreturn void comm_abort(int exit_code);
 

@@ -44,14 +44,17 @@ typedef struct {
     uint64_t batches_per_epoch;
 } LearningRateSchedule;
 
-/* The run's snapshot of this server's rows (the best epoch so far).
- * save writes the store as the snapshot: 0, or -1 with a message. restore
- * makes the snapshot the model again: it returns a store holding exactly
- * the snapshot's rows and destroys current, or returns NULL with a message.
- * A failure of either ends the job. */
+/* What a server writes of its rows when the workers ask. save writes the
+ * store as the run's snapshot (the best epoch so far): 0, or -1 with a
+ * message. restore makes the snapshot the model again: it returns a store
+ * holding exactly the snapshot's rows and destroys current, or returns NULL
+ * with a message. checkpoint writes the store (and the snapshot, if one
+ * was saved) into checkpoint number `number` (app/checkpoints.h). A
+ * failure of any ends the job. */
 typedef struct {
     int (*save)(void *context, Store *store, Error *err);
     Store *(*restore)(void *context, Store *current, Error *err);
+    int (*checkpoint)(void *context, Store *store, uint64_t number, Error *err);
     void *context;
 } ServerSnapshot;
 
@@ -69,7 +72,8 @@ typedef struct {
 
 /* Serves until every worker is done. *store holds this server's rows (it may
  * already hold rows, e.g. from a checkpoint; a restore replaces *store);
- * map says which keys are ours.
+ * map says which keys are ours; every worker starts at clock start_clock
+ * (0, or the clock of the checkpoint the run resumes from).
  * Collective in the sense that every worker must eventually send
  * WORKER_DONE to every server.
  * Snapshots: once every worker has sent SNAPSHOT for its current clock
@@ -77,10 +81,14 @@ typedef struct {
  * until answered), the store holds exactly the model at that clock:
  * snapshot->save is called and every worker gets SNAPSHOT_SAVED. RESTORE,
  * asked the same way, replaces the store with the snapshot and answers
- * RESTORED. snapshot may be NULL when no worker will ask. */
+ * RESTORED; CHECKPOINT calls snapshot->checkpoint and answers
+ * CHECKPOINT_SAVED. snapshot may be NULL when no worker will ask.
+ * Every pull response says whether this server received a stop signal
+ * (core/stop_signal.h), so the workers learn of it even when only the
+ * servers were signalled. */
 void server_run(const CommLayout *layout, const ShardMap *map, const LearningRateSchedule *schedule,
-                Store **store, const ServerSnapshot *snapshot, const ServerPairs *pairs,
-                ServerStats *stats);
+                uint64_t start_clock, Store **store, const ServerSnapshot *snapshot,
+                const ServerPairs *pairs, ServerStats *stats);
 
 /* The learning rate of the epoch that a push for `clock` belongs to. */
 float server_learning_rate(const LearningRateSchedule *schedule, uint64_t clock);

@@ -31,6 +31,7 @@ typedef struct {
     uint32_t request_id;
     size_t n_values;
     float *values;    /* (n_values,) */
+    int stop_signal;  /* a stop signal the server got (its number: checkpoint and stop), or 0 */
     void *unpacked;   /* decoded messages: the memory behind the arrays */
 } WirePullResponse;
 
@@ -50,7 +51,9 @@ typedef enum {
     WIRE_CONTROL_RESTORE = 4,       /* worker → server: back to the saved snapshot */
     WIRE_CONTROL_RESTORED = 5,      /* server → worker: restored */
     WIRE_CONTROL_PAIRS_DONE = 6,    /* worker → server: block `value`'s PairCounts are all sent */
-    WIRE_CONTROL_PAIRS_MERGED = 7   /* server → worker: block `value`'s rows are built */
+    WIRE_CONTROL_PAIRS_MERGED = 7,  /* server → worker: block `value`'s rows are built */
+    WIRE_CONTROL_CHECKPOINT = 8,    /* worker → server: write checkpoint `checkpoint` at clock `value` */
+    WIRE_CONTROL_CHECKPOINT_SAVED = 9 /* server → worker: written */
 } WireControlKind;
 
 /* Pair sums of neighbourhood models (proto PairCounts). */
@@ -70,6 +73,7 @@ typedef struct {
 typedef struct {
     WireControlKind kind;
     uint64_t value;
+    uint64_t checkpoint; /* CHECKPOINT, CHECKPOINT_SAVED: the checkpoint's number */
 } WireControl;
 
 /* Encoders: replace out's contents (out->len = encoded size); the structs are

@@ -49,7 +49,23 @@ typedef struct {
     /* The feature maps of hybrid representations (params says which are
      * used); NULL: none. Not owned. */
     const ModelFeatures *features;
+    /* The clock the worker starts at: 0, or the checkpoint's on resume
+     * (every worker and server starts at the same one). */
+    uint64_t start_clock;
+    /* Mid-epoch pauses: what this worker wants now (WORKER_PAUSE_* bits,
+     * e.g. a checkpoint is due or a stop signal came). NULL: nothing. */
+    uint64_t (*pause_wanted)(void *context);
+    void *pause_context;
 } WorkerSetup;
+
+/* Why the workers pause training (bits of a vote). */
+#define WORKER_PAUSE_CHECKPOINT 1u /* write a checkpoint, then go on */
+#define WORKER_PAUSE_STOP 2u       /* write a checkpoint, then stop the run */
+/* Pauses are agreed every this many batches of the clock. A vote started at
+ * one decision point is collected at the next, so it costs no waiting
+ * unless a worker is more than this many batches behind (SSP with a larger
+ * staleness, or ASP: then the faster one waits there for the slower). */
+#define WORKER_VOTE_INTERVAL 16u
 
 typedef struct {
     uint64_t train_bytes_sent; /* pull requests and pushes of training batches */
@@ -63,14 +79,26 @@ typedef struct Worker Worker;
 Worker *worker_create(const WorkerSetup *setup);
 void worker_destroy(Worker *worker);
 
-/* Trains one epoch: the local examples in a shuffled order, split into
- * exactly n_batches batches of near-equal size (every worker must use the
- * same n_batches so clocks stay comparable). Implicit models draw
- * params.negatives negatives per example. Returns the model's summed loss
- * over the examples before their updates (explicit models: the summed
- * squared error). progress may be NULL. */
-double worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
-                          Progress *progress);
+/* What one call of worker_train_epoch did. */
+typedef struct {
+    double loss;      /* the model's summed loss over the examples before their updates
+                       * (explicit models: the summed squared error) */
+    uint64_t batches; /* batches trained in this call */
+    uint64_t pause;   /* WORKER_PAUSE_* bits the workers agreed on, or 0 */
+} EpochRun;
+
+/* Trains batches [first_batch, n_batches) of one epoch: the local examples
+ * in a shuffled order, split into exactly n_batches batches of near-equal
+ * size (every worker must use the same n_batches so clocks stay
+ * comparable); a batch's order and negatives depend only on (seed, worker,
+ * epoch, batch), so a resumed epoch continues exactly. Implicit models
+ * draw params.negatives negatives per example. Returns early, after the
+ * same batch on every worker, when a vote (setup.pause_wanted) asked for a
+ * pause; at the end of the epoch the last vote is collected, so
+ * run->pause may be set then too. Collective over the workers. progress
+ * may be NULL. */
+void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_t n_batches,
+                        uint64_t first_batch, Progress *progress, EpochRun *run);
 
 /* Reading the model: rows are read (never created; absent rows read as
  * zeros) once every worker has pushed as many batches as this one. The
@@ -101,6 +129,14 @@ void worker_snapshot(Worker *worker);
 /* Asks every server to make the last snapshot the model again and waits
  * until all have. Collective over the workers, as worker_snapshot. */
 void worker_restore_snapshot(Worker *worker);
+
+/* Asks every server to write its rows as checkpoint `number` (the folder
+ * must exist) and waits until all have. Collective over the workers, as
+ * worker_snapshot. */
+void worker_checkpoint(Worker *worker, uint64_t number);
+
+/* The number of batches this worker has pushed. */
+uint64_t worker_clock(const Worker *worker);
 
 /* Neighbourhood models: sends the pair sums of `pairs` to the servers
  * that own their rows, with the norms of every id they name (row ids and

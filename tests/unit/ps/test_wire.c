@@ -80,7 +80,7 @@ END_TEST
 START_TEST(test_pull_response_round_trip)
 {
     float values[] = {0.0f, -0.0f, 1.5f, -3.25e-30f, 3.4e38f, 0.1f};
-    WirePullResponse msg = {.request_id = 17, .n_values = 6, .values = values};
+    WirePullResponse msg = {.request_id = 17, .n_values = 6, .values = values, .stop_signal = 10};
     ByteBuffer buf = {0};
     wire_encode_pull_response(&msg, &buf);
 
@@ -88,6 +88,7 @@ START_TEST(test_pull_response_round_trip)
     Error err;
     ck_assert_int_eq(wire_decode_pull_response(&back, buf.data, buf.len, &err), 0);
     ck_assert_uint_eq(back.request_id, 17);
+    ck_assert_int_eq(back.stop_signal, 10);
     ck_assert_uint_eq(back.n_values, 6);
     /* Bit-exact: compare the representation, so -0.0f is told from 0.0f. */
     ck_assert_int_eq(memcmp(back.values, values, sizeof values), 0);
@@ -156,9 +157,12 @@ END_TEST
 
 START_TEST(test_control_round_trip)
 {
-    /* Every kind, workers' and servers': done, snapshot and restore. */
-    for (int kind = WIRE_CONTROL_WORKER_DONE; kind <= WIRE_CONTROL_RESTORED; kind++) {
-        WireControl msg = {.kind = (WireControlKind)kind, .value = UINT64_MAX - (uint64_t)kind};
+    /* Every kind, workers' and servers': done, snapshot, restore, pairs and
+     * checkpoints, with the checkpoint number. */
+    for (int kind = WIRE_CONTROL_WORKER_DONE; kind <= WIRE_CONTROL_CHECKPOINT_SAVED; kind++) {
+        WireControl msg = {.kind = (WireControlKind)kind,
+                           .value = UINT64_MAX - (uint64_t)kind,
+                           .checkpoint = (uint64_t)kind * 1000003u};
         ByteBuffer buf = {0};
         wire_encode_control(&msg, &buf);
 
@@ -167,6 +171,7 @@ START_TEST(test_control_round_trip)
         ck_assert_int_eq(wire_decode_control(&back, buf.data, buf.len, &err), 0);
         ck_assert_int_eq(back.kind, kind);
         ck_assert_uint_eq(back.value, UINT64_MAX - (uint64_t)kind);
+        ck_assert_uint_eq(back.checkpoint, (uint64_t)kind * 1000003u);
         bytebuffer_free(&buf);
     }
 }
@@ -176,10 +181,10 @@ START_TEST(test_control_unknown_kind_rejected)
 {
     WireControl back;
     Error err;
-    /* kind = 9: tag 0x08, varint 9. */
-    const uint8_t kind9[] = {0x08, 0x09, 0x10, 0x05};
-    ck_assert_int_eq(wire_decode_control(&back, kind9, sizeof kind9, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.message, "unknown kind 9"));
+    /* kind = 10: tag 0x08, varint 10 (9 is the last kind). */
+    const uint8_t kind10[] = {0x08, 0x0a, 0x10, 0x05};
+    ck_assert_int_eq(wire_decode_control(&back, kind10, sizeof kind10, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "unknown kind 10"));
 
     /* No kind at all reads as KIND_UNSPECIFIED (0), which is not a kind either. */
     const uint8_t value_only[] = {0x10, 0x05};
@@ -522,7 +527,7 @@ static void test_decode_all(const uint8_t *bytes, size_t len, int *n_ok)
         if (codec->decode(&msg, bytes, len, &err) != 0)
             continue;
         if (c == TEST_CONTROL && (msg.control.kind < WIRE_CONTROL_WORKER_DONE ||
-                                  msg.control.kind > WIRE_CONTROL_RESTORED))
+                                  msg.control.kind > WIRE_CONTROL_CHECKPOINT_SAVED))
             ck_abort_msg("Control decoded with unknown kind %d", (int)msg.control.kind);
         test_assert_stable(codec, &msg);
         codec->release(&msg);
