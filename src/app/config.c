@@ -41,8 +41,9 @@ _Static_assert(DATASET_FORMAT_AUTO == 0 && DATASET_FORMAT_CSV == 1 &&
 const char TRAIN_USAGE[] =
     "usage: mpirun -np N psrec train --train FILE [options]\n\n"
     "Trains a recommendation model on N MPI ranks: --servers of them hold the\n"
-    "parameters, the rest are workers. Options (also as `key = value` lines in\n"
-    "a --config file; the command line wins):\n\n";
+    "parameters, the rest are workers. SIGTERM, SIGUSR1 or SIGINT make it finish\n"
+    "its batch, write a checkpoint and exit 75 (continue with --resume). Options\n"
+    "(also as `key = value` lines in a --config file; the command line wins):\n\n";
 
 const char GENERATE_USAGE[] =
     "usage: psrec generate [options]\n\n"

@@ -45,3 +45,42 @@ timeout --kill-after=10 120 sbatch --wait --time=00:02:00 -n 2 -o "$WORK/bad.out
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "a job with a bad flag: sbatch status $status"
 grep -q "unknown option '--epoch'" "$WORK/bad.out" || { cat "$WORK/bad.out"; fail "no error line"; }
 echo "bad flag: sbatch --wait exit $status, $(grep -m1 "unknown option" "$WORK/bad.out")"
+
+# cluster/psrec-requeue.sbatch: SIGUSR1 to the batch script part way (what
+# --signal=B:USR1@T sends before a time limit): psrec checkpoints and exits
+# 75, the script requeues the job, and the requeued run resumes and finishes.
+jobid=$(sbatch --parsable --time=00:08:00 -n 3 -o "$WORK/requeue.out" \
+    "$PSREC_SOURCE_DIR/cluster/psrec-requeue.sbatch" --servers 1 --epochs 200 --dim 8 \
+    --learning-rate 0.01 --train "$WORK/train.csv" --test "$WORK/test.csv" \
+    --run-dir "$WORK/requeued") || fail "sbatch of the requeue script failed"
+for _ in $(seq 1 1200); do
+    grep -q "^epoch   3/200" "$WORK/requeue.out" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "^epoch   3/200" "$WORK/requeue.out" || { slurm_logs; cat "$WORK/requeue.out"; fail "the job never trained"; }
+scancel --signal=USR1 --batch "$jobid"
+for _ in $(seq 1 600); do
+    grep -q "requeueing job" "$WORK/requeue.out" && break
+    sleep 0.1
+done
+grep -q "requeueing job" "$WORK/requeue.out" || { cat "$WORK/requeue.out"; fail "the job did not requeue"; }
+# Slurm holds a requeued job back for a while (its begin time is set a
+# couple of minutes ahead): once it is pending again, start it now.
+for _ in $(seq 1 600); do
+    [ "$(squeue -h -j "$jobid" -o %T 2>/dev/null)" = PENDING ] &&
+        scontrol update JobId="$jobid" StartTime=now >/dev/null 2>&1 && break
+    sleep 0.1
+done
+for _ in $(seq 1 2400); do
+    [ -e "$WORK/requeued/summary.json" ] && ! squeue -h -j "$jobid" 2>/dev/null | grep -q . && break
+    sleep 0.1
+done
+[ -e "$WORK/requeued/summary.json" ] || { slurm_logs; cat "$WORK/requeue.out"; fail "the requeued job did not finish"; }
+grep -q "stopped on SIGUSR1 after writing a checkpoint" "$WORK/requeue.out" ||
+    fail "no checkpoint on SIGUSR1: $(cat "$WORK/requeue.out")"
+grep -q "^resume: from .*ckpt-000001" "$WORK/requeue.out" ||
+    fail "the requeued run did not resume: $(cat "$WORK/requeue.out")"
+rmse=$(json_field "$WORK/requeued/summary.json" test_rmse)
+awk -v r="$rmse" -v b="$baseline" 'BEGIN { exit !(r < 0.9 * b) }' ||
+    fail "requeued job: test RMSE $rmse is not clearly below the mean predictor's $baseline"
+echo "requeue: SIGUSR1 → $(grep -m1 '^checkpoint ' "$WORK/requeue.out" | cut -d' ' -f3-) → requeued, resumed, test_rmse $rmse"
