@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,10 +231,4 @@ void run_dir_end(RunDir *run)
     run->lock_fd = -1;
 }
 
-double run_dir_free_bytes(const char *path)
-{
-    struct statvfs info;
-    if (statvfs(path, &info) != 0)
-        return -1;
-    return (double)info.f_bavail * (double)info.f_frsize;
-}
+double run_dir_free_bytes(const char *path) { return path_free_bytes(path); }
