@@ -46,6 +46,14 @@ int run_dir_commit(RunDir *run, Error *err);
  * removed. Safe on a RunDir that run_dir_begin failed to fill. */
 void run_dir_end(RunDir *run);
 
+/* What happened in RUN, when it has no committed model, for a reader's
+ * message: RUN_DIR_TRAINING (a psrec train holds the lock now; *holder gets
+ * its "pid … on … since …"), RUN_DIR_UNFINISHED (a run took the lock and
+ * left without committing: it failed or was killed), or RUN_DIR_UNTOUCHED
+ * (no run ever started there, or RUN does not exist). */
+typedef enum { RUN_DIR_UNTOUCHED = 0, RUN_DIR_TRAINING, RUN_DIR_UNFINISHED } RunDirHistory;
+RunDirHistory run_dir_history(const char *root, char *holder, size_t holder_bytes);
+
 /* Bytes free for an unprivileged writer on the file system of path, or -1
  * when the system does not say. */
 double run_dir_free_bytes(const char *path);
