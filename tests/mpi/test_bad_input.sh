@@ -6,6 +6,10 @@
 # refuses a corrupt shard (by its checksum) and shard files swapped between
 # slots, and reads a pairs CSV whose unused rating column is empty. psrec
 # export refuses a folder without a model and an output folder it cannot make.
+# A rating outside --rating-range is a malformed line (and a failed run
+# leaves the model already in its folder whole); input quoted in a message
+# is escaped; UTF-16 files and NUL bytes are named as such; psrec generate
+# refuses sizes the machine cannot hold before doing any work.
 source "$(dirname "$0")/common.sh"
 export PSREC_TEST_TIMEOUT=60
 printf 'user_id,item_id,rating\n1,10,4\n2,11,5\n3,x12,3\n4,13,2\n5,14,1\n' >"$WORK/bad.csv"
