@@ -130,6 +130,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"event-weights", OPTION_STRING, TRAIN_FIELD(event_weights), "",
      "weight of each event kind, e.g. view=1,cart=3,purchase=5 (empty: every event 1; an "
      "event not listed is an error)", NULL, UNBOUNDED},
+    {"rating-range", OPTION_STRING, TRAIN_FIELD(rating_range), DATASET_RATING_RANGE_DEFAULT,
+     "explicit ratings accepted, LOW:HIGH; one outside is a malformed line (the default takes "
+     "every usual scale, 0.5-5 stars to 0-100, but no negative rating or absurd value like "
+     "1e30; widen it for others, e.g. -10:10)", NULL, UNBOUNDED},
     {"feedback", OPTION_CHOICE, TRAIN_FIELD(feedback), "auto",
      "explicit ratings or implicit interactions (auto: the model's kind; implicit ignores a "
      "rating column)", "auto|explicit|implicit", UNBOUNDED},
@@ -497,10 +501,14 @@ int config_validate_train(const TrainConfig *config, Error *err)
     EventWeights weights;
     if (event_weights_parse(&weights, config->event_weights, err) != 0)
         return -1;
+    float rating_min, rating_max;
+    if (rating_range_parse(&rating_min, &rating_max, config->rating_range, err) != 0)
+        return -1;
+    char quoted[TEXT_QUOTE_BYTES];
     if (strcmp(config->user_column, config->item_column) == 0)
         return error_set(err, "--user-column and --item-column are both '%s': they must name two "
                               "different columns",
-                         config->user_column);
+                         text_quote(quoted, config->user_column));
     const char *model_name = config_model_name(config);
     const ModelOps *model = model_find(model_name);
     bool implicit_model = model->implicit;
@@ -518,7 +526,8 @@ int config_validate_train(const TrainConfig *config, Error *err)
     if (config->split != SPLIT_NONE && config->test_path[0])
         return error_set(err, "--split %s holds out part of --train as the test set; drop "
                               "--test '%s', or --split",
-                         config->split == SPLIT_LOO ? "loo" : "cold-items", config->test_path);
+                         config->split == SPLIT_LOO ? "loo" : "cold-items",
+                         text_quote(quoted, config->test_path));
     if (config->split == SPLIT_COLD_ITEMS &&
         !(config->cold_fraction > 0.0 && config->cold_fraction < 1.0))
         return error_set(err, "--split cold-items needs a share of items strictly between 0 "
@@ -644,9 +653,11 @@ static int config_validate_generate(const GenerateConfig *config, Error *err)
         canonical_path(paths[a], canonical[a], sizeof canonical[a]);
     for (int a = 1; a < N_OUTPUTS; a++)
         for (int b = 0; b < a; b++)
-            if (paths[a][0] != '\0' && strcmp(canonical[a], canonical[b]) == 0)
+            if (paths[a][0] != '\0' && strcmp(canonical[a], canonical[b]) == 0) {
+                char quoted[TEXT_QUOTE_BYTES];
                 return error_set(err, "--%s must differ from --%s ('%s')", names[a], names[b],
-                                 paths[a]);
+                                 text_quote(quoted, paths[a]));
+            }
     /* Each user rates (or interacts with) at most half the items: distinct
      * items from a skewed distribution get slow to draw beyond that. */
     uint64_t limit = (uint64_t)config->users * (uint64_t)(config->items / 2);
@@ -735,6 +746,10 @@ void config_training_set_options(TrainingSetOptions *options, EventWeights *weig
     dataset->timestamp_column = config->timestamp_column;
     dataset->event_column = config->event_column;
     dataset->skip_malformed = config->skip_malformed;
+    int range_rc = rating_range_parse(&dataset->rating_min, &dataset->rating_max,
+                                      config->rating_range, NULL);
+    assert(range_rc == 0); /* config_validate_train parsed it */
+    (void)range_rc;
     dataset->implicit = implicit_feedback(config, model);
     dataset->require_rating = !dataset->implicit;
     Error ignored;

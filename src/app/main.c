@@ -84,7 +84,8 @@ int main(int argc, char **argv)
         return recommend_main(argc - 2, argv + 2);
     if (strcmp(command, "export") == 0)
         return export_main(argc - 2, argv + 2);
-    fprintf(stderr, "psrec: unknown command '%s'\n", command);
+    char quoted[TEXT_QUOTE_BYTES];
+    fprintf(stderr, "psrec: unknown command '%s'\n", text_quote(quoted, command));
     print_usage(stderr);
     return CONFIG_EXIT_BAD_USAGE;
 }

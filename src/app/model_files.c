@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "psrec/app/run_dir.h"
 #include "psrec/core/keys.h"
 #include "psrec/core/options.h"
 
@@ -24,8 +25,24 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     /* A missing manifest is the common mistake (a wrong folder, or a run that
      * never finished): say so plainly instead of "cannot open". */
     if (access(path, F_OK) != 0 && errno == ENOENT) {
-        error_set(err, "%s has no trained model (no %s): run psrec train --run-dir %s first",
-                  run_dir, path, run_dir);
+        char holder[256];
+        switch (run_dir_history(run_dir, holder, sizeof holder)) {
+        case RUN_DIR_TRAINING:
+            error_set(err, "%s has no trained model yet: a psrec train is running there (%s); "
+                           "wait for it to finish",
+                      run_dir, holder[0] ? holder : "holder unknown");
+            break;
+        case RUN_DIR_UNFINISHED:
+            error_set(err, "%s has no trained model: the psrec train started there did not "
+                           "finish (it failed or was killed before saving one); run psrec train "
+                           "--run-dir %s again",
+                      run_dir, run_dir);
+            break;
+        case RUN_DIR_UNTOUCHED:
+            error_set(err, "%s has no trained model (no %s): run psrec train --run-dir %s first",
+                      run_dir, path, run_dir);
+            break;
+        }
         return NULL;
     }
     if (checkpoint_read_manifest(path, manifest, err) != 0)

@@ -29,33 +29,54 @@
 #define RECOMMEND_USER_BLOCK 256
 
 /* Reads one user id per line (a first line that is not a number is a
- * header); blank lines are skipped. Returns the sorted distinct ids and
- * their count in *n, or NULL with "FILE:LINE: ..." in *err. */
+ * header); blank lines are skipped, and so is a UTF-8 byte-order mark.
+ * Returns the sorted distinct ids and their count in *n, or NULL with
+ * "FILE:LINE: ..." (or what the file looks like, when it is not text) in
+ * *err. */
 static uint64_t *read_user_list(const char *path, size_t *n, Error *err)
 {
-    FILE *file = fopen(path, "r");
+    const char *why = NULL;
+    FILE *file = file_open_regular(path, &why);
     if (!file) {
-        error_set(err, "cannot open %s: %s", path, strerror(errno));
+        error_set(err, "cannot open %s: %s", path, why);
+        return NULL;
+    }
+    unsigned char head[TEXT_HEAD_BYTES];
+    size_t head_len = fread(head, 1, sizeof head, file);
+    rewind(file);
+    if (text_check_head(path, head, head_len, err) != 0) {
+        fclose(file);
         return NULL;
     }
     size_t capacity = 1024, count = 0;
     uint64_t *users = xmalloc(capacity * sizeof(uint64_t));
-    char line[256];
-    for (size_t line_no = 1; fgets(line, sizeof line, file); line_no++) {
+    char *line = NULL;
+    size_t line_bytes = 0;
+    ssize_t len;
+    int rc = 0;
+    for (size_t line_no = 1; rc == 0 && (len = getline(&line, &line_bytes, file)) >= 0;
+         line_no++) {
+        const char *nul = memchr(line, '\0', (size_t)len);
+        if (nul) {
+            rc = error_set_nul_line(err, path, (long long)line_no, (size_t)(nul - line) + 1);
+            break;
+        }
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '\0')
+        char *text = line;
+        if (line_no == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+            text += 3; /* a byte-order mark, not a header */
+        if (text[0] == '\0')
             continue;
         char *end;
         errno = 0;
-        unsigned long long id = strtoull(line, &end, 10);
-        if (end == line || *end != '\0' || errno != 0 || id > KEY_ID_MAX || line[0] == '-') {
+        unsigned long long id = strtoull(text, &end, 10);
+        if (end == text || *end != '\0' || errno != 0 || id > KEY_ID_MAX || text[0] == '-') {
             if (line_no == 1)
                 continue; /* a header such as user_id */
-            error_set(err, "%s:%zu: expected a user id (an integer below 2^56), found '%.40s'",
-                      path, line_no, line);
-            free(users);
-            fclose(file);
-            return NULL;
+            char quoted[TEXT_QUOTE_BYTES];
+            rc = error_set(err, "%s:%zu: expected a user id (an integer below 2^56), found '%s'",
+                           path, line_no, text_quote(quoted, text));
+            break;
         }
         if (count == capacity) {
             capacity *= 2;
@@ -63,7 +84,14 @@ static uint64_t *read_user_list(const char *path, size_t *n, Error *err)
         }
         users[count++] = id;
     }
+    if (rc == 0 && ferror(file))
+        rc = error_set(err, "cannot read %s: %s", path, strerror(errno));
+    free(line);
     fclose(file);
+    if (rc != 0) {
+        free(users);
+        return NULL;
+    }
     *n = sort_unique_u64(users, count);
     return users;
 }

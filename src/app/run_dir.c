@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,10 +228,24 @@ void run_dir_end(RunDir *run)
     run->lock_fd = -1;
 }
 
-double run_dir_free_bytes(const char *path)
+RunDirHistory run_dir_history(const char *root, char *holder, size_t holder_bytes)
 {
-    struct statvfs info;
-    if (statvfs(path, &info) != 0)
-        return -1;
-    return (double)info.f_bavail * (double)info.f_frsize;
+    holder[0] = '\0';
+    char path[RUN_PATH_BYTES];
+    snprintf(path, sizeof path, "%s/.lock", root);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return RUN_DIR_UNTOUCHED; /* every run takes the lock first */
+    /* F_GETLK asks who would block a write lock, without taking one. */
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    bool held = fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+    if (held) {
+        ssize_t got = pread(fd, holder, holder_bytes - 1, 0);
+        holder[got > 0 ? got : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+    }
+    close(fd);
+    return held ? RUN_DIR_TRAINING : RUN_DIR_UNFINISHED;
 }
+
+double run_dir_free_bytes(const char *path) { return path_free_bytes(path); }

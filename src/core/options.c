@@ -25,8 +25,6 @@
 
 /* Longest name considered for a "did you mean" suggestion. */
 #define OPTION_NAME_MAX 64
-/* How much of an offending input an error message quotes. */
-#define QUOTE_MAX 80
 
 /* ---- small text helpers */
 
@@ -44,20 +42,6 @@ static bool text_equal_nocase(const char *a, const char *b)
         b++;
     }
     return *a == '\0' && *b == '\0';
-}
-
-/* Copies at most QUOTE_MAX bytes of text into out (QUOTE_MAX + 4 bytes),
- * ending with "..." when cut, so a message quoting user input stays short. */
-static const char *text_quote(char *out, const char *text)
-{
-    size_t len = strlen(text);
-    if (len <= QUOTE_MAX) {
-        memcpy(out, text, len + 1);
-    } else {
-        memcpy(out, text, QUOTE_MAX);
-        memcpy(out + QUOTE_MAX, "...", 4);
-    }
-    return out;
 }
 
 /* ---- the table */
@@ -211,7 +195,7 @@ static int option_parse_value(const OptionSpec *spec, void *config, const char *
                               const char *label, Error *err)
 {
     char *field = (char *)config + spec->offset;
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     char range[128];
     char *end = NULL;
 
@@ -311,7 +295,7 @@ void options_set_defaults(const OptionSpec *specs, int n_specs, void *config)
 /* "unknown option '--x'" with a suggestion when one is close. */
 static int error_unknown_option(const OptionSpec *specs, int n_specs, const char *name, Error *err)
 {
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     const char *hint = options_suggest(specs, n_specs, name);
     if (hint)
         return error_set(err, "unknown option '--%s' (did you mean --%s?)",
@@ -336,7 +320,7 @@ int options_set(const OptionSpec *specs, int n_specs, void *config, const char *
 static int options_parse_one(const OptionSpec *specs, int n_specs, void *config, int argc,
                              char **argv, int *index, Error *err)
 {
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     const char *arg = argv[*index] + 2;
     const char *equals = strchr(arg, '=');
     char name[OPTION_NAME_MAX + 1];
@@ -383,7 +367,7 @@ static int options_parse_one(const OptionSpec *specs, int n_specs, void *config,
 int options_parse_args(const OptionSpec *specs, int n_specs, void *config, int argc,
                        char **argv, bool *help_requested, Error *err)
 {
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     *help_requested = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -410,7 +394,7 @@ int options_parse_args(const OptionSpec *specs, int n_specs, void *config, int a
  * with a message (without FILE:LINE) in err. */
 static int file_parse_value(const char *text, char *out, Error *err)
 {
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     size_t n = 0;
     const char *p = text;
     if (*p == '"' || *p == '\'') {
@@ -459,8 +443,16 @@ int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const
     FILE *file = file_open_regular(path, &why);
     if (!file)
         return error_set(err, "cannot open config file '%s': %s", path, why);
+    /* UTF-16, binary or compressed text would read as garbage keys. */
+    unsigned char head[TEXT_HEAD_BYTES];
+    size_t head_len = fread(head, 1, sizeof head, file);
+    rewind(file);
+    if (text_check_head(path, head, head_len, err) != 0) {
+        fclose(file);
+        return -1;
+    }
 
-    char quoted[QUOTE_MAX + 4];
+    char quoted[TEXT_QUOTE_BYTES];
     char *line = NULL;
     size_t line_cap = 0;
     char *value = NULL;
@@ -468,6 +460,12 @@ int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const
     int rc = 0;
     ssize_t len;
     for (long line_no = 1; (len = getline(&line, &line_cap, file)) != -1; line_no++) {
+        /* The string functions below would stop at a NUL and read a cut line. */
+        const char *nul = memchr(line, '\0', (size_t)len);
+        if (nul) {
+            rc = error_set_nul_line(err, path, line_no, (size_t)(nul - line) + 1);
+            break;
+        }
         while (len > 0 && char_is_space(line[len - 1]))
             line[--len] = '\0';
         char *start = line;

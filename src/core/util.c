@@ -1,7 +1,9 @@
-/* util.c — checked allocation, error messages, hashing, random numbers,
- * time, sorted search, byte buffers and checksums. */
+/* util.c — checked allocation, error messages, quoting input, text file
+ * checks, hashing, random numbers, time, the machine's memory and disk,
+ * sorted search, byte buffers and checksums. */
 #include "psrec/core/util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +60,163 @@ int error_set(Error *err, const char *fmt, ...)
         va_end(args);
     }
     return -1;
+}
+
+/* ---- quoting input */
+
+/* The length of the well-formed UTF-8 sequence starting at s[0] (a byte of
+ * 0x80 or more) within s[0, len), or 0 when there is none: overlong forms,
+ * surrogates and code points past U+10FFFF are not well-formed. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0], low = 0x80, high = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        low = c == 0xE0 ? 0xA0 : 0x80; /* not overlong */
+        high = c == 0xED ? 0x9F : 0xBF; /* not a surrogate */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        low = c == 0xF0 ? 0x90 : 0x80;
+        high = c == 0xF4 ? 0x8F : 0xBF; /* at most U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (len < need || s[1] < low || s[1] > high)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return need;
+}
+
+/* Whether the well-formed sequence s[0, n) is a character a terminal must
+ * not get as itself: a C1 control (U+0080..U+009F; U+009B starts escape
+ * sequences on some terminals), or a format character that reorders or
+ * breaks the line (U+061C, U+200E/F, U+2028..U+202E, U+2066..U+2069). */
+static bool utf8_is_unsafe(const unsigned char *s, size_t n)
+{
+    uint32_t code = 0;
+    if (n == 2)
+        code = (uint32_t)(s[0] & 0x1F) << 6 | (uint32_t)(s[1] & 0x3F);
+    else if (n == 3)
+        code = (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 |
+               (uint32_t)(s[2] & 0x3F);
+    else
+        return false; /* nothing above U+FFFF needs it */
+    return (code >= 0x80 && code <= 0x9F) || code == 0x61C || code == 0x200E ||
+           code == 0x200F || (code >= 0x2028 && code <= 0x202E) ||
+           (code >= 0x2066 && code <= 0x2069);
+}
+
+const char *text_escape(char *out, size_t out_bytes, const char *text, size_t len)
+{
+    assert(out_bytes >= 8);
+    size_t limit = out_bytes - 4; /* room for "..." and the terminator */
+    size_t used = 0;
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        char piece[4 * 4 + 1]; /* a character as at most four \xNN */
+        size_t piece_len = 0, consumed = 1;
+        unsigned char c = s[i];
+        const char *named = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r" : c == '\0' ? "\\0" : NULL;
+        if (named) {
+            piece_len = strlen(named);
+            memcpy(piece, named, piece_len);
+        } else if (c >= 0x20 && c < 0x7F) {
+            piece[piece_len++] = (char)c;
+        } else {
+            size_t n = c >= 0x80 ? utf8_sequence_length(s + i, len - i) : 0;
+            consumed = n > 0 ? n : 1;
+            if (n > 0 && !utf8_is_unsafe(s + i, n)) {
+                memcpy(piece, s + i, n);
+                piece_len = n;
+            } else {
+                for (size_t k = 0; k < consumed; k++)
+                    piece_len += (size_t)snprintf(piece + piece_len, sizeof piece - piece_len,
+                                                  "\\x%02x", s[i + k]);
+            }
+        }
+        if (used + piece_len > limit) {
+            memcpy(out + used, "...", 4);
+            return out;
+        }
+        memcpy(out + used, piece, piece_len);
+        used += piece_len;
+        i += consumed;
+    }
+    out[used] = '\0';
+    return out;
+}
+
+const char *text_quote(char *out, const char *text)
+{
+    return text_escape(out, TEXT_QUOTE_BYTES, text, strlen(text));
+}
+
+/* ---- text file checks */
+
+int text_check_head(const char *path, const void *head_bytes, size_t len, Error *err)
+{
+    const unsigned char *head = head_bytes;
+    static const char SAVE_AS_UTF8[] = "save it as UTF-8 (e.g. iconv -t UTF-8)";
+    static const struct {
+        const char *magic;
+        size_t magic_len;
+        const char *what;
+        const char *fix;
+    } SIGNATURES[] = {
+        /* UTF-32 first: its little-endian mark begins with UTF-16's. */
+        {"\xFF\xFE\x00\x00", 4, "UTF-32 text (byte-order mark FF FE 00 00)", SAVE_AS_UTF8},
+        {"\x00\x00\xFE\xFF", 4, "UTF-32 text (byte-order mark 00 00 FE FF)", SAVE_AS_UTF8},
+        {"\xFF\xFE", 2, "UTF-16 text (byte-order mark FF FE)", SAVE_AS_UTF8},
+        {"\xFE\xFF", 2, "UTF-16 text (byte-order mark FE FF)", SAVE_AS_UTF8},
+        {"\x1F\x8B", 2, "gzip-compressed data", "decompress it first (gunzip)"},
+        {"PK\x03\x04", 4, "a zip archive", "extract the file from it first (unzip)"},
+        {"\xFD" "7zXZ\x00", 6, "xz-compressed data", "decompress it first (unxz)"},
+        {"\x28\xB5\x2F\xFD", 4, "zstd-compressed data", "decompress it first (unzstd)"},
+    };
+    for (size_t k = 0; k < sizeof SIGNATURES / sizeof *SIGNATURES; k++)
+        if (len >= SIGNATURES[k].magic_len &&
+            memcmp(head, SIGNATURES[k].magic, SIGNATURES[k].magic_len) == 0)
+            return error_set(err, "%s: looks like %s; %s", path, SIGNATURES[k].what,
+                             SIGNATURES[k].fix);
+    /* bzip2: "BZh" and a block size digit (a bare "BZh" could be text). */
+    if (len >= 4 && memcmp(head, "BZh", 3) == 0 && head[3] >= '1' && head[3] <= '9')
+        return error_set(err, "%s: looks like bzip2-compressed data; decompress it first "
+                              "(bunzip2)",
+                         path);
+    /* Without a mark: ASCII saved as UTF-16 has a NUL in every other byte,
+     * on one side only; binary data has NULs on both. A stray NUL or two is
+     * left to the line reader, which says on which line. */
+    if (len < 8)
+        return 0;
+    size_t nul_at[2] = {0, 0}; /* NULs at even and at odd offsets */
+    for (size_t i = 0; i < len; i++)
+        nul_at[i % 2] += head[i] == 0;
+    size_t slots[2] = {(len + 1) / 2, len / 2};
+    for (int side = 0; side < 2; side++)
+        if (2 * nul_at[side] >= slots[side] && 8 * nul_at[1 - side] < slots[1 - side])
+            return error_set(err,
+                             "%s: looks like UTF-16 text without a byte-order mark (%s: every "
+                             "other byte is NUL); %s",
+                             path, side == 1 ? "little-endian" : "big-endian", SAVE_AS_UTF8);
+    if (4 * (nul_at[0] + nul_at[1]) >= len)
+        return error_set(err,
+                         "%s: looks like binary data, not text (%zu of its first %zu bytes are "
+                         "NUL); check that this is the right file",
+                         path, nul_at[0] + nul_at[1], len);
+    return 0;
+}
+
+int error_set_nul_line(Error *err, const char *path, long long line_no, size_t column)
+{
+    return error_set(err, "%s:%lld: NUL byte in the line (byte %zu); a text file holds none: is "
+                          "the file binary, damaged, or saved as UTF-16?",
+                     path, line_no, column);
 }
 
 uint64_t hash_u64(uint64_t x)
@@ -116,6 +276,141 @@ double process_peak_memory_mib(void)
     if (getrusage(RUSAGE_SELF, &usage) != 0)
         return 0.0;
     return (double)usage.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
+
+uint64_t memory_physical_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_bytes > 0 ? (uint64_t)pages * (uint64_t)page_bytes : 0;
+}
+
+/* The first number in the file at path, after the text `key` when key is
+ * not NULL (e.g. "MemAvailable:"); false when there is none. "max" (a
+ * cgroup v2 file without a limit) reads as UINT64_MAX. */
+static bool file_read_number(const char *path, const char *key, uint64_t *out)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return false;
+    char line[256];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, file)) {
+        const char *at = line;
+        if (key) {
+            if (strncmp(line, key, strlen(key)) != 0)
+                continue;
+            at += strlen(key);
+        }
+        while (*at == ' ' || *at == '\t')
+            at++;
+        char *end;
+        unsigned long long value = strtoull(at, &end, 10);
+        if (end != at) {
+            *out = value;
+            found = true;
+        } else if (strncmp(at, "max", 3) == 0) {
+            *out = UINT64_MAX;
+            found = true;
+        }
+        if (!key)
+            break;
+    }
+    fclose(file);
+    return found;
+}
+
+/* The cgroup folder of this process under mount (cgroup v2 when
+ * `controller` is NULL, else the v1 hierarchy of that controller), into
+ * out; false when the process is in none. A cgroup namespace can show the
+ * process's own cgroup as the mount's root: then the path in
+ * /proc/self/cgroup does not exist under it, and the root is the answer. */
+static bool cgroup_folder(const char *mount, const char *controller, char *out, size_t out_bytes)
+{
+    FILE *file = fopen("/proc/self/cgroup", "r");
+    if (!file)
+        return false;
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, file)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *names = strchr(line, ':');
+        char *path = names ? strchr(names + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = '\0';
+        names++;
+        if (controller ? strcmp(names, controller) != 0 : strcmp(line, "0") != 0)
+            continue;
+        snprintf(out, out_bytes, "%s%s", mount, path);
+        struct stat info;
+        if (stat(out, &info) != 0)
+            snprintf(out, out_bytes, "%s", mount);
+        found = true;
+    }
+    fclose(file);
+    return found;
+}
+
+/* What is left under this process's cgroup memory limit, or UINT64_MAX
+ * when there is no limit (or no cgroup says). */
+static uint64_t cgroup_memory_left(void)
+{
+    static const struct {
+        const char *mount, *controller, *limit, *usage;
+    } LAYOUTS[] = {
+        {"/sys/fs/cgroup", NULL, "memory.max", "memory.current"},
+        {"/sys/fs/cgroup/memory", "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"},
+    };
+    for (size_t k = 0; k < sizeof LAYOUTS / sizeof *LAYOUTS; k++) {
+        char folder[1200], path[1300];
+        if (!cgroup_folder(LAYOUTS[k].mount, LAYOUTS[k].controller, folder, sizeof folder))
+            continue;
+        uint64_t limit, usage = 0;
+        snprintf(path, sizeof path, "%s/%s", folder, LAYOUTS[k].limit);
+        if (!file_read_number(path, NULL, &limit))
+            continue;
+        /* v1 writes "no limit" as a huge page-rounded number. */
+        if (limit >= (UINT64_C(1) << 62))
+            return UINT64_MAX;
+        snprintf(path, sizeof path, "%s/%s", folder, LAYOUTS[k].usage);
+        file_read_number(path, NULL, &usage);
+        return limit > usage ? limit - usage : 0;
+    }
+    return UINT64_MAX;
+}
+
+uint64_t memory_available_bytes(void)
+{
+    uint64_t available_kib = 0;
+    uint64_t available = file_read_number("/proc/meminfo", "MemAvailable:", &available_kib)
+                             ? available_kib * 1024
+                             : memory_physical_bytes();
+    uint64_t left = cgroup_memory_left();
+    return left < available ? left : available;
+}
+
+double path_free_bytes(const char *path)
+{
+    struct statvfs info;
+    if (statvfs(path, &info) != 0)
+        return -1;
+    return (double)info.f_bavail * (double)info.f_frsize;
+}
+
+const char *bytes_format(char *out, size_t out_bytes, double bytes)
+{
+    static const char *const UNITS[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024.0) {
+        snprintf(out, out_bytes, "%.0f bytes", bytes);
+        return out;
+    }
+    int unit = -1;
+    while (bytes >= 1024.0 && unit + 1 < (int)(sizeof UNITS / sizeof *UNITS)) {
+        bytes /= 1024.0;
+        unit++;
+    }
+    snprintf(out, out_bytes, "%.1f %s", bytes, UNITS[unit]);
+    return out;
 }
 
 bool sorted_u32_contains(const uint32_t *sorted, size_t n, uint32_t value)

@@ -26,7 +26,7 @@
 #define ID_LIMIT (UINT64_C(1) << 56)
 #define READ_CHUNK_BYTES ((size_t)1 << 20)
 #define HEADER_CHUNK_BYTES ((size_t)4096)
-#define FOUND_TEXT_MAX 200 /* longer offending text is cut in messages */
+#define FOUND_TEXT_MAX 200 /* longer offending text is cut in messages (escapes included) */
 
 typedef enum {
     COLUMN_IGNORED = 0,
@@ -237,7 +237,8 @@ typedef enum {
     NUMBER_INVALID,
     NUMBER_NEGATIVE,
     NUMBER_TOO_LARGE,
-    NUMBER_NOT_FINITE
+    NUMBER_NOT_FINITE,
+    NUMBER_OUT_OF_RANGE /* a rating outside options->rating_min..rating_max */
 } NumberStatus;
 
 static bool text_all_digits(const char *text, size_t len)
@@ -380,42 +381,37 @@ static long long file_line_number(const DatasetFile *file, off_t offset)
     return newlines + 1;
 }
 
-/* Writes "a, b, c" (the listed event names) into list, cut with "..." if
- * it would not fit. */
+/* Writes "a, b, c" (the listed event names, escaped as text_escape does)
+ * into list, cut with "..." if it would not fit. */
 static void event_names_join(char *list, size_t list_bytes, const EventWeights *weights)
 {
     size_t used = 0;
     list[0] = '\0';
     for (size_t i = 0; i < weights->n; i++) {
-        size_t need = strlen(weights->names[i]) + (i ? 2 : 0);
+        char name[4 * EVENT_NAME_BYTES + 4];
+        text_escape(name, sizeof name, weights->names[i], strlen(weights->names[i]));
+        size_t need = strlen(name) + (i ? 2 : 0);
         if (used + need + 4 >= list_bytes) {
             snprintf(list + used, list_bytes - used, "...");
             return;
         }
-        used += (size_t)snprintf(list + used, list_bytes - used, "%s%s", i ? ", " : "",
-                                 weights->names[i]);
+        used += (size_t)snprintf(list + used, list_bytes - used, "%s%s", i ? ", " : "", name);
     }
 }
 
 static int error_set_line(Error *err, const DatasetFile *file, off_t line_offset,
                           const LineProblem *problem)
 {
-    size_t shown = problem->found_len;
-    const char *cut = "";
-    if (shown > FOUND_TEXT_MAX) {
-        shown = FOUND_TEXT_MAX;
-        cut = "...";
-    }
+    char found[FOUND_TEXT_MAX + 4];
+    text_escape(found, sizeof found, problem->found, problem->found_len);
     if (problem->unknown_event) {
         char list[600];
         event_names_join(list, sizeof list, file->options->event_weights);
-        return error_set(err, "%s:%lld: unknown event '%.*s'%s (--event-weights lists %s)",
-                         file->path, file_line_number(file, line_offset), (int)shown,
-                         problem->found, cut, list);
+        return error_set(err, "%s:%lld: unknown event '%s' (--event-weights lists %s)",
+                         file->path, file_line_number(file, line_offset), found, list);
     }
-    return error_set(err, "%s:%lld: expected %s, found '%.*s'%s", file->path,
-                     file_line_number(file, line_offset), problem->what, (int)shown,
-                     problem->found, cut);
+    return error_set(err, "%s:%lld: expected %s, found '%s'", file->path,
+                     file_line_number(file, line_offset), problem->what, found);
 }
 
 static const char *format_separator_name(DatasetFormat format)
@@ -486,8 +482,10 @@ static int layout_from_header(Layout *layout, const DatasetFile *file, const cha
             layout->has_events |= wanted[w].role == COLUMN_EVENT;
         } else if (wanted[w].required) {
             LineProblem problem = {.found = header, .found_len = header_len};
+            const char *name = wanted[w].name ? wanted[w].name : "(none)";
+            char quoted[64];
             snprintf(problem.what, sizeof problem.what, "a CSV header naming the column '%s'",
-                     wanted[w].name ? wanted[w].name : "(none)");
+                     text_escape(quoted, sizeof quoted, name, strlen(name)));
             rc = error_set_line(err, file, header_offset, &problem);
         }
     }
@@ -546,6 +544,16 @@ static DatasetFormat format_detect(const char *line, size_t len)
 static int layout_read(Layout *layout, const DatasetFile *file, Error *err)
 {
     memset(layout, 0, sizeof *layout);
+    /* UTF-16, binary or compressed data: say what the file is, rather than
+     * quote its first line as a malformed one. */
+    unsigned char head[TEXT_HEAD_BYTES];
+    size_t head_want = file->file_bytes < (off_t)sizeof head ? (size_t)file->file_bytes
+                                                             : sizeof head;
+    ssize_t head_len = pread(file->fd, head, head_want, 0);
+    if (head_len < 0)
+        return error_set(err, "cannot read %s: %s", file->path, strerror(errno));
+    if (text_check_head(file->path, head, (size_t)head_len, err) != 0)
+        return -1;
     LineReader reader;
     reader_open(&reader, file->fd, file->file_bytes, 0, HEADER_CHUNK_BYTES);
     const char *line = NULL;
@@ -592,6 +600,12 @@ static int layout_read(Layout *layout, const DatasetFile *file, Error *err)
         LineProblem problem = {.found = "", .found_len = 0};
         snprintf(problem.what, sizeof problem.what, "a CSV header line naming the columns");
         rc = error_set_line(err, file, file->file_bytes, &problem);
+        goto done;
+    }
+    const char *nul = memchr(line, '\0', len);
+    if (nul) {
+        rc = error_set_nul_line(err, file->path, file_line_number(file, offset),
+                                (size_t)(nul - line) + 1);
         goto done;
     }
     /* Data starts after the header's newline (a header may also be the
@@ -676,6 +690,9 @@ static int line_parse(const Layout *layout, const DatasetOptions *options, const
             break;
         case COLUMN_RATING:
             status = parse_rating(field->text, field->len, &row->rating);
+            if (status == NUMBER_OK &&
+                !(row->rating >= options->rating_min && row->rating <= options->rating_max))
+                status = NUMBER_OUT_OF_RANGE;
             break;
         case COLUMN_TIMESTAMP:
             status = parse_timestamp(field->text, field->len, &row->timestamp);
@@ -715,6 +732,12 @@ static int line_parse(const Layout *layout, const DatasetOptions *options, const
             break;
         case NUMBER_NOT_FINITE:
             snprintf(problem->what, sizeof problem->what, "a finite %s in field %zu", name, i + 1);
+            break;
+        case NUMBER_OUT_OF_RANGE:
+            snprintf(problem->what, sizeof problem->what,
+                     "a %s from %g to %g in field %zu (--rating-range %g:%g)", name,
+                     (double)options->rating_min, (double)options->rating_max, i + 1,
+                     (double)options->rating_min, (double)options->rating_max);
             break;
         default:
             snprintf(problem->what, sizeof problem->what, "%s %s in field %zu",
@@ -795,9 +818,17 @@ static int dataset_read_range(Ratings *out, const DatasetFile *file, const Layou
             len--;
         if (text_is_blank(line, len))
             continue;
+        /* A NUL would be quoted as the end of the line: it gets its own
+         * message (or is skipped like any malformed line). */
+        const char *nul = memchr(line, '\0', len);
+        if (nul && !file->options->skip_malformed) {
+            rc = error_set_nul_line(err, file->path, file_line_number(file, offset),
+                                    (size_t)(nul - line) + 1);
+            goto done;
+        }
         Interaction row;
         LineProblem problem;
-        if (line_parse(layout, file->options, line, len, fields, &row, &problem) != 0) {
+        if (nul || line_parse(layout, file->options, line, len, fields, &row, &problem) != 0) {
             if (file->options->skip_malformed) {
                 out->n_skipped++;
                 continue;
@@ -848,7 +879,8 @@ int event_weights_parse(EventWeights *out, const char *text, Error *err)
         const char *comma = memchr(start, ',', (size_t)(end - start));
         const char *part_end = comma ? comma : end;
         Field part = text_trim_spaces(start, (size_t)(part_end - start));
-        int shown = part.len > FOUND_TEXT_MAX ? FOUND_TEXT_MAX : (int)part.len;
+        char shown[FOUND_TEXT_MAX + 4];
+        text_escape(shown, sizeof shown, part.text, part.len);
         const char *equals = memchr(part.text, '=', part.len);
         Field name = {"", 0}, weight_text = {"", 0};
         if (equals) {
@@ -864,24 +896,26 @@ int event_weights_parse(EventWeights *out, const char *text, Error *err)
             weight = strtod(number, &number_end);
         }
         if (!equals || name.len == 0) {
-            rc = error_set(err, "--event-weights: expected NAME=WEIGHT, found '%.*s'", shown,
-                           part.text);
+            rc = error_set(err, "--event-weights: expected NAME=WEIGHT, found '%s'", shown);
         } else if (name.len >= EVENT_NAME_BYTES) {
             rc = error_set(err,
                            "--event-weights: expected an event name of at most %d characters, "
-                           "found '%.*s'",
-                           EVENT_NAME_BYTES - 1, shown, part.text);
+                           "found '%s'",
+                           EVENT_NAME_BYTES - 1, shown);
         } else if (number_end == number || *number_end != '\0' || !isfinite(weight) ||
-                   weight > FLT_MAX || !((float)weight > 0.0f)) {
+                   weight > EVENT_WEIGHT_MAX || !((float)weight > 0.0f)) {
             rc = error_set(err,
-                           "--event-weights: expected a positive finite weight, found '%.*s'",
-                           shown, part.text);
+                           "--event-weights: expected a weight above 0 and at most %g, found "
+                           "'%s'",
+                           EVENT_WEIGHT_MAX, shown);
         } else if (event_weights_find(out, name.text, name.len) >= 0) {
-            rc = error_set(err, "--event-weights: event '%.*s' is given twice, again in '%.*s'",
-                           (int)name.len, name.text, shown, part.text);
+            char shown_name[4 * EVENT_NAME_BYTES + 4];
+            rc = error_set(err, "--event-weights: event '%s' is given twice, again in '%s'",
+                           text_escape(shown_name, sizeof shown_name, name.text, name.len),
+                           shown);
         } else if (out->n == EVENT_WEIGHTS_MAX) {
-            rc = error_set(err, "--event-weights: expected at most %d events, found '%.*s' too",
-                           EVENT_WEIGHTS_MAX, shown, part.text);
+            rc = error_set(err, "--event-weights: expected at most %d events, found '%s' too",
+                           EVENT_WEIGHTS_MAX, shown);
         } else {
             memcpy(out->names[out->n], name.text, name.len);
             out->names[out->n][name.len] = '\0';
@@ -911,6 +945,52 @@ void dataset_options_default(DatasetOptions *options)
     options->implicit = false;
     options->skip_malformed = false;
     options->event_weights = NULL;
+    options->rating_min = DATASET_RATING_MIN_DEFAULT;
+    options->rating_max = DATASET_RATING_MAX_DEFAULT;
+}
+
+/* One bound of a rating range: a whole finite decimal number within float
+ * range (no hexadecimal, as for ratings). */
+static bool rating_bound_parse(Field text, float *out)
+{
+    char copy[64];
+    if (text.len == 0 || text.len >= sizeof copy || memchr(text.text, 'x', text.len) ||
+        memchr(text.text, 'X', text.len))
+        return false;
+    memcpy(copy, text.text, text.len);
+    copy[text.len] = '\0';
+    char *end;
+    double value = strtod(copy, &end);
+    if (end != copy + text.len || !isfinite(value) || fabs(value) > FLT_MAX)
+        return false;
+    *out = (float)value;
+    return true;
+}
+
+int rating_range_parse(float *low, float *high, const char *text, Error *err)
+{
+    assert(low && high && text);
+    Field all = text_trim_spaces(text, strlen(text));
+    const char *colon = memchr(all.text, ':', all.len);
+    float parsed_low = 0.0f, parsed_high = 0.0f;
+    bool ok = colon != NULL;
+    if (ok) {
+        size_t low_len = (size_t)(colon - all.text);
+        ok = rating_bound_parse(text_trim_spaces(all.text, low_len), &parsed_low) &&
+             rating_bound_parse(text_trim_spaces(colon + 1, all.len - low_len - 1),
+                                &parsed_high) &&
+             parsed_low <= parsed_high;
+    }
+    if (!ok) {
+        char quoted[FOUND_TEXT_MAX + 4];
+        return error_set(err,
+                         "--rating-range: expected LOW:HIGH, two finite numbers with LOW <= HIGH "
+                         "(e.g. 1:5 or -10:10), found '%s'",
+                         text_escape(quoted, sizeof quoted, text, strlen(text)));
+    }
+    *low = parsed_low;
+    *high = parsed_high;
+    return 0;
 }
 
 int dataset_read_partition(Ratings *out, const char *path, const DatasetOptions *options,

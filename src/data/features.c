@@ -132,6 +132,15 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
     FILE *file = file_open_regular(path, &why);
     if (!file)
         return error_set(err, "cannot open %s: %s", path, why);
+    /* UTF-16, binary or compressed data: say so, not "expected a header". */
+    unsigned char head[TEXT_HEAD_BYTES];
+    size_t head_len = fread(head, 1, sizeof head, file);
+    rewind(file);
+    if (text_check_head(path, head, head_len, err) != 0) {
+        fclose(file);
+        return -1;
+    }
+    char quoted[TEXT_QUOTE_BYTES];
     char *line = NULL;
     size_t line_bytes = 0, line_no = 0, n = 0, capacity = 1024;
     FeatureTriple *triples = xmalloc(capacity * sizeof *triples);
@@ -140,8 +149,18 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
     ssize_t len;
     while ((len = getline(&line, &line_bytes, file)) >= 0) {
         line_no++;
+        /* The string functions below would stop at a NUL. */
+        const char *nul = memchr(line, '\0', (size_t)len);
+        if (nul) {
+            rc = error_set_nul_line(err, path, (long long)line_no, (size_t)(nul - line) + 1);
+            break;
+        }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+        if (line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            memmove(line, line + 3, (size_t)len - 2); /* a byte-order mark is no column */
+            len -= 3;
+        }
         if (len == 0)
             continue;
         if (n_columns == 0) {
@@ -152,8 +171,8 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
             if (line_field(line, 0, &begin, &end) && parse_feature_id(begin, end, &id)) {
                 rc = error_set(err,
                                "%s:%zu: expected a header naming the columns (%s id, feature "
-                               "id[, weight]), found '%.60s'",
-                               path, line_no, entity_kind, line);
+                               "id[, weight]), found '%s'",
+                               path, line_no, entity_kind, text_quote(quoted, line));
                 break;
             }
             if (n_columns < 2 || n_columns > 3) {
@@ -166,24 +185,25 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
             continue;
         }
         if (count_fields(line) != n_columns) {
-            rc = error_set(err, "%s:%zu: expected %d comma-separated fields, found %d in '%.60s'",
-                           path, line_no, n_columns, count_fields(line), line);
+            rc = error_set(err, "%s:%zu: expected %d comma-separated fields, found %d in '%s'",
+                           path, line_no, n_columns, count_fields(line), text_quote(quoted, line));
             break;
         }
         const char *begin, *end;
         FeatureTriple triple = {.weight = 1.0};
         line_field(line, 0, &begin, &end);
         if (!parse_feature_id(begin, end, &triple.entity)) {
-            rc = error_set(err, "%s:%zu: expected a %s id (an integer below 2^56), found '%.*s'",
-                           path, line_no, entity_kind, (int)(end - begin > 40 ? 40 : end - begin),
-                           begin);
+            rc = error_set(err, "%s:%zu: expected a %s id (an integer below 2^56), found '%s'",
+                           path, line_no, entity_kind,
+                           text_escape(quoted, sizeof quoted, begin, (size_t)(end - begin)));
             break;
         }
         line_field(line, 1, &begin, &end);
         if (!parse_feature_id(begin, end, &triple.feature)) {
             rc = error_set(err, "%s:%zu: expected a feature id (an integer below 2^56), found "
-                                "'%.*s'",
-                           path, line_no, (int)(end - begin > 40 ? 40 : end - begin), begin);
+                                "'%s'",
+                           path, line_no,
+                           text_escape(quoted, sizeof quoted, begin, (size_t)(end - begin)));
             break;
         }
         if (n_columns == 3) {
@@ -200,7 +220,7 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
                 triple.weight < 0.0) {
                 rc = error_set(err,
                                "%s:%zu: expected a weight (a finite number >= 0), found '%s'",
-                               path, line_no, text);
+                               path, line_no, text_quote(quoted, text));
                 break;
             }
         }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "psrec/core/util.h"
 
@@ -931,10 +932,156 @@ static int generate_check(const GenerateConfig *config, Error *err)
     return 0;
 }
 
+/* ---- what a config will cost, before any of it is spent */
+
+/* The mean number of decimal digits of the integers 1..n. */
+static double mean_digits(double n)
+{
+    double total = 0.0, low = 1.0;
+    for (int digits = 1; low <= n; digits++, low *= 10.0) {
+        double high = low * 10.0 - 1.0 < n ? low * 10.0 - 1.0 : n;
+        total += (high - low + 1.0) * digits;
+    }
+    return n >= 1.0 ? total / n : 1.0;
+}
+
+void generate_estimate(const GenerateConfig *config, GenerateEstimate *estimate)
+{
+    memset(estimate, 0, sizeof *estimate);
+    double users = config->users, items = config->items, dim = config->dim;
+    double lines = (double)config->ratings;
+    bool implicit = config->feedback == GENERATE_FEEDBACK_IMPLICIT;
+    bool truth = config->truth_out_path[0] != '\0';
+    bool features = config->item_features_out_path[0] || config->user_features_out_path[0];
+
+    /* Memory: what generator_init allocates, in its order. The user counts
+     * are drawn with a temporary (users,) of doubles, freed before the
+     * per-user scratch is made, so the peak is the larger of the two. */
+    double items_model = items * (sizeof(double) * 2 + sizeof(uint32_t) + sizeof(float)) +
+                         items * dim * sizeof(float);
+    double attributes = features ? items * ITEM_ATTRIBUTES * sizeof(uint32_t) +
+                                       ((double)config->categories + config->brands +
+                                        PROFILE_FEATURES) * dim * sizeof(float)
+                                 : 0.0;
+    double base = items_model + attributes + users * sizeof(uint32_t);
+    /* The busiest user: no more than the cap or the lines there are. */
+    double max_count = lines < floor(items / 2) ? lines : floor(items / 2);
+    double scratch = 2.0 * items + dim * sizeof(float) + (max_count + 1) * sizeof(uint32_t) +
+                     (implicit || truth ? items * (sizeof(double) + sizeof(ScoredItem)) : 0.0) +
+                     /* explicit: the rank set, a power of two >= 2 * count slots */
+                     (implicit ? 0.0 : 4.0 * max_count * sizeof(uint32_t)) +
+                     (double)GENERATE_OUTPUT_COUNT * OUT_BUFFER_BYTES;
+    double counting = users * sizeof(double);
+    estimate->memory_bytes = base + (scratch > counting ? scratch : counting);
+
+    /* Files: header + lines * mean line length. A timestamp has 10 digits
+     * (from 1e9, growing by at most 3 days a step); an implicit event is
+     * mostly "view". */
+    double user_digits = mean_digits(users), item_digits = mean_digits(items);
+    double line_bytes = implicit ? user_digits + item_digits + 10 + 4.5 + 4
+                                 : user_digits + item_digits + 1 + 10 + 4;
+    double header_bytes = 40.0;
+    double test_share = config->test_out_path[0] ? config->test_fraction : 0.0;
+    estimate->file_bytes[GENERATE_OUTPUT_OUT] = header_bytes + lines * (1.0 - test_share) * line_bytes;
+    if (config->test_out_path[0])
+        estimate->file_bytes[GENERATE_OUTPUT_TEST] = header_bytes + lines * test_share * line_bytes;
+    if (truth) {
+        /* Users with a line (all, once there are as many lines), truth_k
+         * each; a score is "-0.123456" or "1.234567". */
+        double active = lines < users ? lines : users;
+        double k = config->truth_k < items - 1 ? config->truth_k : items - 1;
+        estimate->file_bytes[GENERATE_OUTPUT_TRUTH] =
+            header_bytes + active * k * (user_digits + mean_digits(k) + item_digits + 8.5 + 4);
+    }
+    if (config->item_features_out_path[0])
+        estimate->file_bytes[GENERATE_OUTPUT_ITEM_FEATURES] =
+            header_bytes + items * ITEM_ATTRIBUTES *
+                               (item_digits + mean_digits((double)config->categories +
+                                                          config->brands) + 2);
+    if (config->user_features_out_path[0])
+        estimate->file_bytes[GENERATE_OUTPUT_USER_FEATURES] =
+            header_bytes + users * USER_ATTRIBUTES * (user_digits + mean_digits(PROFILE_FEATURES) + 2);
+}
+
+/* The folder a file path names ("." for a bare name), into out. */
+static void path_folder(const char *path, char *out, size_t out_bytes)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, out_bytes, ".");
+    else if (slash == path)
+        snprintf(out, out_bytes, "/");
+    else
+        snprintf(out, out_bytes, "%.*s", (int)(slash - path), path);
+}
+
+/* Refuses, before anything is drawn or opened, a config whose estimate
+ * does not fit in the memory available or in the free space of the file
+ * systems its outputs go to (a file about to be overwritten counts as
+ * free: it is truncated first). A machine that does not say what it has
+ * is not refused. */
+static int generate_check_resources(const GenerateConfig *config, Error *err)
+{
+    GenerateEstimate estimate;
+    generate_estimate(config, &estimate);
+    char need[32], have[32], total[32];
+    uint64_t available = memory_available_bytes();
+    if (available > 0 && estimate.memory_bytes > (double)available)
+        return error_set(err,
+                         "--users %d --items %d --dim %d needs about %s of memory, and %s is "
+                         "available (of %s physical): lower --users or --items (or --dim)",
+                         config->users, config->items, config->dim,
+                         bytes_format(need, sizeof need, estimate.memory_bytes),
+                         bytes_format(have, sizeof have, (double)available),
+                         bytes_format(total, sizeof total, (double)memory_physical_bytes()));
+
+    static const char *const FLAGS[GENERATE_OUTPUT_COUNT] = {
+        "--out", "--test-out", "--truth-out", "--item-features-out", "--user-features-out"};
+    const char *paths[GENERATE_OUTPUT_COUNT] = {
+        config->out_path, config->test_out_path, config->truth_out_path,
+        config->item_features_out_path, config->user_features_out_path};
+    struct stat folders[GENERATE_OUTPUT_COUNT];
+    bool pending[GENERATE_OUTPUT_COUNT];
+    char folder[OPTION_STRING_BYTES];
+    for (int f = 0; f < GENERATE_OUTPUT_COUNT; f++) {
+        path_folder(paths[f], folder, sizeof folder);
+        /* A folder that cannot be seen is left to fopen to report. */
+        pending[f] = estimate.file_bytes[f] > 0 && stat(folder, &folders[f]) == 0;
+    }
+    /* Per file system (the first output on it stands for it): the files
+     * that go there against its free space. */
+    for (int f = 0; f < GENERATE_OUTPUT_COUNT; f++) {
+        if (!pending[f])
+            continue;
+        path_folder(paths[f], folder, sizeof folder);
+        double free_bytes = path_free_bytes(folder), needed = 0.0, reclaimed = 0.0;
+        char flags[160] = "";
+        for (int g = f; g < GENERATE_OUTPUT_COUNT; g++) {
+            if (!pending[g] || folders[g].st_dev != folders[f].st_dev)
+                continue;
+            pending[g] = false;
+            needed += estimate.file_bytes[g];
+            struct stat existing;
+            if (stat(paths[g], &existing) == 0 && S_ISREG(existing.st_mode))
+                reclaimed += (double)existing.st_size;
+            size_t used = strlen(flags);
+            snprintf(flags + used, sizeof flags - used, "%s%s", used ? " and " : "", FLAGS[g]);
+        }
+        if (free_bytes >= 0 && needed > free_bytes + reclaimed)
+            return error_set(err,
+                             "%s would need about %s on the file system of %s, and %s is free "
+                             "there: lower --ratings (or --users for the profiles and truth), "
+                             "or write elsewhere",
+                             flags, bytes_format(need, sizeof need, needed), folder,
+                             bytes_format(have, sizeof have, free_bytes + reclaimed));
+    }
+    return 0;
+}
+
 int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Error *err)
 {
     memset(summary, 0, sizeof *summary);
-    if (generate_check(config, err) != 0)
+    if (generate_check(config, err) != 0 || generate_check_resources(config, err) != 0)
         return -1;
     Generator gen;
     if (generator_init(&gen, config, summary, err) != 0)

@@ -594,6 +594,7 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
 {
     void *value = (char *)out + field->offset;
     char *end = NULL;
+    char quoted[TEXT_QUOTE_BYTES]; /* the value as a message shows it */
     errno = 0;
     switch (field->type) {
     case MANIFEST_INT: {
@@ -601,7 +602,8 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
         if (end == text || *end != '\0' || errno == ERANGE || parsed < field->min_int ||
             parsed > field->max_int)
             return error_set(err, "%s:%ld: %s must be an integer from %d to %d, not '%s'", path,
-                             line, field->key, field->min_int, field->max_int, text);
+                             line, field->key, field->min_int, field->max_int,
+                             text_quote(quoted, text));
         *(int *)value = (int)parsed;
         return 0;
     }
@@ -610,7 +612,7 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
         /* strtoull accepts "-1" as a huge number; a sign is never meant. */
         if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno == ERANGE)
             return error_set(err, "%s:%ld: %s must be an unsigned integer, not '%s'", path, line,
-                             field->key, text);
+                             field->key, text_quote(quoted, text));
         *(uint64_t *)value = (uint64_t)parsed;
         return 0;
     }
@@ -618,7 +620,7 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
         double parsed = strtod(text, &end);
         if (end == text || *end != '\0' || !isfinite(parsed))
             return error_set(err, "%s:%ld: %s must be a finite number, not '%s'", path, line,
-                             field->key, text);
+                             field->key, text_quote(quoted, text));
         *(double *)value = parsed;
         return 0;
     }
@@ -630,7 +632,8 @@ static int manifest_parse_value(const ManifestField *field, const char *text, Mo
         if (!plain)
             return error_set(err, "%s:%ld: %s must be a name of 1 to %zu letters, digits, '_' "
                              "or '-', not '%s'",
-                             path, line, field->key, sizeof out->model - 1, text);
+                             path, line, field->key, sizeof out->model - 1,
+                             text_quote(quoted, text));
         memcpy(value, text, len + 1);
         return 0;
     }
@@ -676,6 +679,7 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
     uint64_t computed = CHECKSUM_INIT;
     bool checksum_seen = false;
     ssize_t got;
+    char quoted[TEXT_QUOTE_BYTES]; /* a key or line as a message shows it */
     while (rc == 0 && (got = getline(&buffer, &buffer_bytes, file)) != -1) {
         line++;
         bool is_checksum = false;
@@ -701,7 +705,8 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
             continue;
         char *equals = strchr(text, '=');
         if (!equals) {
-            rc = error_set(err, "%s:%ld: expected 'key = value', found '%s'", path, line, text);
+            rc = error_set(err, "%s:%ld: expected 'key = value', found '%s'", path, line,
+                           text_quote(quoted, text));
             break;
         }
         *equals = '\0';
@@ -711,9 +716,10 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
         while (f < MANIFEST_N_FIELDS && strcmp(MANIFEST_FIELDS[f].key, key) != 0)
             f++;
         if (f == MANIFEST_N_FIELDS)
-            rc = error_set(err, "%s:%ld: unknown key '%s'", path, line, key);
+            rc = error_set(err, "%s:%ld: unknown key '%s'", path, line, text_quote(quoted, key));
         else if (seen[f])
-            rc = error_set(err, "%s:%ld: key '%s' is given twice", path, line, key);
+            rc = error_set(err, "%s:%ld: key '%s' is given twice", path, line,
+                           text_quote(quoted, key));
         else
             rc = manifest_parse_value(&MANIFEST_FIELDS[f], value, out, path, line, err);
         if (rc != 0)

@@ -6,12 +6,17 @@
 # refuses a corrupt shard (by its checksum) and shard files swapped between
 # slots, and reads a pairs CSV whose unused rating column is empty. psrec
 # export refuses a folder without a model and an output folder it cannot make.
+# A rating outside --rating-range is a malformed line (and a failed run
+# leaves the model already in its folder whole); input quoted in a message
+# is escaped; UTF-16 files and NUL bytes are named as such; psrec generate
+# refuses sizes the machine cannot hold before doing any work.
 source "$(dirname "$0")/common.sh"
 export PSREC_TEST_TIMEOUT=60
 printf 'user_id,item_id,rating\n1,10,4\n2,11,5\n3,x12,3\n4,13,2\n5,14,1\n' >"$WORK/bad.csv"
 
 # expect_failure NAME PATTERN NP ARGS... — the job must fail (not time out)
-# and print PATTERN exactly once.
+# and print PATTERN exactly once. Its exit status is left in last_status.
+last_status=0
 expect_failure() {
     local name=$1 pattern=$2 np=$3
     shift 3
@@ -23,6 +28,22 @@ expect_failure() {
     count=$(grep -c -- "$pattern" "$WORK/$name.err" || true)
     [ "$count" = 1 ] || { cat "$WORK/$name.err"; fail "$name: '$pattern' printed $count times"; }
     echo "$name: exit $status: $(grep -- "$pattern" "$WORK/$name.err")"
+    last_status=$status
+}
+
+# expect_status NAME STATUS — the last expect_failure exited with STATUS
+# (1: the run failed, 2: a usage error).
+expect_status() {
+    [ "$last_status" = "$2" ] || fail "$1: exit status $last_status, expected $2"
+}
+
+# no_raw_controls NAME FILE — FILE holds no escape, bell or NUL byte: what a
+# message quoted from input was escaped.
+no_raw_controls() {
+    if tr -d '\n' <"$2" | LC_ALL=C grep -q "$(printf '[\033\007\001]')"; then
+        fail "$1: a control character reached the terminal: $(od -c "$2" | head -5)"
+    fi
+    [ "$(tr -d '\000' <"$2" | wc -c)" = "$(wc -c <"$2")" ] || fail "$1: a NUL byte was printed"
 }
 
 expect_failure malformed "bad.csv:4: expected an integer item id" 4 \
@@ -239,3 +260,145 @@ rm "$WORK"/kinds/model/shard-*
 cp "$WORK"/skip/model/shard-00000-of-00002.bin "$WORK/kinds/model/shard-00000-of-00001.bin"
 expect_recommend_failure recommend_other_kind "$WORK/kinds" "shard-00000-of-00001.bin"
 [ ! -e "$WORK/recs.csv" ] || fail "a failed recommend left $WORK/recs.csv"
+
+# ---- issue 7: ratings outside --rating-range, control characters in
+# messages, NUL bytes and UTF-16, generate sizes
+
+# snapshot_model NAME RUN_DIR / check_model_kept NAME RUN_DIR — the model,
+# configuration and summary in RUN_DIR are what they were at the snapshot,
+# and a failed run left no generation of its own behind.
+snapshot_model() {
+    "$PSREC" predict --run-dir "$2" --pairs "$WORK/small.csv" --out "$WORK/$1.before.csv" 2>/dev/null ||
+        fail "$1: predict on the kept model failed"
+    cp "$2/config.conf" "$WORK/$1.config"
+    cp "$2/summary.json" "$WORK/$1.summary"
+}
+check_model_kept() {
+    "$PSREC" predict --run-dir "$2" --pairs "$WORK/small.csv" --out "$WORK/$1.after.csv" 2>/dev/null ||
+        fail "$1: predict failed after the failed run"
+    cmp -s "$WORK/$1.before.csv" "$WORK/$1.after.csv" || fail "$1: the model changed"
+    cmp -s "$WORK/$1.config" "$2/config.conf" || fail "$1: the configuration changed"
+    cmp -s "$WORK/$1.summary" "$2/summary.json" || fail "$1: the summary changed"
+    [ "$(ls -d "$2"/gen-* | wc -l)" = 1 ] || fail "$1: the failed run left files: $(ls "$2")"
+    echo "$1: the previous model, configuration and summary are whole"
+}
+
+# One rating of 1e30 in 2,000 (or one of -1) used to train silently; the
+# default range 0:100 makes it a malformed line, FILE:LINE with the value and
+# the range, and the model already in the run folder stays as it was.
+"$PSREC" generate --users 100 --items 60 --ratings 2000 --seed 3 --out "$WORK/ratings.csv" >/dev/null
+awk -F, -v OFS=, 'NR == 1000 { $3 = "1e30" } { print }' "$WORK/ratings.csv" >"$WORK/huge_rating.csv"
+awk -F, -v OFS=, 'NR == 500 { $3 = "-1" } { print }' "$WORK/ratings.csv" >"$WORK/negative_rating.csv"
+cp -r "$WORK/skip" "$WORK/kept"
+snapshot_model range "$WORK/kept"
+expect_failure rating_huge \
+    "huge_rating.csv:1000: expected a rating from 0 to 100 in field 3 (--rating-range 0:100), found '1e30'" \
+    3 --servers 1 --epochs 1 --train "$WORK/huge_rating.csv" --run-dir "$WORK/kept" --progress false
+expect_status rating_huge 1
+check_model_kept range "$WORK/kept"
+expect_failure rating_negative \
+    "negative_rating.csv:500: expected a rating from 0 to 100 in field 3 (--rating-range 0:100), found '-1'" \
+    3 --servers 1 --epochs 1 --train "$WORK/ratings.csv" --test "$WORK/negative_rating.csv" \
+    --run-dir "$WORK/r22"
+expect_status rating_negative 1
+expect_failure rating_narrow \
+    "ratings.csv:[0-9]*: expected a rating from 1 to 4 in field 3 (--rating-range 1:4), found '5'" \
+    3 --servers 1 --epochs 1 --train "$WORK/ratings.csv" --rating-range 1:4 --run-dir "$WORK/r23"
+expect_failure rating_range_flag \
+    "--rating-range: expected LOW:HIGH, two finite numbers with LOW <= HIGH (e.g. 1:5 or -10:10), found '5:1'" \
+    3 --servers 1 --train "$WORK/ratings.csv" --rating-range 5:1 --run-dir "$WORK/r24"
+expect_status rating_range_flag 2
+# Skipped and counted instead; or accepted by a range that takes it.
+run_mpi 3 train --servers 1 --epochs 1 --skip-malformed --train "$WORK/huge_rating.csv" \
+    --run-dir "$WORK/range_skip" --progress false >"$WORK/range_skip.log" 2>&1 ||
+    { cat "$WORK/range_skip.log"; fail "--skip-malformed with a rating out of range failed"; }
+[ "$(json_field "$WORK/range_skip/summary.json" skipped_lines)" = 1 ] &&
+    [ "$(json_field "$WORK/range_skip/summary.json" train_examples)" = 1999 ] ||
+    fail "rating out of range, skipped: $(cat "$WORK/range_skip/summary.json")"
+run_mpi 3 train --servers 1 --epochs 1 --rating-range -1:5 --train "$WORK/negative_rating.csv" \
+    --run-dir "$WORK/range_wide" --progress false >"$WORK/range_wide.log" 2>&1 ||
+    { cat "$WORK/range_wide.log"; fail "--rating-range -1:5 refused a rating of -1"; }
+[ "$(json_field "$WORK/range_wide/summary.json" train_examples)" = 2000 ] ||
+    fail "--rating-range -1:5 did not train on every line"
+grep -q '^rating-range = -1:5$' "$WORK/range_wide/config.conf" ||
+    fail "the run's config.conf does not record --rating-range"
+echo "rating_range: 1e30 skipped and counted with --skip-malformed; -1 taken by --rating-range -1:5"
+# Every line out of range and skipped: nothing to train on, and it says why.
+printf 'user_id,item_id,rating\n1,10,1e30\n2,11,-3\n3,12,500\n' >"$WORK/all_out.csv"
+expect_failure all_skipped "all_out.csv has no training examples (3 malformed lines skipped: every line was)" \
+    3 --servers 1 --skip-malformed --train "$WORK/all_out.csv" --run-dir "$WORK/r25"
+
+# Input quoted in a message is escaped: an escape sequence in a data file, a
+# config key or a flag value cannot drive the terminal.
+printf 'user_id,item_id,rating\n1,10,4\n2,\033]0;pwned\007,5\n' >"$WORK/escape.csv"
+expect_failure control_data "escape.csv:3: expected an integer item id in field 2, found '\\\\x1b]0;pwned\\\\x07'" \
+    3 --servers 1 --train "$WORK/escape.csv" --run-dir "$WORK/r26"
+no_raw_controls control_data "$WORK/control_data.err"
+printf 'epochs = 1\n\033[2Jevil = 1\n' >"$WORK/escape.conf"
+expect_failure control_key "escape.conf:2: unknown key '\\\\x1b\\[2Jevil'" \
+    3 --config "$WORK/escape.conf" --train "$WORK/small.csv" --run-dir "$WORK/r27"
+expect_status control_key 2
+no_raw_controls control_key "$WORK/control_key.err"
+expect_failure control_flag "--epochs: expected an integer from 1 to 100000, found '3\\\\x1b\\[31m'" \
+    3 --servers 1 --train "$WORK/small.csv" --epochs "$(printf '3\033[31m')" --run-dir "$WORK/r28"
+expect_status control_flag 2
+no_raw_controls control_flag "$WORK/control_flag.err"
+
+# UTF-16 and NUL bytes: said plainly for data, features, config and pairs.
+printf '\377\376u\000s\000e\000r\000_\000i\000d\000,\000i\000t\000e\000m\000\n\000' >"$WORK/utf16.csv"
+expect_failure utf16_data "utf16.csv: looks like UTF-16 text (byte-order mark FF FE); save it as UTF-8" \
+    3 --servers 1 --train "$WORK/utf16.csv" --run-dir "$WORK/r29"
+expect_status utf16_data 1
+printf 'user_id,item_id,rating\n1,10,4\n2,1\00011,5\n' >"$WORK/nul.csv"
+expect_failure nul_data "nul.csv:3: NUL byte in the line (byte 4)" \
+    3 --servers 1 --train "$WORK/nul.csv" --run-dir "$WORK/r30"
+no_raw_controls nul_data "$WORK/nul_data.err"
+expect_failure utf16_features "utf16.csv: looks like UTF-16 text (byte-order mark FF FE)" \
+    3 --servers 1 --model bpr --train "$WORK/untimed.csv" --item-features "$WORK/utf16.csv" \
+    --run-dir "$WORK/r31"
+printf '\376\377\000e\000p\000o\000c\000h\000s\000=\0001\000\n' >"$WORK/utf16.conf"
+expect_failure utf16_config "utf16.conf: looks like UTF-16 text (byte-order mark FE FF); save it as UTF-8" \
+    3 --config "$WORK/utf16.conf" --train "$WORK/small.csv" --run-dir "$WORK/r32"
+expect_status utf16_config 2
+printf 'user_id,item_id\n1,\00010\n' >"$WORK/nul_pairs.csv"
+status=0
+"$PSREC" predict --run-dir "$WORK/skip" --pairs "$WORK/nul_pairs.csv" --out "$WORK/nul_p.csv" \
+    2>"$WORK/nul_pairs.err" || status=$?
+[ "$status" = 1 ] && grep -q "nul_pairs.csv:2: NUL byte in the line (byte 3)" "$WORK/nul_pairs.err" ||
+    fail "predict on pairs with a NUL: exit $status: $(cat "$WORK/nul_pairs.err")"
+[ ! -e "$WORK/nul_p.csv" ] || fail "predict on pairs with a NUL left its output"
+echo "nul_pairs: $(cat "$WORK/nul_pairs.err")"
+# A UTF-8 byte-order mark at the start of a data file is skipped, CSV or
+# MovieLens: every line trains.
+{ printf '\357\273\277'; cat "$WORK/ratings.csv"; } >"$WORK/bom.csv"
+{ printf '\357\273\277'; tail -n +2 "$WORK/ratings.csv" | tr , '\t'; } >"$WORK/bom.tsv"
+for bom_file in bom.csv bom.tsv; do
+    run_mpi 3 train --servers 1 --epochs 1 --train "$WORK/$bom_file" --run-dir "$WORK/r_$bom_file" \
+        --progress false >"$WORK/$bom_file.log" 2>&1 ||
+        { cat "$WORK/$bom_file.log"; fail "$bom_file: a data file with a byte-order mark failed"; }
+    [ "$(json_field "$WORK/r_$bom_file/summary.json" train_examples)" = 2000 ] ||
+        fail "$bom_file: not every line was read"
+done
+echo "bom_data: CSV and MovieLens files with a UTF-8 byte-order mark read whole"
+
+# psrec generate checks what its flags need before any work: a billion users
+# and items used to run for minutes and abort on a 32 GB allocation.
+echo "keep me" >"$WORK/g.csv"
+start=$(date +%s)
+status=0
+timeout 20 "$PSREC" generate --users 1000000000 --items 1000000000 --dim 1024 \
+    --out "$WORK/g.csv" 2>"$WORK/gen_memory.err" || status=$?
+[ "$status" = 1 ] && [ "$(wc -l <"$WORK/gen_memory.err")" = 1 ] &&
+    grep -q "^psrec generate: --users 1000000000 --items 1000000000 --dim 1024 needs about [0-9.]* TiB of memory, and [0-9.]* [KMGT]iB is available (of [0-9.]* [KMGT]iB physical)" \
+        "$WORK/gen_memory.err" || fail "generate too large for memory: exit $status: $(cat "$WORK/gen_memory.err")"
+[ $(($(date +%s) - start)) -le 5 ] || fail "generate took more than 5 s to refuse"
+[ "$(cat "$WORK/g.csv")" = "keep me" ] || fail "the refused generate touched --out"
+echo "generate_memory: $(cat "$WORK/gen_memory.err")"
+status=0
+timeout 20 "$PSREC" generate --users 1000000 --items 1000000 --ratings 500000000000 \
+    --out "$WORK/g.csv" 2>"$WORK/gen_disk.err" || status=$?
+[ "$status" = 1 ] &&
+    grep -q "^psrec generate: --out would need about [0-9.]* TiB on the file system of $WORK, and .* is free there" \
+        "$WORK/gen_disk.err" || fail "generate too large for the disk: exit $status: $(cat "$WORK/gen_disk.err")"
+[ "$(cat "$WORK/g.csv")" = "keep me" ] || fail "the refused generate touched --out"
+echo "generate_disk: $(cat "$WORK/gen_disk.err")"

@@ -7,6 +7,8 @@
 #    own runtime before psrec writes anything);
 #  - two runs on one folder: the second refuses, naming the holder; once the
 #    holder is killed (SIGKILL) the next run takes the folder;
+#  - predict on a folder whose only run is training says so (naming the
+#    holder), and once that run is killed, that it never finished;
 #  - config.conf leaves out run-dir, so reusing it trains a new folder;
 #  - a shard of another run (same configuration) is refused by predict, and
 #    an absurd manifest number is refused before anything is allocated.
@@ -92,6 +94,28 @@ train run small.csv --test test.csv --epochs 2 --seed 9 >next.log ||
 cmp -s before.csv next.csv && fail "the run after the killed holder did not replace the model"
 [ "$(ls -d run/gen-* | wc -l)" = 1 ] || fail "a committed run left other generations: $(ls run)"
 echo "after the holder's death: a new run took the folder and replaced the model"
+
+# predict on a folder whose first run is still training, then was killed:
+# it says the run has no finished model yet, and why, and writes nothing
+# predict_refuses LABEL PATTERN — predict on fresh/ exits 1 with PATTERN
+predict_refuses() {
+    local status=0
+    "$PSREC" predict --run-dir fresh --pairs test.csv --out fresh.csv 2>fresh.err || status=$?
+    [ "$status" = 1 ] && grep -q -- "$2" fresh.err ||
+        fail "$1: predict exit $status, expected 1 and '$2': $(cat fresh.err)"
+    [ ! -e fresh.csv ] || fail "$1: predict wrote fresh.csv"
+    echo "$1: $(cat fresh.err)"
+}
+setsid bash -c "$(declare -f run_mpi); PSREC=$PSREC MPIEXEC=$MPIEXEC; \
+    run_mpi 3 train --servers 1 --train big.csv --run-dir fresh --epochs 500 --progress false" \
+    >fresh.log 2>&1 &
+pid=$!
+wait_for_training fresh.log
+predict_refuses "predict while training" \
+    "fresh has no trained model yet: a psrec train is running there (pid [0-9]* on .* since .*); wait for it to finish"
+stop_job "$pid" KILL
+predict_refuses "predict after a killed run" \
+    "fresh has no trained model: the psrec train started there did not finish (it failed or was killed before saving one); run psrec train --run-dir fresh again"
 
 # config.conf reused for a new run leaves this one alone
 cp run/summary.json summary.before

@@ -75,6 +75,7 @@ typedef struct {
     char timestamp_column[OPTION_STRING_BYTES];
     char event_column[OPTION_STRING_BYTES];
     char event_weights[OPTION_STRING_BYTES]; /* "view=1,cart=3,purchase=5"; "" = all 1 */
+    char rating_range[OPTION_STRING_BYTES];  /* "LOW:HIGH": explicit ratings accepted */
     int feedback;         /* Feedback */
     bool skip_malformed;
     int split;            /* Split */

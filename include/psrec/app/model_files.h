@@ -21,8 +21,10 @@
  * hidden, activation, loss, the feature flags, global_mean, rating_min,
  * rating_max; every other field is zero) and *model (the manifest's model).
  * Returns the store, owned by the caller (free with store_destroy), or NULL with a message in *err: "RUN has no trained model
- * (...)" when the manifest does not exist, else a message naming the file
- * that is unreadable, malformed, corrupt or in the wrong slot. */
+ * ..." when the manifest does not exist (saying whether a run is training
+ * there now, or one started there and did not finish), else a message
+ * naming the file that is unreadable, malformed, corrupt or in the wrong
+ * slot. */
 Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParams *params,
                         const ModelOps **model, Error *err);
 

@@ -55,6 +55,14 @@ int run_dir_lock_folder(const char *folder, int *lock_fd, Error *err);
  * are removed, never followed). Returns 0 or -1 with errno set. */
 int run_dir_remove_tree(const char *path);
 
+/* What happened in RUN, when it has no committed model, for a reader's
+ * message: RUN_DIR_TRAINING (a psrec train holds the lock now; *holder gets
+ * its "pid … on … since …"), RUN_DIR_UNFINISHED (a run took the lock and
+ * left without committing: it failed or was killed), or RUN_DIR_UNTOUCHED
+ * (no run ever started there, or RUN does not exist). */
+typedef enum { RUN_DIR_UNTOUCHED = 0, RUN_DIR_TRAINING, RUN_DIR_UNFINISHED } RunDirHistory;
+RunDirHistory run_dir_history(const char *root, char *holder, size_t holder_bytes);
+
 /* Bytes free for an unprivileged writer on the file system of path, or -1
  * when the system does not say. */
 double run_dir_free_bytes(const char *path);

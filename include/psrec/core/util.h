@@ -30,6 +30,44 @@ typedef struct {
  * caller can write `return error_set(err, "...", ...);`. */
 int error_set(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- quoting input in messages: a message that quotes text from a user's
+ * file or flag shows it through text_escape, so a control character or a
+ * binary byte can never reach the terminal as itself. */
+
+/* Writes text[0, len) into out (out_bytes >= 8) as a message can show it:
+ * printable ASCII and well-formed UTF-8 as they are; a backslash as \\;
+ * tab, newline, carriage return and NUL as \t \n \r \0; other control
+ * characters (C0, DEL, and C1 in UTF-8), bytes that are not well-formed
+ * UTF-8 and the bidirectional and line-separator format characters (which
+ * would reorder or break the line on screen) as \xNN per byte. Escaped
+ * text longer than out_bytes - 4 is cut between characters and ends with
+ * "..." (so a message quoting input stays short). Returns out. */
+const char *text_escape(char *out, size_t out_bytes, const char *text, size_t len);
+
+/* What most messages quote: a whole string, escaped, at most 80 characters
+ * shown, into out (TEXT_QUOTE_BYTES). Returns out. */
+#define TEXT_QUOTE_BYTES 84
+const char *text_quote(char *out, const char *text);
+
+/* ---- what a text file holds, before reading it by lines */
+
+/* How many bytes of a file's start text_check_head wants to see. */
+#define TEXT_HEAD_BYTES 512
+
+/* Checks the first bytes of a file that should be UTF-8 (or ASCII) text:
+ * head[0, len) with len at most TEXT_HEAD_BYTES, the whole file when it is
+ * shorter. Refuses UTF-16 and UTF-32 (by their byte-order marks, or, without
+ * one, by every other byte being NUL), mostly-NUL binary data and the
+ * common compressed formats (gzip, zip, bzip2, xz, zstd), each with
+ * "PATH: looks like <what>; <what to do>". Returns 0 (a UTF-8 byte-order
+ * mark is fine: the reader skips it), or -1 with that message in *err. */
+int text_check_head(const char *path, const void *head, size_t len, Error *err);
+
+/* The message for a line holding a NUL byte, which text never does:
+ * "PATH:LINE: NUL byte in the line (byte N): ...". column is the 1-based
+ * byte of the first NUL. Returns -1. */
+int error_set_nul_line(Error *err, const char *path, long long line_no, size_t column);
+
 /* ---- hashing: a full-avalanche 64-bit mix (splitmix64 finaliser). */
 uint64_t hash_u64(uint64_t x);
 
@@ -53,6 +91,23 @@ double time_now_s(void);
 /* The most resident memory this process has used so far, in MiB (0 where
  * the system does not say). */
 double process_peak_memory_mib(void);
+
+/* ---- the machine: what a job about to allocate or write can count on */
+
+/* Physical memory in bytes (sysconf), or 0 where the system does not say. */
+uint64_t memory_physical_bytes(void);
+
+/* Memory a new allocation can get without swapping, in bytes: MemAvailable
+ * of /proc/meminfo, lowered to what is left under a cgroup v2 memory limit
+ * (containers, Slurm jobs); 0 where the system does not say. */
+uint64_t memory_available_bytes(void);
+
+/* Bytes free for an unprivileged writer on the file system holding path
+ * (statvfs), or -1 when the system does not say. */
+double path_free_bytes(const char *path);
+
+/* "12.3 GiB", "456.0 MiB", "789 bytes": bytes for a message, into out. */
+const char *bytes_format(char *out, size_t out_bytes, double bytes);
 
 /* ---- sorted arrays: whether value is in sorted[0, n), which is ascending
  * (binary search; sorted may be NULL when n is 0). */

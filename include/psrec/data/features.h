@@ -32,8 +32,11 @@ typedef struct {
 /* Reads a feature file into *map (zeroed first). entity_kind ("item",
  * "user") names the first column in messages. Returns 0, or -1 with
  * "FILE:LINE: expected …, found …" in *err for a malformed line, a negative
- * or non-finite weight, a missing header or an empty file; *map is then
- * empty. An entity whose weights are all zero has no features. */
+ * or non-finite weight, a missing header or an empty file, or a line with
+ * a NUL byte; a file that is not UTF-8 text (UTF-16, binary, compressed) is
+ * refused saying what it looks like; *map is then empty. A UTF-8
+ * byte-order mark is skipped. An entity whose weights are all zero has no
+ * features. */
 int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind, Error *err);
 
 /* Builds SVD++'s implicit feedback term from n (user, item) pairs: each

@@ -87,6 +87,30 @@ typedef struct {
     uint64_t n_user_features; /* lines written to user_features_out_path */
 } GenerateSummary;
 
+/* The output files, in the order GenerateEstimate lists them. */
+typedef enum {
+    GENERATE_OUTPUT_OUT = 0,           /* --out */
+    GENERATE_OUTPUT_TEST,              /* --test-out */
+    GENERATE_OUTPUT_TRUTH,             /* --truth-out */
+    GENERATE_OUTPUT_ITEM_FEATURES,     /* --item-features-out */
+    GENERATE_OUTPUT_USER_FEATURES,     /* --user-features-out */
+    GENERATE_OUTPUT_COUNT
+} GenerateOutput;
+
+/* What generate_ratings will need, worked out from the config alone (in
+ * microseconds, before anything is drawn): the peak of its allocations,
+ * and the size of each file (0 for one not asked for). Memory is an upper
+ * bound within a few per cent (the largest user is taken as large as the
+ * cap allows); file sizes are expectations, from the average length of
+ * the ids written. */
+typedef struct {
+    double memory_bytes;
+    double file_bytes[GENERATE_OUTPUT_COUNT];
+} GenerateEstimate;
+
+/* Fills *estimate for a config that passes generate_ratings' own checks. */
+void generate_estimate(const GenerateConfig *config, GenerateEstimate *estimate);
+
 /* Writes config->out_path (and test_out_path, truth_out_path,
  * item_features_out_path, user_features_out_path when not empty) as CSV
  * with a header: "user_id,item_id,rating,timestamp" for explicit feedback,
@@ -94,9 +118,14 @@ typedef struct {
  * "user_id,rank,item_id,true_score" for the truth, and "item_id,feature_id"
  * (two lines per item: category, brand) and "user_id,feature_id" (three
  * lines per user, every user: age band, gender, region) for the
- * attributes. Ids count from 1. Returns
- * 0, or -1 with a message (e.g. a file that cannot be written, or more lines
- * asked than users × items / 2 allows); on failure no file is left behind. */
+ * attributes. Ids count from 1. Before any work it compares
+ * generate_estimate with the memory available (memory_available_bytes) and
+ * the free space of each output's file system, and refuses a config that
+ * would not fit, giving the estimate and what there is. Returns 0, or -1
+ * with a message (e.g. a file that cannot be written, more lines asked
+ * than users × items / 2 allows, or a config too large for the machine);
+ * on failure no file is left behind, and a file of the same name that was
+ * there before is untouched unless the failure came after opening it. */
 int generate_ratings(const GenerateConfig *config, GenerateSummary *summary, Error *err);
 
 /* ---- the true model, for checking what a model learned against it */

@@ -244,6 +244,15 @@ START_TEST(test_args_errors)
     demo_expect_error(single_dash, "unexpected argument '-epochs' (options start with --)");
     const char *empty_value[] = {"--epochs=", NULL};
     demo_expect_error(empty_value, "--epochs: expected an integer from 1 to 100000, found ''");
+    /* What the user typed is quoted with control characters escaped. */
+    const char *control[] = {"--epochs", "3\x1b[31m", NULL};
+    demo_expect_error(control, "--epochs: expected an integer from 1 to 100000, found "
+                               "'3\\x1b[31m'");
+    const char *control_name[] = {"--zz\x1b]0;x\x07", NULL};
+    demo_expect_error(control_name, "unknown option '--zz\\x1b]0;x\\x07' (see --help for the "
+                                    "list)");
+    const char *control_arg[] = {"\x9b" "2J", NULL};
+    demo_expect_error(control_arg, "unexpected argument '\\x9b2J'");
 }
 END_TEST
 
@@ -329,6 +338,12 @@ START_TEST(test_file_errors)
          "bad.conf:1: optimizer: expected one of adam|adagrad|sgd, found 'adamw'"},
         {"path = \"open\n", "bad.conf:1: missing closing \" in '\"open'"},
         {"path = \"a\" b\n", "bad.conf:1: unexpected text after the closing quote: 'b'"},
+        /* Keys and values from the file are quoted escaped. */
+        {"ep\x1bochs = 3\n", "bad.conf:1: unknown key 'ep\\x1bochs' (did you mean 'epochs'?)"},
+        {"optimizer = sgd\x1b[2J\n",
+         "bad.conf:1: optimizer: expected one of adam|adagrad|sgd, found 'sgd\\x1b[2J'"},
+        {"epochs = \t3\xff\n", "bad.conf:1: epochs: expected an integer from 1 to 100000, "
+                                 "found '3\\xff'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *path = scratch_write("bad.conf", cases[i].text);
@@ -347,6 +362,53 @@ START_TEST(test_file_errors)
                      -1);
     ck_assert_str_eq(err.message,
                      "cannot open config file '/nonexistent/x.conf': No such file or directory");
+}
+END_TEST
+
+/* Writes bytes[0, len) to scratch_dir/name and returns the path (static). */
+static const char *scratch_write_bytes(const char *name, const char *bytes, size_t len)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", scratch_dir, name);
+    FILE *file = fopen(path, "wb");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_uint_eq(fwrite(bytes, 1, len, file), len);
+    ck_assert_int_eq(fclose(file), 0);
+    return path;
+}
+
+/* A config file that is not UTF-8 text, or holds a NUL, is refused saying
+ * so; a UTF-8 byte-order mark is skipped. */
+START_TEST(test_file_not_text)
+{
+    Demo demo;
+    Error err = {{0}};
+    char expected[512];
+    static const char UTF16[] = "\xff\xfe" "e\0p\0o\0c\0h\0s\0 \0=\0 \0" "3\0\n\0";
+    const char *path = scratch_write_bytes("utf16.conf", UTF16, sizeof UTF16 - 1);
+    demo_defaults(&demo);
+    ck_assert_int_eq(options_parse_file(DEMO_OPTIONS, DEMO_COUNT, &demo, path, &err), -1);
+    snprintf(expected, sizeof expected,
+             "%s: looks like UTF-16 text (byte-order mark FF FE); save it as UTF-8 (e.g. iconv "
+             "-t UTF-8)",
+             path);
+    ck_assert_str_eq(err.message, expected);
+    ck_assert_int_eq(demo.epochs, 20); /* nothing taken from it */
+
+    static const char NUL[] = "epochs = 3\npath = a\0b\n";
+    path = scratch_write_bytes("nul.conf", NUL, sizeof NUL - 1);
+    ck_assert_int_eq(options_parse_file(DEMO_OPTIONS, DEMO_COUNT, &demo, path, &err), -1);
+    snprintf(expected, sizeof expected,
+             "%s:2: NUL byte in the line (byte 9); a text file holds none: is the file binary, "
+             "damaged, or saved as UTF-16?",
+             path);
+    ck_assert_str_eq(err.message, expected);
+
+    path = scratch_write("bom.conf", "\xEF\xBB\xBF" "epochs = 7\n");
+    demo_defaults(&demo);
+    ck_assert_msg(options_parse_file(DEMO_OPTIONS, DEMO_COUNT, &demo, path, &err) == 0, "%s",
+                  err.message);
+    ck_assert_int_eq(demo.epochs, 7);
 }
 END_TEST
 
@@ -558,6 +620,13 @@ START_TEST(test_train_validation)
     train_expect_error(typo, "unknown option '--epoch' (did you mean --epochs?)");
     const char *missing[] = {"--train", NULL};
     train_expect_error(missing, "missing value for --train");
+    const char *range[] = {"--train", "a", "--rating-range", "5:1", NULL};
+    train_expect_error(range, "--rating-range: expected LOW:HIGH, two finite numbers with LOW <= "
+                              "HIGH (e.g. 1:5 or -10:10), found '5:1'");
+    const char *same[] = {"--train", "a", "--user-column", "u\x1b[0m", "--item-column",
+                          "u\x1b[0m", NULL};
+    train_expect_error(same, "--user-column and --item-column are both 'u\\x1b[0m': they must "
+                             "name two different columns");
 
     /* Accepted combinations. */
     char *ok[] = {"--train", "a", "--consistency", "bsp", "--servers", "4", "--vshards", "4",
@@ -569,6 +638,18 @@ START_TEST(test_train_validation)
     ck_assert_int_eq(config.consistency, CONSISTENCY_BSP);
     ck_assert_int_eq(config.log_level, 3);
     ck_assert_int_eq(config.optimizer, 1);
+
+    /* The rating range reaches the data reader: the default, or as given. */
+    ck_assert_str_eq(config.rating_range, DATASET_RATING_RANGE_DEFAULT);
+    TrainingSetOptions set;
+    EventWeights weights;
+    config_training_set_options(&set, &weights, &config, model_find("mf"));
+    ck_assert(set.dataset.rating_min == DATASET_RATING_MIN_DEFAULT &&
+              set.dataset.rating_max == DATASET_RATING_MAX_DEFAULT);
+    char *wide[] = {"--train", "a", "--rating-range", " -10 : 10 "};
+    ck_assert_msg(config_load_train(&config, 4, wide, &err) == 0, "%s", err.message);
+    config_training_set_options(&set, &weights, &config, model_find("mf"));
+    ck_assert(set.dataset.rating_min == -10.0f && set.dataset.rating_max == 10.0f);
 }
 END_TEST
 
@@ -653,6 +734,7 @@ static Suite *options_suite(void)
     tcase_add_test(parser, test_find_arg);
     tcase_add_test(parser, test_file_parse);
     tcase_add_test(parser, test_file_errors);
+    tcase_add_test(parser, test_file_not_text);
     tcase_add_test(parser, test_write_round_trip);
     tcase_add_test(parser, test_help_text);
     suite_add_tcase(suite, parser);

@@ -118,6 +118,7 @@ START_TEST(test_csv_values)
                        "5,6,2.5e-1,1\n");
     DatasetOptions o;
     dataset_options_default(&o);
+    o.rating_min = -1.0f; /* the -1 is outside the default range */
     Ratings r;
     read_ok(&r, path, &o);
     ck_assert_uint_eq(r.n, 4);
@@ -272,7 +273,7 @@ START_TEST(test_movielens_tab_and_colons)
     o.format = DATASET_FORMAT_AUTO;
     scratch_write_text(path, sizeof path, "pairs.tsv", "1\t2\n\n3\t4\n");
     expect_error(path, &o, "1: expected 4 tab-separated fields (user, item, rating, timestamp), "
-                           "found '1\t2'");
+                           "found '1\\t2'");
     o.require_rating = false;
     read_ok(&r, path, &o);
     ck_assert_uint_eq(r.n, 2);
@@ -381,9 +382,9 @@ START_TEST(test_malformed_lines_name_file_and_line)
         {DATASET_FORMAT_CSV, "1,2 3,4,5", "expected an integer item id in field 2, found '2 3'"},
         {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3\t4\tjunk",
          "expected 4 tab-separated fields (user, item, rating, timestamp), found "
-         "'1\t2\t3\t4\tjunk'"},
+         "'1\\t2\\t3\\t4\\tjunk'"},
         {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3", "expected 4 tab-separated fields (user, item, "
-                                                  "rating, timestamp), found '1\t2\t3'"},
+                                                  "rating, timestamp), found '1\\t2\\t3'"},
         {DATASET_FORMAT_MOVIELENS_TAB, "1\tabc\t3\t4",
          "expected an integer item id in field 2, found 'abc'"},
         {DATASET_FORMAT_MOVIELENS_TAB, "1\t2\t3\t4 x",
@@ -682,11 +683,11 @@ START_TEST(test_large_file_across_read_chunks)
     ratings_free(&full);
 
     /* Without skipping, the long line is reported with its line number and
-     * its text cut short. */
+     * its text cut short (200 characters and "..." within the quotes). */
     o.skip_malformed = false;
     char message[600];
     snprintf(message, sizeof message,
-             "%zu: expected 4 comma-separated fields as in the header, found '%.200s'...",
+             "%zu: expected 4 comma-separated fields as in the header, found '%.200s...'",
              n_rows / 2 + 2,
              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -758,15 +759,22 @@ START_TEST(test_event_weights_parse)
     expect_weights_error("view=1,,cart=2", "--event-weights: expected NAME=WEIGHT, found ''");
     expect_weights_error("view=1,", "--event-weights: expected NAME=WEIGHT, found ''");
     expect_weights_error("=3", "--event-weights: expected NAME=WEIGHT, found '=3'");
-    static const char *BAD_WEIGHTS[] = {"view=",   "view=0",     "view=-1", "view=abc",
-                                        "view=2x", "view=inf",   "view=nan", "view=1e39",
-                                        "view=1e-60", "view=1=2"};
+    /* A weight must be above 0 and of sane size: 1000 is the most. */
+    static const char *BAD_WEIGHTS[] = {"view=",    "view=0",     "view=-1",  "view=abc",
+                                        "view=2x",  "view=inf",   "view=nan", "view=1e39",
+                                        "view=1e-60", "view=1=2", "view=1000.5", "view=1e30"};
     for (size_t i = 0; i < sizeof BAD_WEIGHTS / sizeof *BAD_WEIGHTS; i++) {
         char message[200];
         snprintf(message, sizeof message,
-                 "--event-weights: expected a positive finite weight, found '%s'", BAD_WEIGHTS[i]);
+                 "--event-weights: expected a weight above 0 and at most 1000, found '%s'",
+                 BAD_WEIGHTS[i]);
         expect_weights_error(BAD_WEIGHTS[i], message);
     }
+    ck_assert_int_eq(event_weights_parse(&w, "view=0.001,purchase=1000", &err), 0);
+    ck_assert(w.weights[1] == 1000.0f);
+    /* A name with a control character is quoted escaped. */
+    expect_weights_error("v\x1bw=1,v\x1bw=2",
+                         "--event-weights: event 'v\\x1bw' is given twice, again in 'v\\x1bw=2'");
     expect_weights_error("view=1,cart=2,view=3",
                          "--event-weights: event 'view' is given twice, again in 'view=3'");
 
@@ -929,6 +937,192 @@ START_TEST(test_implicit_reads_without_ratings)
 }
 END_TEST
 
+/* ---- what a file may hold: the rating range, NUL bytes, other encodings */
+
+START_TEST(test_rating_range_parse)
+{
+    float low = -7.0f, high = -7.0f;
+    Error err = {{0}};
+    /* The default text and the default options agree. */
+    ck_assert_int_eq(rating_range_parse(&low, &high, DATASET_RATING_RANGE_DEFAULT, &err), 0);
+    DatasetOptions o;
+    dataset_options_default(&o);
+    ck_assert(low == o.rating_min && high == o.rating_max);
+    ck_assert(low == 0.0f && high == 100.0f);
+
+    static const struct {
+        const char *text;
+        float low, high;
+    } GOOD[] = {{"1:5", 1.0f, 5.0f},     {" 0.5 : 5 ", 0.5f, 5.0f}, {"-10:10", -10.0f, 10.0f},
+                {"3:3", 3.0f, 3.0f},     {"1e-3:1e6", 1e-3f, 1e6f}, {"-1e30:1e30", -1e30f, 1e30f}};
+    for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++) {
+        ck_assert_msg(rating_range_parse(&low, &high, GOOD[i].text, &err) == 0, "%s: %s",
+                      GOOD[i].text, err.message);
+        ck_assert(low == GOOD[i].low && high == GOOD[i].high);
+    }
+    static const char *BAD[] = {"5:1", "1",     ":5",       "1:",    "a:b",   "1:5:7", "0x1:5",
+                                "inf:5", "1:nan", "1:1e39", "",      " : ",   "1;5"};
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        low = high = -7.0f;
+        ck_assert_int_eq(rating_range_parse(&low, &high, BAD[i], &err), -1);
+        char message[300];
+        snprintf(message, sizeof message,
+                 "--rating-range: expected LOW:HIGH, two finite numbers with LOW <= HIGH (e.g. "
+                 "1:5 or -10:10), found '%s'",
+                 BAD[i]);
+        ck_assert_str_eq(err.message, message);
+        ck_assert(low == -7.0f && high == -7.0f); /* unchanged */
+    }
+    ck_assert_int_eq(rating_range_parse(&low, &high, "1:\x1b[2J", &err), -1);
+    ck_assert_str_eq(err.message, "--rating-range: expected LOW:HIGH, two finite numbers with "
+                                  "LOW <= HIGH (e.g. 1:5 or -10:10), found '1:\\x1b[2J'");
+}
+END_TEST
+
+START_TEST(test_ratings_outside_the_range)
+{
+    char path[512];
+    scratch_write_text(path, sizeof path, "range.csv",
+                       "user_id,item_id,rating,timestamp\n"
+                       "1,10,4,1\n"
+                       "2,11,1e30,2\n"
+                       "3,12,-1,3\n"
+                       "4,13,100,4\n"
+                       "5,14,0,5\n"
+                       "6,15,100.5,6\n");
+    DatasetOptions o;
+    dataset_options_default(&o);
+    /* One absurd rating among good ones is the whole file's error... */
+    expect_error(path, &o, "3: expected a rating from 0 to 100 in field 3 (--rating-range 0:100), "
+                           "found '1e30'");
+    expect_error_part(path, &o, 1, 2, "4: expected a rating from 0 to 100 in field 3 "
+                                      "(--rating-range 0:100), found '-1'");
+    /* ...or a skipped line; the bounds themselves are in range. */
+    o.skip_malformed = true;
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert_uint_eq(r.n_skipped, 3);
+    expect_row(&r, 0, 1, 10, 4.0f, 1);
+    expect_row(&r, 1, 4, 13, 100.0f, 4);
+    expect_row(&r, 2, 5, 14, 0.0f, 5);
+    ratings_free(&r);
+    /* A range wide enough takes every line. */
+    o.skip_malformed = false;
+    o.rating_min = -1.0f;
+    o.rating_max = 1e30f;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 6);
+    ratings_free(&r);
+    /* Implicit feedback reads no rating, so no range applies. */
+    dataset_options_default(&o);
+    o.implicit = true;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 6);
+    ck_assert(r.ratings[1] == 1.0f);
+    ratings_free(&r);
+
+    /* A narrower scale, MovieLens style: 6 stars of 5 is refused. */
+    scratch_write_text(path, sizeof path, "stars.tsv", "1\t2\t0.5\t4\n1\t3\t6\t5\n");
+    dataset_options_default(&o);
+    o.rating_min = 0.5f;
+    o.rating_max = 5.0f;
+    expect_error(path, &o, "2: expected a rating from 0.5 to 5 in field 3 (--rating-range 0.5:5), "
+                           "found '6'");
+}
+END_TEST
+
+START_TEST(test_files_that_are_not_utf8_text)
+{
+    char path[512];
+    DatasetOptions o;
+    dataset_options_default(&o);
+    static const char UTF16LE[] = "\xff\xfeu\0s\0e\0r\0_\0i\0d\0,\0i\0t\0e\0m\0\n\0";
+    scratch_write(path, sizeof path, "utf16.csv", UTF16LE, sizeof UTF16LE - 1);
+    static const char SAVE[] = "save it as UTF-8 (e.g. iconv -t UTF-8)";
+    char message[300];
+    snprintf(message, sizeof message, " looks like UTF-16 text (byte-order mark FF FE); %s", SAVE);
+    expect_error(path, &o, message);
+    expect_error_part(path, &o, 1, 2, message); /* every partition reads the start */
+    o.skip_malformed = true;                    /* not a line to skip: the whole file */
+    expect_error(path, &o, message);
+    o.skip_malformed = false;
+
+    static const char UTF16BE_BARE[] = "\0u\0s\0e\0r\0_\0i\0d\0,\0i\0t\0e\0m\0\n";
+    scratch_write(path, sizeof path, "utf16be.csv", UTF16BE_BARE, sizeof UTF16BE_BARE - 1);
+    snprintf(message, sizeof message,
+             " looks like UTF-16 text without a byte-order mark (big-endian: every other byte is "
+             "NUL); %s",
+             SAVE);
+    expect_error(path, &o, message);
+
+    static const char GZIP[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+    scratch_write(path, sizeof path, "ratings.csv.gz", GZIP, sizeof GZIP - 1);
+    expect_error(path, &o, " looks like gzip-compressed data; decompress it first (gunzip)");
+
+    /* A UTF-8 byte-order mark is skipped in MovieLens files too, in every
+     * partitioning. */
+    scratch_write_text(path, sizeof path, "bom.tsv", "\xEF\xBB\xBF" "1\t2\t3\t4\n5\t6\t4\t8\n");
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    expect_row(&r, 0, 1, 2, 3.0f, 4);
+    expect_row(&r, 1, 5, 6, 4.0f, 8);
+    check_partitions_concatenate(path, &o, &r, 2);
+    check_partitions_concatenate(path, &o, &r, 5);
+    ratings_free(&r);
+}
+END_TEST
+
+START_TEST(test_nul_bytes_and_control_characters)
+{
+    char path[512];
+    DatasetOptions o;
+    dataset_options_default(&o);
+    static const char NUL_LINE[] = "user_id,item_id,rating\n1,2,3\n4,5\0,3\n6,7,3\n";
+    scratch_write(path, sizeof path, "nul.csv", NUL_LINE, sizeof NUL_LINE - 1);
+    static const char WHY[] = "a text file holds none: is the file binary, damaged, or saved as "
+                              "UTF-16?";
+    char message[300];
+    snprintf(message, sizeof message, "3: NUL byte in the line (byte 4); %s", WHY);
+    expect_error(path, &o, message);
+    expect_error_part(path, &o, 1, 2, message);
+    o.skip_malformed = true;
+    Ratings r;
+    read_ok(&r, path, &o);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert_uint_eq(r.n_skipped, 1);
+    ratings_free(&r);
+    o.skip_malformed = false;
+
+    /* Even in a column nobody reads, and in the header. */
+    static const char NUL_IGNORED[] = "user_id,item_id,rating,note\n1,2,3,a\0b\n";
+    scratch_write(path, sizeof path, "nul_note.csv", NUL_IGNORED, sizeof NUL_IGNORED - 1);
+    snprintf(message, sizeof message, "2: NUL byte in the line (byte 8); %s", WHY);
+    expect_error(path, &o, message);
+    static const char NUL_HEADER[] = "\nuser\0_id,item_id,rating\n1,2,3\n";
+    scratch_write(path, sizeof path, "nul_header.csv", NUL_HEADER, sizeof NUL_HEADER - 1);
+    snprintf(message, sizeof message, "2: NUL byte in the line (byte 5); %s", WHY);
+    expect_error(path, &o, message);
+
+    /* Control characters and bytes that are not UTF-8 are quoted escaped. */
+    scratch_write_text(path, sizeof path, "escape.csv",
+                       "user_id,item_id,rating\n1,\x1b[31mred,3\n");
+    expect_error(path, &o, "2: expected an integer item id in field 2, found '\\x1b[31mred'");
+    scratch_write_text(path, sizeof path, "latin1.csv", "user_id,item_id,rating\n1,caf\xe9,3\n");
+    expect_error(path, &o, "2: expected an integer item id in field 2, found 'caf\\xe9'");
+    scratch_write_text(path, sizeof path, "header.csv", "user\x1b_id,item_id,rating\n1,2,3\n");
+    expect_error(path, &o, "1: expected a CSV header naming the column 'user_id', found "
+                           "'user\\x1b_id,item_id,rating'");
+    EventWeights weights;
+    DatasetOptions implicit;
+    options_implicit_shop(&implicit, &weights);
+    scratch_write_text(path, sizeof path, "event.csv", "user_id,item_id,event\n1,2,v\x1b[H\n");
+    expect_error(path, &implicit, "2: unknown event 'v\\x1b[H' (--event-weights lists view, "
+                                  "cart, purchase)");
+}
+END_TEST
+
 /* The shared data folder: $PSREC_DATA_DIR (set by CTest), else
  * ../shared/data as seen from the project root. */
 static const char *shared_data_dir(void)
@@ -986,6 +1180,10 @@ static Suite *dataset_suite(void)
     tcase_add_test(tc, test_events_weigh_examples);
     tcase_add_test(tc, test_unknown_event_names_file_and_line);
     tcase_add_test(tc, test_implicit_reads_without_ratings);
+    tcase_add_test(tc, test_rating_range_parse);
+    tcase_add_test(tc, test_ratings_outside_the_range);
+    tcase_add_test(tc, test_files_that_are_not_utf8_text);
+    tcase_add_test(tc, test_nul_bytes_and_control_characters);
     tcase_add_test(tc, test_movielens_100k_u1_base);
     suite_add_tcase(suite, tc);
     return suite;

@@ -110,6 +110,59 @@ START_TEST(test_bad_files_name_the_line)
 }
 END_TEST
 
+/* A feature file that is not UTF-8 text, or holds a NUL, is refused saying
+ * so; control characters are quoted escaped; a UTF-8 byte-order mark is
+ * skipped. */
+START_TEST(test_files_that_are_not_text)
+{
+    test_scratch_create(scratch, sizeof scratch, "features");
+    snprintf(path, sizeof path, "%s/features.csv", scratch);
+    static const char UTF16[] = "\xfe\xff\0i\0t\0e\0m\0_\0i\0d\0,\0f\0\n";
+    FILE *file = fopen(path, "wb");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_uint_eq(fwrite(UTF16, 1, sizeof UTF16 - 1, file), sizeof UTF16 - 1);
+    ck_assert_int_eq(fclose(file), 0);
+    FeatureMap map;
+    Error err;
+    ck_assert_int_eq(feature_map_read(&map, path, "item", &err), -1);
+    char expected[sizeof path + 200];
+    snprintf(expected, sizeof expected,
+             "%s: looks like UTF-16 text (byte-order mark FE FF); save it as UTF-8 (e.g. iconv "
+             "-t UTF-8)",
+             path);
+    ck_assert_str_eq(err.message, expected);
+
+    static const char NUL[] = "item_id,feature_id\n1,2\n3,\0\n";
+    file = fopen(path, "wb");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_uint_eq(fwrite(NUL, 1, sizeof NUL - 1, file), sizeof NUL - 1);
+    ck_assert_int_eq(fclose(file), 0);
+    ck_assert_int_eq(feature_map_read(&map, path, "item", &err), -1);
+    snprintf(expected, sizeof expected,
+             "%s:3: NUL byte in the line (byte 3); a text file holds none: is the file binary, "
+             "damaged, or saved as UTF-16?",
+             path);
+    ck_assert_str_eq(err.message, expected);
+
+    write_file("item_id,feature_id\n1,\x1b[5m\n");
+    ck_assert_int_eq(feature_map_read(&map, path, "item", &err), -1);
+    snprintf(expected, sizeof expected,
+             "%s:2: expected a feature id (an integer below 2^56), found '\\x1b[5m'", path);
+    ck_assert_str_eq(err.message, expected);
+    write_file("item_id,feature_id,weight\n1,2,\xc2\x9b" "1\n");
+    ck_assert_int_eq(feature_map_read(&map, path, "item", &err), -1);
+    snprintf(expected, sizeof expected,
+             "%s:2: expected a weight (a finite number >= 0), found '\\xc2\\x9b1'", path);
+    ck_assert_str_eq(err.message, expected);
+
+    write_file("\xEF\xBB\xBF" "item_id,feature_id\n4,5\n");
+    ck_assert_msg(feature_map_read(&map, path, "item", &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(map.n_lines, 1);
+    feature_map_free(&map);
+    test_scratch_remove(scratch);
+}
+END_TEST
+
 START_TEST(test_history_weights)
 {
     /* user 1 has items 5, 6, 6 (a repeat), 7 → three distinct, 0.5/√3 each;
@@ -229,6 +282,7 @@ static Suite *features_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_weighted_mean_per_entity);
     tcase_add_test(tc, test_bad_files_name_the_line);
+    tcase_add_test(tc, test_files_that_are_not_text);
     tcase_add_test(tc, test_history_weights);
     tcase_add_test(tc, test_bags_and_feature_tables);
     tcase_add_test(tc, test_cold_items_split);

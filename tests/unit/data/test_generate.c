@@ -10,7 +10,9 @@
  * they like most, and the truth file is the exact top of what they skipped.
  * Attributes: the features files' shape, and that items of one category
  * (users of one profile) are taken together more often than others, so
- * attributes rank items no one has touched better than chance.
+ * attributes rank items no one has touched better than chance. Sizes: the
+ * estimate of memory and file bytes made before any work, against what is
+ * written, and a config too large for the machine refused at once.
  */
 #include <check.h>
 #include <math.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "psrec/app/config.h"
@@ -1009,6 +1012,127 @@ START_TEST(test_truth_errors)
 }
 END_TEST
 
+/* ---- sizes, checked before any work */
+
+static double file_bytes(const char *path)
+{
+    struct stat info;
+    ck_assert_int_eq(stat(path, &info), 0);
+    return (double)info.st_size;
+}
+
+/* The estimate of each file is within 5% of what is written. */
+static void expect_estimate_matches(const GenerateConfig *config)
+{
+    GenerateEstimate estimate;
+    generate_estimate(config, &estimate);
+    generate_ok(config);
+    const char *paths[GENERATE_OUTPUT_COUNT] = {
+        config->out_path, config->test_out_path, config->truth_out_path,
+        config->item_features_out_path, config->user_features_out_path};
+    for (int f = 0; f < GENERATE_OUTPUT_COUNT; f++) {
+        if (!paths[f][0]) {
+            ck_assert(estimate.file_bytes[f] == 0.0);
+            continue;
+        }
+        double written = file_bytes(paths[f]);
+        ck_assert_msg(fabs(estimate.file_bytes[f] - written) <= 0.05 * written,
+                      "%s: estimated %.0f bytes, wrote %.0f", paths[f], estimate.file_bytes[f],
+                      written);
+    }
+    /* The true model alone is items * dim floats: the estimate holds more. */
+    ck_assert(estimate.memory_bytes > (double)config->items * config->dim * sizeof(float));
+    ck_assert(estimate.memory_bytes < 64.0 * 1024 * 1024);
+}
+
+START_TEST(test_estimate_matches_output)
+{
+    GenerateConfig config = config_make(3000, 2000, 60000, "est.csv", "est_test.csv");
+    snprintf(config.item_features_out_path, sizeof config.item_features_out_path,
+             "%s/est_items.csv", scratch_dir);
+    snprintf(config.user_features_out_path, sizeof config.user_features_out_path,
+             "%s/est_users.csv", scratch_dir);
+    expect_estimate_matches(&config);
+    config = config_make_implicit(2000, 500, 20000, "est_implicit.csv", NULL);
+    snprintf(config.truth_out_path, sizeof config.truth_out_path, "%s/est_truth.csv",
+             scratch_dir);
+    expect_estimate_matches(&config);
+}
+END_TEST
+
+/* Writes "keep me\n" to path: a file a refused run must leave alone. */
+static void file_write_keeper(const char *path)
+{
+    FILE *file = fopen(path, "w");
+    ck_assert_ptr_nonnull(file);
+    fputs("keep me\n", file);
+    ck_assert_int_eq(fclose(file), 0);
+}
+
+static void expect_keeper(const char *path)
+{
+    char text[32] = "";
+    FILE *file = fopen(path, "r");
+    ck_assert_ptr_nonnull(file);
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, file));
+    fclose(file);
+    ck_assert_str_eq(text, "keep me\n");
+}
+
+START_TEST(test_refuses_what_the_machine_cannot_hold)
+{
+    /* A billion users and items of 1024 factors: terabytes of memory. It
+     * used to run for minutes and abort on an allocation; now it is refused
+     * before anything is drawn or opened. */
+    GenerateConfig config = config_make(1000000000, 1000000000, 1000000, "huge.csv", NULL);
+    config.dim = 1024;
+    file_write_keeper(config.out_path);
+    GenerateEstimate estimate;
+    generate_estimate(&config, &estimate);
+    ck_assert(estimate.memory_bytes > 4e12);
+    GenerateSummary summary;
+    Error err = {{0}};
+    double start = time_now_s();
+    ck_assert_int_eq(generate_ratings(&config, &summary, &err), -1);
+    ck_assert_msg(time_now_s() - start < 1.0, "the refusal took %.1f s", time_now_s() - start);
+    char need[32], have[32], total[32], expected[300];
+    snprintf(expected, sizeof expected,
+             "--users 1000000000 --items 1000000000 --dim 1024 needs about %s of memory, and %s "
+             "is available (of %s physical): lower --users or --items (or --dim)",
+             bytes_format(need, sizeof need, estimate.memory_bytes),
+             bytes_format(have, sizeof have, (double)memory_available_bytes()),
+             bytes_format(total, sizeof total, (double)memory_physical_bytes()));
+    /* Available memory moves while the test runs: compare up to it. */
+    size_t fixed = strstr(expected, " of memory, and ") - expected + strlen(" of memory, and ");
+    ck_assert_msg(strncmp(err.message, expected, fixed) == 0, "%s", err.message);
+    ck_assert_ptr_nonnull(strstr(err.message, "is available (of "));
+    expect_keeper(config.out_path);
+
+    /* Within memory, but as many lines as the cap allows, with a split:
+     * terabytes on the scratch folder's file system. Both files are
+     * counted against it, and neither is touched. */
+    config = config_make(1000000, 1000000, 500000000000ULL, "huge.csv", "huge_test.csv");
+    file_write_keeper(config.test_out_path);
+    generate_estimate(&config, &estimate);
+    double free_bytes = path_free_bytes(scratch_dir) + 2 * strlen("keep me\n");
+    double needed = estimate.file_bytes[GENERATE_OUTPUT_OUT] +
+                    estimate.file_bytes[GENERATE_OUTPUT_TEST];
+    ck_assert(needed > 1e13 && needed > free_bytes);
+    ck_assert(estimate.memory_bytes < 256.0 * 1024 * 1024);
+    start = time_now_s();
+    ck_assert_int_eq(generate_ratings(&config, &summary, &err), -1);
+    ck_assert(time_now_s() - start < 1.0);
+    snprintf(expected, sizeof expected,
+             "--out and --test-out would need about %s on the file system of %s, and ",
+             bytes_format(need, sizeof need, needed), scratch_dir);
+    ck_assert_msg(strncmp(err.message, expected, strlen(expected)) == 0, "%s", err.message);
+    ck_assert_ptr_nonnull(strstr(err.message, " is free there: lower --ratings (or --users for "
+                                              "the profiles and truth), or write elsewhere"));
+    expect_keeper(config.out_path);
+    expect_keeper(config.test_out_path);
+}
+END_TEST
+
 /* ---- attributes: the features files and what they drive */
 
 /* config_make_implicit with both features files in the scratch folder and
@@ -1366,6 +1490,8 @@ static Suite *generate_suite(void)
     tcase_add_test(tc, test_features_same_seed_same_bytes);
     tcase_add_test(tc, test_features_drive_events);
     tcase_add_test(tc, test_features_errors);
+    tcase_add_test(tc, test_estimate_matches_output);
+    tcase_add_test(tc, test_refuses_what_the_machine_cannot_hold);
     suite_add_tcase(suite, tc);
     return suite;
 }
