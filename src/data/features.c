@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "psrec/core/keys.h"
+#include "psrec/ps/comm.h"
 
 typedef struct {
     uint64_t entity;
@@ -140,6 +141,7 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
     ssize_t len;
     while ((len = getline(&line, &line_bytes, file)) >= 0) {
         line_no++;
+        comm_keepalive(); /* a big file takes long: waiting ranks ask after us */
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0)
