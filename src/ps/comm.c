@@ -42,9 +42,8 @@ enum {
  * takes about a microsecond, a clock read 35 ns, and a caller doing a few
  * milliseconds per call is still serviced well within a second. */
 #define KEEPALIVE_CALLS_PER_CLOCK_READ 16
-/* A rank that found a stalled one waits this long for a lower rank's
- * notice before it reports, so that one message is printed, not one per
- * waiting rank. */
+/* A rank that found a stalled one waits this long for the notice of a
+ * lower rank that found it at the same moment before it reports. */
 #define LIVENESS_REPORT_GRACE_S 0.5
 /* A wait idle for this long sleeps between polls: it leaves the core to
  * ranks with work (jobs often place more ranks than cores) while adding at
@@ -74,6 +73,7 @@ static struct {
     int stalled_rank;       /* -1: none */
     double stalled_for_s;
     double report_at_s;
+    bool report_deferred;   /* another rank reports; this one only if the job lingers */
     int lowest_notice_rank; /* the lowest rank that said it reports; INT_MAX: none */
 } liveness = {.comm = MPI_COMM_NULL, .timeout_s = COMM_RANK_TIMEOUT_DEFAULT_S,
               .stalled_rank = -1, .lowest_notice_rank = INT_MAX};
@@ -133,14 +133,27 @@ static void describe_rank(int rank, char *out, size_t out_bytes)
         snprintf(out, out_bytes, "server %d on host %s", rank - liveness.n_workers, host);
 }
 
-/* Called when `rank` has not answered: tells every other rank that this
- * one will report, then reports after the grace (liveness_report_if_due). */
+/* A rank that finds a stalled one reports it unless another did first:
+ * it tells every other rank that it will, and reports after the grace
+ * unless a lower rank said the same meanwhile (liveness_report_if_due). A
+ * rank that stays quiet still reports if the job is there a timeout later,
+ * so a lost report cannot leave the job hanging. */
+static void liveness_defer_report(double now)
+{
+    liveness.report_deferred = true;
+    liveness.report_at_s = now + liveness.timeout_s;
+}
+
 static void liveness_found_stalled(int rank, double silent_s, double now)
 {
     if (liveness.stalled_rank >= 0)
         return;
     liveness.stalled_rank = rank;
     liveness.stalled_for_s = silent_s;
+    if (liveness.lowest_notice_rank != INT_MAX) {
+        liveness_defer_report(now);
+        return;
+    }
     liveness.report_at_s = now + LIVENESS_REPORT_GRACE_S;
     for (int r = 0; r < liveness.size; r++)
         if (r != liveness.rank && r != rank)
@@ -151,11 +164,8 @@ static void liveness_report_if_due(double now)
 {
     if (liveness.stalled_rank < 0 || now < liveness.report_at_s)
         return;
-    if (liveness.lowest_notice_rank < liveness.rank) {
-        /* A lower rank reports it and ends the job; if, against all
-         * expectation, the job is still here a timeout later, say it. */
-        liveness.lowest_notice_rank = INT_MAX;
-        liveness.report_at_s = now + liveness.timeout_s;
+    if (!liveness.report_deferred && liveness.lowest_notice_rank < liveness.rank) {
+        liveness_defer_report(now);
         return;
     }
     char who[HOST_NAME_BYTES + 32];

@@ -16,25 +16,27 @@
  * done with them, so neither side can deadlock on a large message.
  *
  * Liveness. A rank that stops answering without dying (SIGSTOP, a hung file
- * system) would otherwise leave the others waiting forever; a rank that dies
- * is the launcher's business (mpirun ends the job within a second). So no
- * call here blocks inside MPI: every wait (a receive, a collective, the
- * outbox flush) polls, and a wait that has made no progress for a quarter
- * of the rank timeout sends a PING to the ranks it waits for (the source, or
- * every rank of the group for COMM_ANY_SOURCE and collectives). Pings and
- * their PONGs travel on a duplicate of the world communicator of their own,
- * so they never mix with the data messages or bend the ordering above.
- * Every rank answers pings whenever it is inside a comm wait, and from
+ * system) would otherwise leave the others waiting forever; a rank that
+ * dies is the launcher's business (mpirun ends the job within a second).
+ * So no call here blocks inside MPI: every wait (a receive, a collective,
+ * the outbox flush) polls, and a wait that has made no progress for a
+ * quarter of the rank timeout sends a PING to the ranks it waits for (the
+ * source, or every rank of the group for COMM_ANY_SOURCE and collectives).
+ * Pings and their PONGs travel on a duplicate of the world communicator, so
+ * they never mix with the data messages or bend the ordering above. Every
+ * rank answers pings whenever it is inside a comm wait, and from
  * comm_keepalive(), which long local loops call. A pinged rank that has not
  * answered after the rest of the timeout is stalled: the rank that found it
  * ends the job (fatal, so MPI_Abort) naming its world rank, role and host.
- * When several ranks find it at once, each tells the others and only the
- * lowest prints, after a short grace. The cost when nothing is wrong: one
- * clock read per wait that does not complete at once, a look at the ping
- * communicator every 0.1 s, and a counter in comm_keepalive. What it cannot
- * see: a rank stuck before comm_init's communicators exist, or one busy in
- * a local loop without comm_keepalive for most of the timeout (it is then
- * named stalled: raise the timeout).
+ * The first rank to find it tells the others, so that one message is
+ * printed, not one per waiting rank (of two that find it at once, the lower
+ * prints). The cost when nothing is wrong: a clock read per poll of a wait
+ * that did not complete at once, a look at the ping communicator every
+ * 0.1 s, a counter in comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms
+ * between polls, leaving the core to ranks with work. What it cannot see: a
+ * rank stuck before comm_init has made its communicators. What it gets
+ * wrong: a rank busy for most of the timeout in a loop without
+ * comm_keepalive is named stalled (raise the timeout).
  */
 #ifndef PSREC_COMM_H
 #define PSREC_COMM_H
