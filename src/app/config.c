@@ -174,6 +174,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"staleness", OPTION_INT, TRAIN_FIELD(staleness), "0",
      "ssp: how many batches a worker may run ahead of the slowest", NULL,
      RANGE(0, 1000000)},
+    {"rank-timeout", OPTION_DOUBLE, TRAIN_FIELD(rank_timeout), "60",
+     "seconds a rank may go without answering the ranks that wait for it (stopped, or stuck "
+     "in a system call such as a hung file system) before the job ends naming it (0: wait "
+     "forever)", NULL, RANGE(0, 1e9)},
     /* model */
     {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
      "model to train (mf: biased matrix factorisation of ratings; bpr: matrix factorisation "
@@ -387,6 +391,9 @@ const OptionSpec RECOMMEND_OPTIONS[] = {
      UNBOUNDED},
     {"log-level", OPTION_CHOICE, RECOMMEND_FIELD(log_level), "info", "how much to log",
      "error|warn|info|debug", UNBOUNDED},
+    {"rank-timeout", OPTION_DOUBLE, RECOMMEND_FIELD(rank_timeout), "60",
+     "under mpirun: seconds a rank may go without answering the others before the job ends "
+     "naming it (0: wait forever)", NULL, RANGE(0, 1e9)},
 };
 const int RECOMMEND_OPTION_COUNT = (int)(sizeof RECOMMEND_OPTIONS / sizeof RECOMMEND_OPTIONS[0]);
 #define EXPORT_FIELD(field) offsetof(ExportConfig, field)

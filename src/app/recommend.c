@@ -290,6 +290,7 @@ int recommend_main(int argc, char **argv)
         return CONFIG_EXIT_BAD_USAGE;
     }
     log_set_level((LogLevel)config.log_level);
+    comm_set_rank_timeout(config.rank_timeout);
     int exit_code = CONFIG_EXIT_RUN_FAILED;
     ModelManifest manifest;
     ModelParams params;

@@ -1250,6 +1250,7 @@ int train_main(int argc, char **argv)
         return 0;
     }
     log_set_level((LogLevel)config.log_level);
+    comm_set_rank_timeout(config.rank_timeout);
     RunNames names;
     run_names_from_config(&names, &config);
     const ModelOps *model = model_find(names.model);

@@ -101,6 +101,7 @@ static void build_item_based(Worker *worker, const ModelOps *model, const ModelP
     PairCountStats counted = {0};
     for (uint64_t block = 0; block < n_blocks; block++) {
         for (size_t u = 0; u < history->n_users; u++) {
+            comm_keepalive(); /* counting takes long: the servers ask after us */
             size_t first = history->offsets[u], n = history->offsets[u + 1] - first;
             neighbours_add_user_pairs(model, params, catalogue,
                                       keyindex_key_at(history->users, u), history->items + first,
@@ -247,6 +248,7 @@ static void build_user_based(Worker *worker, const TrainConfig *config, const Co
             const uint32_t *items;
             uint32_t n;
             while (get_history(received.data, received.len, &at, &other, &items, &n)) {
+                comm_keepalive(); /* counting takes long: the servers ask after us */
                 pair_table_set_norm(pairs, other, (double)n);
                 for (uint32_t a = 0; a < n; a++) {
                     if (!neighbours_user_pair_kept(other, items[a], item_users[items[a]],
@@ -400,6 +402,7 @@ void train_neighbours_evaluate_ratings(Worker *worker, const ModelOps *model,
     float *user_bias = xcalloc(heldout->n + 1, sizeof(float));
     worker_read_representations(worker, MODEL_TABLE_USER, heldout->users, heldout->n, user_bias);
     for (size_t r = 0; r < heldout->n; r++) {
+        comm_keepalive(); /* a large held-out set takes a while */
         size_t n, first = user_items_range(history, heldout->users[r], &n);
         float predicted = neighbour_model_score(&nm, history->items + first,
                                                 history->values + first, n, user_bias[r],

@@ -23,6 +23,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "psrec/ps/comm.h"
+
 #define ID_LIMIT (UINT64_C(1) << 56)
 #define READ_CHUNK_BYTES ((size_t)1 << 20)
 #define HEADER_CHUNK_BYTES ((size_t)4096)
@@ -810,6 +812,7 @@ static int dataset_read_range(Ratings *out, const DatasetFile *file, const Layou
     while ((got = reader_next_line(&reader, &line, &len, &offset)) == 1) {
         if (offset >= range_end)
             break;
+        comm_keepalive(); /* a big partition takes long: waiting ranks ask after us */
         if (offset == 0 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
             line += 3;
             len -= 3;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "psrec/core/keys.h"
+#include "psrec/ps/comm.h"
 
 typedef struct {
     uint64_t entity;
@@ -149,6 +150,7 @@ int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind,
     ssize_t len;
     while ((len = getline(&line, &line_bytes, file)) >= 0) {
         line_no++;
+        comm_keepalive(); /* a big file takes long: waiting ranks ask after us */
         /* The string functions below would stop at a NUL. */
         const char *nul = memchr(line, '\0', (size_t)len);
         if (nul) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "psrec/core/util.h"
+#include "psrec/ps/comm.h"
 
 void history_build(History *out, const uint64_t *users, const uint32_t *item_indices, size_t n)
 {
@@ -41,6 +42,7 @@ void history_build(History *out, const uint64_t *users, const uint32_t *item_ind
      * passes the run's start. */
     size_t kept = 0;
     for (size_t u = 0; u < n_users; u++) {
+        comm_keepalive(); /* millions of users take a while */
         size_t begin = offsets[u], end = offsets[u + 1];
         size_t distinct = sort_unique_u32(items + begin, end - begin);
         memmove(items + kept, items + begin, distinct * sizeof *items);

@@ -7,6 +7,7 @@
 
 #include "psrec/core/util.h"
 #include "psrec/models/linalg.h"
+#include "psrec/ps/comm.h"
 
 /* Items and users per block: a block of scores is 256 × 4096 floats (4 MiB),
  * small enough to stay in cache-friendly reach, large enough for sgemm. */
@@ -85,9 +86,11 @@ static void neighbour_user_scores(const CatalogueScorer *scorer, const uint64_t 
         size_t width = (size_t)scorer->params->neighbours * NEIGHBOUR_FLOATS;
         float *rows = xmalloc(n * width * sizeof(float));
         scorer->read(scorer->read_context, MODEL_TABLE_NEIGHBOURS, users, n, rows);
-        for (size_t u = 0; u < n; u++)
+        for (size_t u = 0; u < n; u++) {
+            comm_keepalive(); /* a row of the catalogue per user */
             neighbour_model_user_based_scores(scorer->neighbours, rows + u * width, history,
                                               out + u * scorer->n_items);
+        }
         free(rows);
         return;
     }
@@ -95,6 +98,7 @@ static void neighbour_user_scores(const CatalogueScorer *scorer, const uint64_t 
     if (!scorer->model->implicit)
         scorer->read(scorer->read_context, MODEL_TABLE_USER, users, n, biases);
     for (size_t u = 0; u < n; u++) {
+        comm_keepalive(); /* a row of the catalogue per user */
         size_t count, first = user_items_range(history, users[u], &count);
         neighbour_model_scores(scorer->neighbours, history->items + first,
                                history->values + first, count, biases[u],
@@ -156,6 +160,7 @@ void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQ
 {
     if (scorer->neighbours) { /* the vectors are the scores already */
         for (size_t q = 0; q < n_queries; q++) {
+            comm_keepalive(); /* a row of the catalogue per user */
             size_t next = 0;
             topk_clear(queries[q].top);
             offer_row(&queries[q], user_vectors + q * scorer->n_items, 0, scorer->n_items, &next);
@@ -176,6 +181,7 @@ void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQ
             topk_clear(block[u].top);
         }
         for (size_t first_item = 0; first_item < scorer->n_items; first_item += SCORER_ITEM_BLOCK) {
+            comm_keepalive(); /* scoring a catalogue takes long: waiting ranks ask after us */
             size_t n_items = scorer->n_items - first_item;
             if (n_items > SCORER_ITEM_BLOCK)
                 n_items = SCORER_ITEM_BLOCK;

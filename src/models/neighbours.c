@@ -8,6 +8,7 @@
 
 #include "psrec/core/keys.h"
 #include "psrec/core/util.h"
+#include "psrec/ps/comm.h"
 
 /* ---- neighbour rows */
 
@@ -311,6 +312,7 @@ int neighbours_merge(const ModelParams *params, Store *store, PairTable *pairs, 
     Candidate *candidates = NULL;
     size_t capacity = 0;
     for (size_t first = 0; first < n;) {
+        comm_keepalive(); /* the workers wait for the merge */
         uint64_t row = pair_table_row(pairs, first);
         size_t end = first;
         while (end < n && pair_table_row(pairs, end) == row)

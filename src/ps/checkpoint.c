@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "psrec/core/keys.h"
+#include "psrec/ps/comm.h"
 
 /* Bytes moved per read or write call: large enough that a several-hundred-MB
  * shard costs few system calls, small enough not to matter beside the store. */
@@ -164,6 +165,7 @@ int checkpoint_write_shard(const char *path, Store *store, uint64_t run_id, Erro
         size_t stride = store_row_stride(store, t);
         size_t n_rows = store_row_count(store, t);
         for (size_t r = 0; r < n_rows && !w.failed; r++) { /* stop at the first error */
+            comm_keepalive(); /* a large shard takes a while to write */
             shard_writer_u64(&w, store_row_key(store, t, r), err);
             shard_writer_u32(&w, *store_row_step(store, t, r), err);
             shard_writer_append(&w, store_row_data(store, t, r), stride * sizeof(float), err);
@@ -376,6 +378,7 @@ static int shard_read_rows(ShardReader *r, Store *store, const ShardTableEntry *
             row_cap = stride;
         }
         for (uint64_t i = 0; i < dir[t].n_rows; i++) {
+            comm_keepalive(); /* a large shard takes a while to read */
             size_t row_bytes = SHARD_ROW_HEADER_BYTES + stride * sizeof *row;
             const uint8_t *bytes = shard_reader_take(r, row_bytes, err);
             if (!bytes) {

@@ -90,6 +90,7 @@ typedef struct {
     int vshards;
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
+    double rank_timeout;  /* seconds without an answer before a rank is taken for stalled; 0 = never */
     /* model */
     int model;            /* ModelChoice */
     int dim;
@@ -187,6 +188,7 @@ typedef struct {
     char item_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
     char user_features_path[OPTION_STRING_BYTES]; /* "" = the run's own */
     int log_level;
+    double rank_timeout;  /* as train's */
 } RecommendConfig;
 
 typedef struct {

@@ -14,6 +14,29 @@
  * source), which is what makes "push, then WORKER_DONE" safe. Sends are
  * asynchronous through an outbox that owns each message's bytes until MPI is
  * done with them, so neither side can deadlock on a large message.
+ *
+ * Liveness. A rank that stops answering without dying (SIGSTOP, a hung file
+ * system) would otherwise leave the others waiting forever; a rank that
+ * dies is the launcher's business (mpirun ends the job within a second).
+ * So no call here blocks inside MPI: every wait (a receive, a collective,
+ * the outbox flush) polls, and a wait that has made no progress for a
+ * quarter of the rank timeout sends a PING to the ranks it waits for (the
+ * source, or every rank of the group for COMM_ANY_SOURCE and collectives).
+ * Pings and their PONGs travel on a duplicate of the world communicator, so
+ * they never mix with the data messages or bend the ordering above. Every
+ * rank answers pings whenever it is inside a comm wait, and from
+ * comm_keepalive(), which long local loops call. A pinged rank that has not
+ * answered after the rest of the timeout is stalled: the rank that found it
+ * ends the job (fatal, so MPI_Abort) naming its world rank, role and host.
+ * The first rank to find it tells the others, so that one message is
+ * printed, not one per waiting rank (of two that find it at once, the lower
+ * prints). The cost when nothing is wrong: a clock read per poll of a wait
+ * that did not complete at once, a look at the ping communicator every
+ * 0.1 s, a counter in comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms
+ * between polls, leaving the core to ranks with work. What it cannot see: a
+ * rank stuck before comm_init has made its communicators. What it gets
+ * wrong: a rank busy for most of the timeout in a loop without
+ * comm_keepalive is named stalled (raise the timeout).
  */
 #ifndef PSREC_COMM_H
 #define PSREC_COMM_H
@@ -39,8 +62,29 @@ typedef enum {
  * and installs MPI_Abort as the fatal() handler. Call once, first. */
 void comm_init(int *argc, char ***argv);
 
-/* Finalises MPI. Collective over the world. */
+/* Finalises MPI. Collective over the world: the ranks first meet in a
+ * watched barrier, so a rank that finished early keeps answering pings
+ * while the others work. */
 void comm_finalize(void);
+
+/* The rank timeout until comm_set_rank_timeout says otherwise (the default
+ * of psrec's --rank-timeout). */
+#define COMM_RANK_TIMEOUT_DEFAULT_S 60.0
+
+/* How long a rank may go without answering the ranks that wait for it
+ * before it is taken for stalled and the job ends; 0 turns the check off
+ * (waits then never end on their own). Every rank should set the same
+ * value, once the configuration is agreed. */
+void comm_set_rank_timeout(double seconds);
+
+/* Answers the pings of waiting ranks, so that a rank busy with local work
+ * (parsing, counting, scoring, writing) is not taken for stalled. Cheap
+ * enough for a loop over lines or rows: it counts calls, reads the clock
+ * every few calls and looks at the ping communicator at most every 0.1 s.
+ * Place it where one pass takes between a fraction of a microsecond and a
+ * few milliseconds. A no-op before comm_init and after comm_finalize (unit
+ * tests, single-process commands). */
+void comm_keepalive(void);
 
 int comm_world_rank(void);
 int comm_world_size(void);
@@ -84,8 +128,10 @@ void comm_outbox_destroy(CommOutbox *outbox);
 
 /* ---- receives */
 
-/* Blocks until a message from `source` (or COMM_ANY_SOURCE) with `tag` (or
- * COMM_ANY_TAG) arrives and receives it into buf (resized to fit).
+/* Waits until a message from `source` (or COMM_ANY_SOURCE) with `tag` (or
+ * COMM_ANY_TAG) arrives and receives it into buf (resized to fit). Like
+ * every wait here it answers pings meanwhile, and ends the job if the rank
+ * it waits for (any rank, for COMM_ANY_SOURCE) is stalled.
  * *out_source and *out_tag (if not NULL) tell what came. */
 void comm_recv(ByteBuffer *buf, int source, int tag, int *out_source, int *out_tag);
 
