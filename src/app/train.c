@@ -1295,12 +1295,12 @@ int train_main(int argc, char **argv)
                                       run_dir.generation),
                              write_run_files(&config, &err) != 0));
     /* The checkpoint folder is the chief's alone while the run lasts. */
-    failed = chief && (!config.checkpoint_dir[0]
+    failed = failed || (chief && (!config.checkpoint_dir[0]
                            ? error_set(&err, "--run-dir is too long to hold RUN/checkpoints; "
                                              "give --checkpoint-dir") != 0
                            : path_make_dirs(config.checkpoint_dir, &err) != 0 ||
                                  run_dir_lock_folder(config.checkpoint_dir, &checkpoint_lock,
-                                                     &err) != 0);
+                                                     &err) != 0));
     if (agree_on_failure(failed, &err))
         goto finish;
     config.run_id = run_dir.run_number;

@@ -684,7 +684,7 @@ CommVote *comm_workers_vote_start(uint64_t bits)
 
 uint64_t comm_workers_vote_finish(CommVote *vote)
 {
-    MPI_Wait(&vote->request, MPI_STATUS_IGNORE);
+    wait_role(&vote->request);
     uint64_t bits = vote->bits;
     free(vote);
     return bits;
