@@ -368,6 +368,30 @@ status=0
     fail "predict on pairs with a NUL: exit $status: $(cat "$WORK/nul_pairs.err")"
 [ ! -e "$WORK/nul_p.csv" ] || fail "predict on pairs with a NUL left its output"
 echo "nul_pairs: $(cat "$WORK/nul_pairs.err")"
+# recommend --users: a byte-order mark before the first id is no header (the
+# user is kept); a bad id is quoted escaped; a UTF-16 list is named as such.
+printf '\357\273\2772\n' >"$WORK/users_bom.txt"
+run_mpi 2 recommend --run-dir "$WORK/untimed" --k 2 --users "$WORK/users_bom.txt" \
+    --out "$WORK/recs_bom.csv" >/dev/null 2>"$WORK/recs_bom.err" ||
+    fail "recommend --users with a byte-order mark failed: $(cat "$WORK/recs_bom.err")"
+[ "$(tail -n +2 "$WORK/recs_bom.csv" | cut -d, -f1 | sort -u)" = 2 ] ||
+    fail "recommend --users with a byte-order mark: $(cat "$WORK/recs_bom.csv")"
+printf 'user_id\n1\n2\033[8m\n' >"$WORK/users_bad.txt"
+printf '\377\376\061\000\n\000' >"$WORK/users_utf16.txt"
+for list in users_bad users_utf16; do
+    status=0
+    run_mpi 2 recommend --run-dir "$WORK/untimed" --k 2 --users "$WORK/$list.txt" \
+        --out "$WORK/recs_$list.csv" >/dev/null 2>"$WORK/$list.err" || status=$?
+    [ "$status" = 1 ] || fail "recommend --users $list.txt: exit $status"
+    no_raw_controls "$list" "$WORK/$list.err"
+    [ ! -e "$WORK/recs_$list.csv" ] || fail "a failed recommend left recs_$list.csv"
+done
+grep -q "users_bad.txt:3: expected a user id (an integer below 2^56), found '2\\\\x1b\[8m'" "$WORK/users_bad.err" ||
+    fail "recommend --users with a bad id: $(cat "$WORK/users_bad.err")"
+grep -q "users_utf16.txt: looks like UTF-16 text (byte-order mark FF FE)" "$WORK/users_utf16.err" ||
+    fail "recommend --users in UTF-16: $(cat "$WORK/users_utf16.err")"
+echo "recommend_users: a byte-order mark skipped; $(head -1 "$WORK/users_bad.err")"
+
 # A UTF-8 byte-order mark at the start of a data file is skipped, CSV or
 # MovieLens: every line trains.
 { printf '\357\273\277'; cat "$WORK/ratings.csv"; } >"$WORK/bom.csv"
