@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Run folders never lose a model:
 #  - a good model survives a second run into the same folder that fails on a
-#    bad file or is killed with SIGKILL or SIGTERM part way: `psrec predict`
-#    gives the same output as before, and the configuration is the old one
-#    (a full disk is not simulated here: a file-size limit breaks Open MPI's
-#    own runtime before psrec writes anything);
+#    bad file, is killed with SIGKILL or SIGTERM part way, or meets a full
+#    disk (a small tmpfs, as root): `psrec predict` gives the same output as
+#    before, and the configuration is the old one;
 #  - two runs on one folder: the second refuses, naming the holder; once the
 #    holder is killed (SIGKILL) the next run takes the folder;
 #  - predict on a folder whose only run is training says so (naming the
@@ -140,3 +139,33 @@ timeout 10 "$PSREC" predict --run-dir absurd --pairs test.csv --out absurd.csv 2
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && grep -q "n_vshards must be an integer from 1 to" absurd.err ||
     fail "an absurd n_vshards was not refused at once: $status $(cat absurd.err)"
 echo "absurd manifest: $(cat absurd.err)"
+
+# a full disk: the run folder on a small file system of its own (a tmpfs;
+# needs root), first with a little room left (the run refuses before
+# training), then with none (its first write fails): the model stays whole
+mkdir -p small-fs
+if ! mount -t tmpfs -o size=24m tmpfs small-fs 2>/dev/null; then
+    [ "${CI:-}" = true ] && fail "cannot mount a tmpfs to fill (CI runs as root)"
+    echo "SKIP full disk: cannot mount a tmpfs here (not root?)"
+    exit 0
+fi
+trap 'umount "$WORK/small-fs" 2>/dev/null; rm -rf "$WORK"' EXIT
+train small-fs/run small.csv --test test.csv --epochs 2 >full0.log 2>&1 ||
+    fail "the first run on the small file system failed: $(cat full0.log)"
+"$PSREC" predict --run-dir small-fs/run --pairs test.csv --out full.before 2>/dev/null
+cp small-fs/run/config.conf full.config
+# leave 2 MiB: less than the room check asks for
+dd if=/dev/zero of=small-fs/filler bs=1k count=$(($(df -k --output=avail small-fs | tail -1) - 2048)) 2>/dev/null
+for room in little no; do
+    [ "$room" = no ] && { dd if=/dev/zero of=small-fs/filler2 bs=1k count=4096 2>/dev/null || true; }
+    status=0
+    train small-fs/run big.csv --epochs 2 >"full-$room.log" 2>&1 || status=$?
+    [ "$status" = 1 ] || fail "a run on a full disk ($room room) exited $status: $(cat "full-$room.log")"
+    grep -Eq "not enough room in small-fs/run|No space left on device" "full-$room.log" ||
+        fail "a full disk ($room room) was not said: $(cat "full-$room.log")"
+    "$PSREC" predict --run-dir small-fs/run --pairs test.csv --out full.after 2>/dev/null ||
+        fail "full disk ($room room): predict failed on the folder"
+    cmp -s full.before full.after || fail "full disk ($room room): the model in the folder changed"
+    cmp -s full.config small-fs/run/config.conf || fail "full disk ($room room): config.conf changed"
+    echo "full disk, $room room left: $(grep -Eom1 "not enough room[^;]*|[^ ]*: No space left on device" "full-$room.log"); the previous model is whole"
+done
