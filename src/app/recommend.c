@@ -35,19 +35,9 @@
  * *err. */
 static uint64_t *read_user_list(const char *path, size_t *n, Error *err)
 {
-    const char *why = NULL;
-    FILE *file = file_open_regular(path, &why);
-    if (!file) {
-        error_set(err, "cannot open %s: %s", path, why);
+    FILE *file = file_open_text(path, "", err);
+    if (!file)
         return NULL;
-    }
-    unsigned char head[TEXT_HEAD_BYTES];
-    size_t head_len = fread(head, 1, sizeof head, file);
-    rewind(file);
-    if (text_check_head(path, head, head_len, err) != 0) {
-        fclose(file);
-        return NULL;
-    }
     size_t capacity = 1024, count = 0;
     uint64_t *users = xmalloc(capacity * sizeof(uint64_t));
     char *line = NULL;

@@ -439,18 +439,10 @@ static int file_parse_value(const char *text, char *out, Error *err)
 int options_parse_file(const OptionSpec *specs, int n_specs, void *config, const char *path,
                        Error *err)
 {
-    const char *why = NULL;
-    FILE *file = file_open_regular(path, &why);
-    if (!file)
-        return error_set(err, "cannot open config file '%s': %s", path, why);
     /* UTF-16, binary or compressed text would read as garbage keys. */
-    unsigned char head[TEXT_HEAD_BYTES];
-    size_t head_len = fread(head, 1, sizeof head, file);
-    rewind(file);
-    if (text_check_head(path, head, head_len, err) != 0) {
-        fclose(file);
+    FILE *file = file_open_text(path, "config file ", err);
+    if (!file)
         return -1;
-    }
 
     char quoted[TEXT_QUOTE_BYTES];
     char *line = NULL;

@@ -539,6 +539,24 @@ FILE *file_open_regular(const char *path, const char **why)
     return file;
 }
 
+FILE *file_open_text(const char *path, const char *what, Error *err)
+{
+    const char *why = NULL;
+    FILE *file = file_open_regular(path, &why);
+    if (!file) {
+        error_set(err, "cannot open %s%s: %s", what, path, why);
+        return NULL;
+    }
+    unsigned char head[TEXT_HEAD_BYTES];
+    size_t head_len = fread(head, 1, sizeof head, file);
+    rewind(file);
+    if (text_check_head(path, head, head_len, err) != 0) {
+        fclose(file);
+        return NULL;
+    }
+    return file;
+}
+
 int path_make_dirs(const char *path, Error *err)
 {
     char partial[4096];

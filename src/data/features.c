@@ -129,18 +129,10 @@ static bool parse_feature_id(const char *begin, const char *end, uint64_t *out)
 int feature_map_read(FeatureMap *map, const char *path, const char *entity_kind, Error *err)
 {
     memset(map, 0, sizeof *map);
-    const char *why = NULL;
-    FILE *file = file_open_regular(path, &why);
+    /* UTF-16, binary or compressed data: said so, not "expected a header". */
+    FILE *file = file_open_text(path, "", err);
     if (!file)
-        return error_set(err, "cannot open %s: %s", path, why);
-    /* UTF-16, binary or compressed data: say so, not "expected a header". */
-    unsigned char head[TEXT_HEAD_BYTES];
-    size_t head_len = fread(head, 1, sizeof head, file);
-    rewind(file);
-    if (text_check_head(path, head, head_len, err) != 0) {
-        fclose(file);
         return -1;
-    }
     char quoted[TEXT_QUOTE_BYTES];
     char *line = NULL;
     size_t line_bytes = 0, line_no = 0, n = 0, capacity = 1024;

@@ -151,4 +151,10 @@ int path_make_dirs(const char *path, Error *err);
  * or strerror text, for the caller's message). */
 FILE *file_open_regular(const char *path, const char **why);
 
+/* file_open_regular, then text_check_head on the first bytes (UTF-16,
+ * binary or compressed files are refused saying so). Returns the stream at
+ * its start, or NULL with a message: "cannot open <what>PATH: why" (what:
+ * e.g. "config file " or ""), or the check's. */
+FILE *file_open_text(const char *path, const char *what, Error *err);
+
 #endif

@@ -361,7 +361,7 @@ START_TEST(test_file_errors)
                                         &err),
                      -1);
     ck_assert_str_eq(err.message,
-                     "cannot open config file '/nonexistent/x.conf': No such file or directory");
+                     "cannot open config file /nonexistent/x.conf: No such file or directory");
 }
 END_TEST
 
