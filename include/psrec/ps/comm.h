@@ -30,10 +30,10 @@
  * ends the job (fatal, so MPI_Abort) naming its world rank, role and host.
  * The first rank to find it tells the others, so that one message is
  * printed, not one per waiting rank (of two that find it at once, the lower
- * prints). The cost when nothing is wrong: a clock read per poll of a wait
- * that did not complete at once, a look at the ping communicator every
- * 0.1 s, a counter in comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms
- * between polls, leaving the core to ranks with work. What it cannot see: a
+ * prints). The cost when nothing is wrong: a clock read per wait and per
+ * poll, a look at the ping communicator every 0.1 s, a counter in
+ * comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms between polls,
+ * leaving the core to ranks with work. What it cannot see: a
  * rank stuck before comm_init has made its communicators. What it gets
  * wrong: a rank busy for most of the timeout in a loop without
  * comm_keepalive is named stalled (raise the timeout).
