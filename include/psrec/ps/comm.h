@@ -58,8 +58,10 @@ typedef enum {
 #define COMM_ANY_SOURCE (-1)
 #define COMM_ANY_TAG (-1)
 
-/* Initialises MPI (funneled threading is not needed: one thread per rank)
- * and installs MPI_Abort as the fatal() handler. Call once, first. */
+/* Initialises MPI (funneled threading is not needed: one thread per rank),
+ * installs MPI_Abort as the fatal() handler and sets up the liveness watch
+ * (its communicator, every rank's host name). Call once, first; collective
+ * over the world. */
 void comm_init(int *argc, char ***argv);
 
 /* Finalises MPI. Collective over the world: the ranks first meet in a
@@ -67,8 +69,8 @@ void comm_init(int *argc, char ***argv);
  * while the others work. */
 void comm_finalize(void);
 
-/* The rank timeout until comm_set_rank_timeout says otherwise (the default
- * of psrec's --rank-timeout). */
+/* The rank timeout until comm_set_rank_timeout says otherwise: the default
+ * of psrec's --rank-timeout, which the option tables (app/config.c) repeat. */
 #define COMM_RANK_TIMEOUT_DEFAULT_S 60.0
 
 /* How long a rank may go without answering the ranks that wait for it
