@@ -92,8 +92,10 @@ static void summarise_data(const TrainConfig *config, const TrainingSet *set,
     }
     /* Users are each on one worker: distinct here, summed over workers. */
     KeyIndex *users = keyindex_create(train->n / 4 + 16);
-    for (size_t i = 0; i < train->n; i++)
+    for (size_t i = 0; i < train->n; i++) {
+        comm_keepalive(); /* millions of rows take a while */
         keyindex_insert(users, train->users[i], NULL);
+    }
     double sums[6] = {(double)train->n, sum, (double)set->valid.n, (double)set->test.n,
                       (double)(train->n_skipped + set->test.n_skipped),
                       (double)keyindex_size(users)};

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psrec/core/keyindex.h"
 #include "psrec/core/util.h"
 #include "psrec/ps/comm.h"
 
@@ -37,6 +38,7 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
     size_t *first = xcalloc((size_t)n_workers + 1, sizeof(size_t));
     int *owner = xmalloc((data->n ? data->n : 1) * sizeof(int));
     for (size_t i = 0; i < data->n; i++) {
+        comm_keepalive(); /* millions of rows take a while */
         owner[i] = exchange_owner(data->users[i], n_workers);
         first[owner[i] + 1]++;
     }
@@ -45,7 +47,8 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
         first[w + 1] += first[w];
     }
     InteractionRecord *send = xmalloc((data->n ? data->n : 1) * sizeof(InteractionRecord));
-    for (size_t i = 0; i < data->n; i++)
+    for (size_t i = 0; i < data->n; i++) {
+        comm_keepalive(); /* fresh memory: page faults make this slow too */
         send[first[owner[i]]++] = (InteractionRecord){
             .user = data->users[i],
             .item = data->items[i],
@@ -53,6 +56,7 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
             .rating = data->ratings[i],
             .weight = data->weights ? data->weights[i] : 1.0f,
         };
+    }
     ByteBuffer received = {0};
     comm_workers_alltoallv((const uint8_t *)send, send_bytes, &received, recv_bytes);
     free(send);
@@ -69,6 +73,7 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
     data->weights = xmalloc((n ? n : 1) * sizeof(float));
     data->timestamps = xmalloc((n ? n : 1) * sizeof(int64_t));
     for (size_t i = 0; i < n; i++) {
+        comm_keepalive();
         InteractionRecord record;
         memcpy(&record, received.data + i * sizeof record, sizeof record);
         data->users[i] = record.user;
@@ -88,28 +93,26 @@ void exchange_by_user(Ratings *data, int worker, int n_workers)
     free(send_bytes);
 }
 
-/* Sorted copy of ids with repeats removed; *n becomes the distinct count. */
-static uint64_t *distinct_sorted(const uint64_t *ids, size_t *n)
-{
-    uint64_t *sorted = xmalloc((*n ? *n : 1) * sizeof(uint64_t));
-    if (*n > 0)
-        memcpy(sorted, ids, *n * sizeof(uint64_t));
-    *n = sort_unique_u64(sorted, *n);
-    return sorted;
-}
-
 void exchange_catalogue(Catalogue *out, const uint64_t *items, size_t n_items,
                         const uint64_t *counted, size_t n_counted)
 {
     /* Local (item, count) pairs: every distinct item once, its count from
-     * `counted`. */
-    size_t n_local = n_items;
-    uint64_t *local = distinct_sorted(items, &n_local);
+     * `counted`. A hash numbers the distinct items in one pass over the
+     * rows that answers pings (comm_keepalive); sorting every row, as
+     * this did, took seconds per few million rows without answering, and
+     * catalogue_build sorts what arrives anyway. */
+    KeyIndex *local = keyindex_create(1024);
+    for (size_t i = 0; i < n_items; i++) {
+        comm_keepalive();
+        keyindex_insert(local, items[i], NULL);
+    }
+    size_t n_local = keyindex_size(local);
     ItemRecord *records = xmalloc((n_local ? n_local : 1) * sizeof(ItemRecord));
     for (size_t i = 0; i < n_local; i++)
-        records[i] = (ItemRecord){.item = local[i], .count = 0.0};
+        records[i] = (ItemRecord){.item = keyindex_key_at(local, i), .count = 0.0};
     for (size_t i = 0; i < n_counted; i++) {
-        int64_t found = sorted_u64_find(local, n_local, counted[i]);
+        comm_keepalive();
+        int64_t found = keyindex_find(local, counted[i]);
         if (found >= 0)
             records[found].count += 1.0;
     }
@@ -129,5 +132,5 @@ void exchange_catalogue(Catalogue *out, const uint64_t *items, size_t n_items,
     free(ids);
     bytebuffer_free(&gathered);
     free(records);
-    free(local);
+    keyindex_destroy(local);
 }

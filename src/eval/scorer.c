@@ -181,16 +181,19 @@ void scorer_rank(const CatalogueScorer *scorer, const float *user_vectors, RankQ
             topk_clear(block[u].top);
         }
         for (size_t first_item = 0; first_item < scorer->n_items; first_item += SCORER_ITEM_BLOCK) {
-            comm_keepalive(); /* scoring a catalogue takes long: waiting ranks ask after us */
             size_t n_items = scorer->n_items - first_item;
             if (n_items > SCORER_ITEM_BLOCK)
                 n_items = SCORER_ITEM_BLOCK;
             /* scores is (n_users, n_items) */
             linalg_scores(block_vectors, n_users, scorer->item_vectors + first_item * width,
                           n_items, (int)width, scores);
-            for (size_t u = 0; u < n_users; u++)
+            for (size_t u = 0; u < n_users; u++) {
+                /* Scoring a catalogue takes long: waiting ranks ask after
+                 * us. Per user, as a block of items can take 0.1 s. */
+                comm_keepalive();
                 offer_row(&block[u], scores + u * n_items, first_item, n_items,
                           &next_excluded[u]);
+            }
         }
     }
     free(next_excluded);

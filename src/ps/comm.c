@@ -227,8 +227,8 @@ static void liveness_watch(const Wait *wait, double now)
                 liveness_found_stalled(r, now - since, now);
             }
         } else if (now - peer->answered_s >= timeout / 4) {
-            log_debug("rank %d: nothing for %.1f s; asking whether it is still there", r,
-                      now - wait->started_s);
+            log_debug("waited %.1f s without progress: asking rank %d whether it is still there",
+                      now - wait->started_s, r);
             liveness_send(r, LIVENESS_PING, &peer->ping);
             peer->pinged_s = now;
         }
@@ -271,16 +271,18 @@ typedef bool (*WaitPoll)(void *state);
  * the job if a rank it waits for (first_rank, n_ranks) is stalled. */
 static void wait_until(WaitPoll poll, void *state, int first_rank, int n_ranks)
 {
-    /* Counted like a keepalive, so a rank whose messages are always there
-     * already (a busy server) still answers pings. */
-    comm_keepalive();
+    /* A clock read even when what it waits for is there already: a busy
+     * server, whose messages always are, still answers pings, however
+     * long each message keeps it. */
+    double now = now_s();
+    liveness_service(NULL, now);
     if (poll(state))
         return;
-    Wait wait = {.first_rank = first_rank, .n_ranks = n_ranks, .started_s = now_s()};
+    Wait wait = {.first_rank = first_rank, .n_ranks = n_ranks, .started_s = now};
     for (;;) {
         if (poll(state))
             return;
-        double now = now_s();
+        now = now_s();
         liveness_service(&wait, now);
         if (now - wait.started_s >= WAIT_IDLE_BEFORE_SLEEP_S) {
             struct timespec pause = {.tv_sec = 0, .tv_nsec = WAIT_SLEEP_NS};

@@ -30,10 +30,10 @@
  * ends the job (fatal, so MPI_Abort) naming its world rank, role and host.
  * The first rank to find it tells the others, so that one message is
  * printed, not one per waiting rank (of two that find it at once, the lower
- * prints). The cost when nothing is wrong: a clock read per poll of a wait
- * that did not complete at once, a look at the ping communicator every
- * 0.1 s, a counter in comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms
- * between polls, leaving the core to ranks with work. What it cannot see: a
+ * prints). The cost when nothing is wrong: a clock read per wait and per
+ * poll, a look at the ping communicator every 0.1 s, a counter in
+ * comm_keepalive; a wait idle for 10 ms sleeps 0.1 ms between polls,
+ * leaving the core to ranks with work. What it cannot see: a
  * rank stuck before comm_init has made its communicators. What it gets
  * wrong: a rank busy for most of the timeout in a loop without
  * comm_keepalive is named stalled (raise the timeout).
@@ -58,8 +58,10 @@ typedef enum {
 #define COMM_ANY_SOURCE (-1)
 #define COMM_ANY_TAG (-1)
 
-/* Initialises MPI (funneled threading is not needed: one thread per rank)
- * and installs MPI_Abort as the fatal() handler. Call once, first. */
+/* Initialises MPI (funneled threading is not needed: one thread per rank),
+ * installs MPI_Abort as the fatal() handler and sets up the liveness watch
+ * (its communicator, every rank's host name). Call once, first; collective
+ * over the world. */
 void comm_init(int *argc, char ***argv);
 
 /* Finalises MPI. Collective over the world: the ranks first meet in a
@@ -67,8 +69,8 @@ void comm_init(int *argc, char ***argv);
  * while the others work. */
 void comm_finalize(void);
 
-/* The rank timeout until comm_set_rank_timeout says otherwise (the default
- * of psrec's --rank-timeout). */
+/* The rank timeout until comm_set_rank_timeout says otherwise: the default
+ * of psrec's --rank-timeout, which the option tables (app/config.c) repeat. */
 #define COMM_RANK_TIMEOUT_DEFAULT_S 60.0
 
 /* How long a rank may go without answering the ranks that wait for it
