@@ -23,6 +23,20 @@ typedef struct {
     WirePullRequest request;
 } PendingPull;
 
+/* The rows a training pull found, kept for the push of the same batch
+ * (which names the same keys in the same order), so the push need not look
+ * them up again. Two per worker: a worker sends its next batch's pull
+ * before it pushes the current batch. */
+typedef struct {
+    uint64_t batch;   /* the batch the pull served; UINT64_MAX: none */
+    size_t n_keys;
+    size_t capacity;
+    uint64_t *keys;
+    StoreRow *rows;
+} PulledRows;
+
+#define PULLED_PER_WORKER 2
+
 typedef struct {
     const CommLayout *layout;
     const ShardMap *map;
@@ -43,6 +57,7 @@ typedef struct {
     PendingPull *pending;   /* pulls waiting for slower workers */
     int n_pending;
     int pending_capacity;
+    PulledRows *pulled;     /* (n_workers * PULLED_PER_WORKER,) */
     ByteBuffer encoded;     /* reused for every response */
     float *values;          /* reused response rows */
     size_t values_capacity;
@@ -98,14 +113,34 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
         server->values = xrealloc(server->values, server->values_capacity * sizeof(float));
     }
     size_t offset = 0;
-    for (size_t k = 0; k < request->n_keys; k++) {
-        uint32_t width = store_table_spec(*server->store, key_table(request->keys[k]))->width;
-        const float *row = store_pull(*server->store, request->keys[k], request->create);
-        if (row)
-            memcpy(server->values + offset, row, width * sizeof(float));
-        else
-            memset(server->values + offset, 0, width * sizeof(float));
-        offset += width;
+    if (request->create) { /* training: the rows are kept for the batch's push */
+        PulledRows *kept =
+            &server->pulled[(size_t)source * PULLED_PER_WORKER + request->batch % PULLED_PER_WORKER];
+        if (request->n_keys > kept->capacity) {
+            kept->capacity = request->n_keys * 2;
+            kept->keys = xrealloc(kept->keys, kept->capacity * sizeof *kept->keys);
+            kept->rows = xrealloc(kept->rows, kept->capacity * sizeof *kept->rows);
+        }
+        kept->batch = request->batch;
+        kept->n_keys = request->n_keys;
+        if (request->n_keys > 0)
+            memcpy(kept->keys, request->keys, request->n_keys * sizeof *kept->keys);
+        for (size_t k = 0; k < request->n_keys; k++) {
+            kept->rows[k] = store_row(*server->store, request->keys[k]);
+            memcpy(server->values + offset, kept->rows[k].data,
+                   kept->rows[k].width * sizeof(float));
+            offset += kept->rows[k].width;
+        }
+    } else { /* reading: absent rows read as zeros and are not created */
+        for (size_t k = 0; k < request->n_keys; k++) {
+            uint32_t width = store_table_spec(*server->store, key_table(request->keys[k]))->width;
+            const float *row = store_pull(*server->store, request->keys[k], false);
+            if (row)
+                memcpy(server->values + offset, row, width * sizeof(float));
+            else
+                memset(server->values + offset, 0, width * sizeof(float));
+            offset += width;
+        }
     }
     WirePullResponse response = {
         .request_id = request->request_id,
@@ -184,11 +219,20 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
         fatal("protocol error: Push from rank %d is for clock %llu but its last push was %llu",
               source, (unsigned long long)push.clock, (unsigned long long)*clock);
     store_set_learning_rate(*server->store, server_learning_rate(server->schedule, push.clock));
+    /* The batch's pull found these rows already (the usual case). */
+    uint64_t batch = push.clock - 1;
+    PulledRows *kept =
+        &server->pulled[(size_t)source * PULLED_PER_WORKER + batch % PULLED_PER_WORKER];
+    bool found = kept->batch == batch && kept->n_keys == push.n_keys &&
+                 (push.n_keys == 0 ||
+                  memcmp(kept->keys, push.keys, push.n_keys * sizeof *push.keys) == 0);
     size_t offset = 0;
     for (size_t k = 0; k < push.n_keys; k++) {
-        store_push(*server->store, push.keys[k], push.grads + offset);
-        offset += store_table_spec(*server->store, key_table(push.keys[k]))->width;
+        StoreRow row = found ? kept->rows[k] : store_row(*server->store, push.keys[k]);
+        store_push_row(*server->store, &row, push.grads + offset);
+        offset += row.width;
     }
+    kept->batch = UINT64_MAX;
     *clock = push.clock;
     server->stats->pushes++;
     server->stats->rows_pushed += push.n_keys;
@@ -263,6 +307,8 @@ static void handle_snapshot(Server *server, int source, const WireControl *contr
         if (!restored)
             fatal("cannot restore the saved model: %s", err.message);
         *server->store = restored;
+        for (int p = 0; p < server->layout->n_workers * PULLED_PER_WORKER; p++)
+            server->pulled[p].batch = UINT64_MAX; /* rows of the replaced store */
     }
     server->snapshot_requests = 0;
     answer_every_worker(server, snapshot_answer(control->kind), control->value,
@@ -388,7 +434,10 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         .outbox = comm_outbox_create(),
         .clocks = xcalloc((size_t)layout->n_workers, sizeof(uint64_t)),
         .pairs_sent = xcalloc((size_t)layout->n_workers, sizeof(bool)),
+        .pulled = xcalloc((size_t)layout->n_workers * PULLED_PER_WORKER, sizeof(PulledRows)),
     };
+    for (int p = 0; p < layout->n_workers * PULLED_PER_WORKER; p++)
+        server.pulled[p].batch = UINT64_MAX;
     memset(stats, 0, sizeof *stats);
     for (int w = 0; w < layout->n_workers; w++)
         server.clocks[w] = start_clock;
@@ -424,6 +473,11 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
     bytebuffer_free(&message);
     bytebuffer_free(&server.encoded);
     free(server.pending);
+    for (int p = 0; p < layout->n_workers * PULLED_PER_WORKER; p++) {
+        free(server.pulled[p].keys);
+        free(server.pulled[p].rows);
+    }
+    free(server.pulled);
     free(server.values);
     free(server.clocks);
 }

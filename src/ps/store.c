@@ -1,11 +1,14 @@
-/* store.c — the rows a parameter server owns, one slab per table.
+/* store.c — the rows a parameter server owns, in chunks per table.
  *
- * Each table is a KeyIndex giving every key a dense row number, one slab of
- * floats (row r at r*stride: width weights, then optimizer state) and a
- * parallel array of per-row step counts. Slab and steps grow together,
- * geometrically, with realloc: one allocation per table, never one per row.
+ * Each table is a KeyIndex giving every key a dense row number, and chunks
+ * of STORE_CHUNK_ROWS rows of floats (row r in chunk r / STORE_CHUNK_ROWS:
+ * width weights, then optimizer state) with the row's step count beside
+ * them. Chunks are never moved once allocated: a row's address stays valid
+ * while the store lives (a server may keep it from a pull to the push that
+ * follows), growing never copies rows, and at most one partly used chunk
+ * per table is the store's overhead over the rows themselves.
  * Invariant: for each table, rows [0, keyindex_size) are initialised and
- * capacity_rows ≥ keyindex_size.
+ * n_chunks * STORE_CHUNK_ROWS ≥ keyindex_size.
  */
 #include "psrec/ps/store.h"
 
@@ -17,16 +20,34 @@
 #include "psrec/core/keys.h"
 #include "psrec/core/util.h"
 
-#define STORE_MIN_CAPACITY_ROWS 64
+/* Rows per chunk: large enough that the chunk table is tiny and a chunk's
+ * rows are contiguous for the kernel's huge pages, small enough that the
+ * last, partly used chunk costs little (4096 rows of dim 64 with Adam: 3 MiB). */
+#define STORE_CHUNK_ROWS 4096u
+
+typedef struct {
+    float *rows;          /* (STORE_CHUNK_ROWS, stride) */
+    uint32_t *steps;      /* (STORE_CHUNK_ROWS,) update count of each row */
+} StoreChunk;
 
 typedef struct {
     TableSpec spec;
     size_t stride;        /* floats per row: width + optimizer state */
     KeyIndex *index;      /* key → row number */
-    float *slab;          /* (capacity_rows, stride) */
-    uint32_t *steps;      /* (capacity_rows,) update count of each row */
-    size_t capacity_rows;
+    StoreChunk *chunks;   /* (chunk_capacity,), the first n_chunks allocated */
+    size_t n_chunks;
+    size_t chunk_capacity;
 } StoreTable;
+
+static float *table_row(const StoreTable *table, size_t row)
+{
+    return table->chunks[row / STORE_CHUNK_ROWS].rows + (row % STORE_CHUNK_ROWS) * table->stride;
+}
+
+static uint32_t *table_step(const StoreTable *table, size_t row)
+{
+    return &table->chunks[row / STORE_CHUNK_ROWS].steps[row % STORE_CHUNK_ROWS];
+}
 
 struct Store {
     OptimizerConfig optimizer;
@@ -65,9 +86,13 @@ void store_destroy(Store *store)
     if (!store)
         return;
     for (int t = 0; t < store->n_tables; t++) {
-        keyindex_destroy(store->tables[t].index);
-        free(store->tables[t].slab);
-        free(store->tables[t].steps);
+        StoreTable *table = &store->tables[t];
+        keyindex_destroy(table->index);
+        for (size_t c = 0; c < table->n_chunks; c++) {
+            free(table->chunks[c].rows);
+            free(table->chunks[c].steps);
+        }
+        free(table->chunks);
     }
     free(store);
 }
@@ -87,18 +112,19 @@ static StoreTable *store_table_of_key(Store *store, uint64_t key)
     return &store->tables[position - 1];
 }
 
-/* Makes room for at least `rows` rows, doubling so that n creations cost
- * O(n) copying in total. */
+/* Makes room for at least `rows` rows: new chunks, never a move. */
 static void store_table_reserve(StoreTable *table, size_t rows)
 {
-    if (rows <= table->capacity_rows)
-        return;
-    size_t capacity = table->capacity_rows ? table->capacity_rows : STORE_MIN_CAPACITY_ROWS;
-    while (capacity < rows)
-        capacity *= 2;
-    table->slab = xrealloc(table->slab, capacity * table->stride * sizeof *table->slab);
-    table->steps = xrealloc(table->steps, capacity * sizeof *table->steps);
-    table->capacity_rows = capacity;
+    while (table->n_chunks * STORE_CHUNK_ROWS < rows) {
+        if (table->n_chunks == table->chunk_capacity) {
+            table->chunk_capacity = table->chunk_capacity ? 2 * table->chunk_capacity : 16;
+            table->chunks =
+                xrealloc(table->chunks, table->chunk_capacity * sizeof *table->chunks);
+        }
+        StoreChunk *chunk = &table->chunks[table->n_chunks++];
+        chunk->rows = xmalloc(STORE_CHUNK_ROWS * table->stride * sizeof *chunk->rows);
+        chunk->steps = xmalloc(STORE_CHUNK_ROWS * sizeof *chunk->steps);
+    }
 }
 
 /* The row number of key, creating the row when absent. A new row gets its
@@ -112,10 +138,10 @@ static size_t store_table_get_row(const Store *store, StoreTable *table, uint64_
     if (inserted) {
         store_table_reserve(table, row + 1);
         if (initialise) {
-            float *data = table->slab + row * table->stride;
+            float *data = table_row(table, row);
             store_init_row(&table->spec, store->init_seed, key, data);
             optimizer_init_state(&store->optimizer, data + table->spec.width, table->spec.width);
-            table->steps[row] = 0;
+            *table_step(table, row) = 0;
         }
     }
     return row;
@@ -133,16 +159,28 @@ float *store_pull(Store *store, uint64_t key, bool create)
             return NULL;
         row = (size_t)found;
     }
-    return table->slab + row * table->stride;
+    return table_row(table, row);
+}
+
+StoreRow store_row(Store *store, uint64_t key)
+{
+    StoreTable *table = store_table_of_key(store, key);
+    size_t row = store_table_get_row(store, table, key, true);
+    return (StoreRow){.data = table_row(table, row),
+                      .step = table_step(table, row),
+                      .width = table->spec.width};
+}
+
+void store_push_row(Store *store, const StoreRow *row, const float *grad)
+{
+    optimizer_apply(&store->optimizer, row->data, row->data + row->width, row->step, grad,
+                    row->width);
 }
 
 void store_push(Store *store, uint64_t key, const float *grad)
 {
-    StoreTable *table = store_table_of_key(store, key);
-    size_t row = store_table_get_row(store, table, key, true);
-    float *data = table->slab + row * table->stride;
-    optimizer_apply(&store->optimizer, data, data + table->spec.width, &table->steps[row], grad,
-                    table->spec.width);
+    StoreRow row = store_row(store, key);
+    store_push_row(store, &row, grad);
 }
 
 void store_set_learning_rate(Store *store, float learning_rate)
@@ -194,7 +232,7 @@ float *store_row_data(Store *store, int table_index, size_t row)
     assert(table_index >= 0 && table_index < store->n_tables);
     StoreTable *table = &store->tables[table_index];
     assert(row < keyindex_size(table->index));
-    return table->slab + row * table->stride;
+    return table_row(table, row);
 }
 
 uint32_t *store_row_step(Store *store, int table_index, size_t row)
@@ -202,15 +240,15 @@ uint32_t *store_row_step(Store *store, int table_index, size_t row)
     assert(table_index >= 0 && table_index < store->n_tables);
     StoreTable *table = &store->tables[table_index];
     assert(row < keyindex_size(table->index));
-    return &table->steps[row];
+    return table_step(table, row);
 }
 
 void store_put_row(Store *store, uint64_t key, const float *data, uint32_t step)
 {
     StoreTable *table = store_table_of_key(store, key);
     size_t row = store_table_get_row(store, table, key, false);
-    memcpy(table->slab + row * table->stride, data, table->stride * sizeof *data);
-    table->steps[row] = step;
+    memcpy(table_row(table, row), data, table->stride * sizeof *data);
+    *table_step(table, row) = step;
 }
 
 size_t store_bytes(const Store *store)
@@ -218,7 +256,9 @@ size_t store_bytes(const Store *store)
     size_t bytes = sizeof *store;
     for (int t = 0; t < store->n_tables; t++) {
         const StoreTable *table = &store->tables[t];
-        bytes += table->capacity_rows * (table->stride * sizeof *table->slab + sizeof *table->steps);
+        bytes += table->n_chunks * STORE_CHUNK_ROWS * (table->stride * sizeof(float) +
+                                                       sizeof(uint32_t));
+        bytes += table->chunk_capacity * sizeof *table->chunks;
         bytes += keyindex_bytes(table->index);
     }
     return bytes;

@@ -10,6 +10,7 @@
 #include "psrec/ps/wire.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,52 @@ int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_
     out->values = pb->n_values > 0 ? pb->values : NULL;
     out->stop_signal = pb->stop_signal;
     out->unpacked = pb;
+    return 0;
+}
+
+/* A protobuf-c allocator that hands out one caller-provided block for the
+ * allocation of exactly its size after the first (protobuf-c allocates the
+ * message struct first, then its arrays), and the heap for the rest. */
+typedef struct {
+    void *dest;
+    size_t dest_bytes;
+    int n_allocs;
+    bool used;
+} IntoAllocator;
+
+static void *into_alloc(void *data, size_t size)
+{
+    IntoAllocator *into = data;
+    if (into->n_allocs++ > 0 && !into->used && size == into->dest_bytes && size > 0) {
+        into->used = true;
+        return into->dest;
+    }
+    return malloc(size);
+}
+
+static void into_free(void *data, void *pointer)
+{
+    IntoAllocator *into = data;
+    if (pointer != into->dest)
+        free(pointer);
+}
+
+int wire_decode_pull_response_into(WirePullResponse *out, const uint8_t *bytes, size_t len,
+                                   float *dest, size_t dest_floats, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    IntoAllocator into = {.dest = dest, .dest_bytes = dest_floats * sizeof(float)};
+    ProtobufCAllocator allocator = {.alloc = into_alloc, .free = into_free, .allocator_data = &into};
+    Psrec__PullResponse *pb =
+        psrec__pull_response__unpack(&allocator, len, wire_input_bytes(bytes, len));
+    if (!pb)
+        return error_set(err, "cannot decode PullResponse message (%zu bytes)", len);
+    out->request_id = pb->request_id;
+    out->n_values = pb->n_values;
+    out->stop_signal = pb->stop_signal;
+    if (pb->n_values == dest_floats && pb->n_values > 0 && pb->values != dest)
+        memcpy(dest, pb->values, dest_floats * sizeof(float)); /* not handed out: copy */
+    psrec__pull_response__free_unpacked(pb, &allocator);
     return 0;
 }
 

@@ -399,8 +399,9 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
         comm_recv(&worker->received, source, COMM_TAG_PULL_RESPONSE, NULL, NULL);
         Error err;
         WirePullResponse response;
-        if (wire_decode_pull_response(&response, worker->received.data, worker->received.len,
-                                      &err) != 0)
+        if (wire_decode_pull_response_into(&response, worker->received.data,
+                                           worker->received.len, plan->params + server->first_float,
+                                           server->n_floats, &err) != 0)
             fatal("protocol error: PullResponse from server rank %d: %s", source, err.message);
         if (response.request_id != plan->request_id)
             fatal("protocol error: PullResponse from server rank %d answers request %u, "
@@ -410,11 +411,8 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
             fatal("protocol error: PullResponse from server rank %d has %zu values for %zu keys "
                   "whose rows hold %zu",
                   source, response.n_values, server->n_keys, server->n_floats);
-        memcpy(plan->params + server->first_float, response.values,
-               server->n_floats * sizeof(float));
         if (response.stop_signal)
             stop_signal_raise(response.stop_signal); /* a server was told to stop */
-        wire_pull_response_free(&response);
         server->awaiting = false;
     }
     worker->stats.pull_wait_seconds += time_now_s() - wait_start;

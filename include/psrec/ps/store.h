@@ -1,9 +1,9 @@
 /* store.h — the rows a parameter server owns.
  *
  * A store holds several tables (one per table id). Each table is a KeyIndex
- * over one slab of rows with a fixed stride: a row is its `width` weights
- * followed by its optimizer state, and a parallel array keeps each row's
- * update count. Rows are created on first pull (or first push) with an
+ * over rows with a fixed stride, kept in chunks that never move: a row is
+ * its `width` weights followed by its optimizer state, with its update
+ * count beside it, and its address stays valid while the store lives. Rows are created on first pull (or first push) with an
  * initialisation that depends only on the key, the seed and the table's
  * spec, so the same key gets the same start on any server layout.
  */
@@ -39,14 +39,28 @@ void store_destroy(Store *store);
  * table (a protocol error for the caller to report). */
 const TableSpec *store_table_spec(const Store *store, uint32_t table_id);
 
-/* The weights of key's row (width floats, valid until the next row is
- * created). An absent row is created and initialised when `create` is true;
- * otherwise NULL is returned. The key's table must exist. */
+/* The weights of key's row (width floats, valid while the store lives). An
+ * absent row is created and initialised when `create` is true; otherwise
+ * NULL is returned. The key's table must exist. */
 float *store_pull(Store *store, uint64_t key, bool create);
 
 /* Applies one optimizer step with grad (width floats) to key's row, creating
  * the row first if it is absent. The key's table must exist. */
 void store_push(Store *store, uint64_t key, const float *grad);
+
+/* A row found once and updated later without a second lookup (a server
+ * keeps a pull's rows for the push of the same batch). */
+typedef struct {
+    float *data;    /* weights, then optimizer state */
+    uint32_t *step;
+    uint32_t width;
+} StoreRow;
+
+/* key's row, created (and initialised) if absent. The key's table must exist. */
+StoreRow store_row(Store *store, uint64_t key);
+
+/* store_push on a row store_row returned. */
+void store_push_row(Store *store, const StoreRow *row, const float *grad);
 
 /* Changes the learning rate of later store_push calls (a schedule). */
 void store_set_learning_rate(Store *store, float learning_rate);

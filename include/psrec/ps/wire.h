@@ -91,6 +91,14 @@ void wire_encode_pair_counts(const WirePairCounts *msg, ByteBuffer *out);
  * which knows the tables. */
 int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t len, Error *err);
 int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_t len, Error *err);
+/* Decodes a PullResponse straight into dest: when it holds exactly
+ * dest_floats values they are in dest on return (protobuf-c unpacks the
+ * array into dest itself, through an allocator that hands dest out, so the
+ * rows are copied once, not twice). out gets the other fields, with
+ * n_values as decoded and values NULL; the message is released. When
+ * n_values differs, dest is left alone: the caller reports the mismatch. */
+int wire_decode_pull_response_into(WirePullResponse *out, const uint8_t *bytes, size_t len,
+                                   float *dest, size_t dest_floats, Error *err);
 int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err);
 int wire_decode_control(WireControl *out, const uint8_t *bytes, size_t len, Error *err);
 /* Also checks that rows and columns pair up, that values hold width per

@@ -98,6 +98,36 @@ START_TEST(test_pull_response_round_trip)
 }
 END_TEST
 
+START_TEST(test_pull_response_into_destination)
+{
+    /* 12 floats: 48 bytes, the size of a small struct too — only the array
+     * may land in the destination. */
+    float values[12];
+    for (int i = 0; i < 12; i++)
+        values[i] = (float)i * 0.5f - 2.0f;
+    WirePullResponse msg = {.request_id = 9, .n_values = 12, .values = values, .stop_signal = 15};
+    ByteBuffer buf = {0};
+    wire_encode_pull_response(&msg, &buf);
+    float dest[12] = {0};
+    WirePullResponse back;
+    Error err;
+    ck_assert_int_eq(wire_decode_pull_response_into(&back, buf.data, buf.len, dest, 12, &err), 0);
+    ck_assert_uint_eq(back.request_id, 9);
+    ck_assert_uint_eq(back.n_values, 12);
+    ck_assert_int_eq(back.stop_signal, 15);
+    ck_assert_int_eq(memcmp(dest, values, sizeof values), 0);
+    /* A response of another size leaves the destination alone. */
+    float other[11];
+    for (int i = 0; i < 11; i++)
+        other[i] = 7.0f;
+    ck_assert_int_eq(wire_decode_pull_response_into(&back, buf.data, buf.len, other, 11, &err), 0);
+    ck_assert_uint_eq(back.n_values, 12);
+    for (int i = 0; i < 11; i++)
+        ck_assert(other[i] == 7.0f);
+    bytebuffer_free(&buf);
+}
+END_TEST
+
 START_TEST(test_push_round_trip_large)
 {
     const size_t n_keys = 100000;
@@ -617,6 +647,7 @@ static Suite *wire_suite(void)
     tcase_add_test(round_trip, test_pull_request_round_trip);
     tcase_add_test(round_trip, test_pull_request_empty);
     tcase_add_test(round_trip, test_pull_response_round_trip);
+    tcase_add_test(round_trip, test_pull_response_into_destination);
     tcase_add_test(round_trip, test_push_round_trip_large);
     tcase_add_test(round_trip, test_push_empty_arrays);
     tcase_add_test(round_trip, test_control_round_trip);
