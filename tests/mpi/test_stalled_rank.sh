@@ -116,9 +116,9 @@ echo "server_killed: the job ended $ELAPSED s after SIGKILL of rank 2 (exit $STA
 # timeout: about 0.5 s here, about 1 s under AddressSanitizer, whose
 # allocator is slower, so there the timeout is 4 s.
 busy_timeout=2
-if ldd "$PSREC" 2>/dev/null | grep -q libasan; then
-    busy_timeout=4
-fi
+case "$(ldd "$PSREC" 2>/dev/null)" in # not `ldd | grep -q`: pipefail and SIGPIPE
+*libasan*) busy_timeout=4 ;;
+esac
 "$PSREC" generate --users 20000 --items 5000 --ratings 4000000 --out big.csv >/dev/null
 run_mpi 3 train --servers 2 --train big.csv --run-dir "$WORK/busy" --epochs 1 \
     --progress false --rank-timeout "$busy_timeout" --log-level debug >busy.log 2>&1 ||
