@@ -11,7 +11,7 @@
 #  - busy, not stalled: with --rank-timeout 2 (4 under AddressSanitizer),
 #    a worker that takes longer than that to read a large file is pinged
 #    while it reads, answers, and the run succeeds;
-#  - a negative --rank-timeout is a usage error.
+#  - a negative --rank-timeout, or one below a second, is a usage error.
 # Prints how long each stopped job took to end after the stop.
 source "$(dirname "$0")/common.sh"
 cd "$WORK"
@@ -132,10 +132,14 @@ awk -v w="${longest:-0}" -v t="$busy_timeout" 'BEGIN { exit !(w >= t) }' ||
 echo "busy: a server waited $longest s for the reading worker with --rank-timeout" \
     "$busy_timeout, asking after it ($pings pings, all answered); the run succeeded"
 
-# A negative timeout is refused up front.
-status=0
-run_mpi 2 train --train f.csv --run-dir "$WORK/neg" --rank-timeout -1 >neg.log 2>&1 || status=$?
-[ "$status" = 2 ] || fail "negative: exit $status, want 2 (usage)"
-grep -q -- "--rank-timeout: expected a number from 0" neg.log ||
-    fail "negative: no message naming --rank-timeout: $(cat neg.log)"
-echo "negative: $(grep -- "--rank-timeout" neg.log)"
+# A negative timeout, or one too short to tell busy from stalled, is
+# refused up front.
+for value in -1 0.5; do
+    status=0
+    run_mpi 2 train --train f.csv --run-dir "$WORK/refused" --rank-timeout "$value" \
+        >refused.log 2>&1 || status=$?
+    [ "$status" = 2 ] || fail "--rank-timeout $value: exit $status, want 2 (usage)"
+    grep -q -- "^psrec train: --rank-timeout" refused.log ||
+        fail "--rank-timeout $value: no message naming the option: $(cat refused.log)"
+    echo "refused: $(grep -- "^psrec train: --rank-timeout" refused.log)"
+done
