@@ -177,7 +177,7 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"rank-timeout", OPTION_DOUBLE, TRAIN_FIELD(rank_timeout), "60",
      "seconds a rank may go without answering the ranks that wait for it (stopped, or stuck "
      "in a system call such as a hung file system) before the job ends naming it (0: wait "
-     "forever)", NULL, RANGE(0, 1e9)},
+     "forever; else 1 or more)", NULL, RANGE(0, 1e9)},
     /* model */
     {"model", OPTION_CHOICE, TRAIN_FIELD(model), "mf",
      "model to train (mf: biased matrix factorisation of ratings; bpr: matrix factorisation "
@@ -393,7 +393,7 @@ const OptionSpec RECOMMEND_OPTIONS[] = {
      "error|warn|info|debug", UNBOUNDED},
     {"rank-timeout", OPTION_DOUBLE, RECOMMEND_FIELD(rank_timeout), "60",
      "under mpirun: seconds a rank may go without answering the others before the job ends "
-     "naming it (0: wait forever)", NULL, RANGE(0, 1e9)},
+     "naming it (0: wait forever; else 1 or more)", NULL, RANGE(0, 1e9)},
 };
 const int RECOMMEND_OPTION_COUNT = (int)(sizeof RECOMMEND_OPTIONS / sizeof RECOMMEND_OPTIONS[0]);
 #define EXPORT_FIELD(field) offsetof(ExportConfig, field)
@@ -486,6 +486,17 @@ static int config_load(const OptionSpec *specs, int n_specs, void *config, size_
     return help ? 1 : 0;
 }
 
+/* --rank-timeout: 0 (off) or long enough for ranks that answer pings every
+ * 0.1 s (ps/comm.h). Returns 0, or -1 with a message. */
+static int check_rank_timeout(double seconds, Error *err)
+{
+    if (seconds > 0 && seconds < 1)
+        return error_set(err, "--rank-timeout %g is too short to tell a stalled rank from a "
+                              "busy one: give 1 second or more, or 0 to turn the check off",
+                         seconds);
+    return 0;
+}
+
 /* predict, recommend and export all read a trained model's run folder.
  * Returns 0, or -1 with a message when --run-dir is empty. */
 static int require_run_dir(const char *run_dir, Error *err)
@@ -553,6 +564,8 @@ int config_validate_train(const TrainConfig *config, Error *err)
     if (config->consistency == CONSISTENCY_SSP && config->staleness < 1)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");
+    if (check_rank_timeout(config->rank_timeout, err) != 0)
+        return -1;
     if (config->vshards < config->servers)
         return error_set(err, "--vshards %d is fewer than --servers %d: every server needs at "
                               "least one virtual shard; raise --vshards",
@@ -713,7 +726,7 @@ int config_load_recommend(RecommendConfig *config, int argc, char **argv, Error 
         return -1;
     if (config->out_path[0] == '\0')
         return error_set(err, "--out is required: the CSV file to write the recommendations to");
-    return 0;
+    return check_rank_timeout(config->rank_timeout, err);
 }
 
 int config_load_export(ExportConfig *config, int argc, char **argv, Error *err)
