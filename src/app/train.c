@@ -318,6 +318,8 @@ typedef struct {
     double server_memory_peak;  /* MiB: the largest peak resident size of a server */
     int stop_signal;            /* the run stopped on this signal after a checkpoint, or 0 */
     double worker_memory_peak;  /* MiB: of a worker */
+    double store_bytes;         /* the servers' stores at the end, summed (store_bytes) */
+    double store_rows;          /* rows they hold, all tables, summed */
 } RunTotals;
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
@@ -356,6 +358,8 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"pair_memory_peak_mib", totals->pair_bytes_peak / (1024.0 * 1024.0)},
         {"server_memory_peak_mib", totals->server_memory_peak},
         {"worker_memory_peak_mib", totals->worker_memory_peak},
+        {"store_bytes", totals->store_bytes},
+        {"store_rows", totals->store_rows},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -1441,8 +1445,14 @@ int train_main(int argc, char **argv)
                             &resume, &checkpointer, &totals, &err) != 0;
 
     /* ---- model files and summary: shards are written; the manifest commits */
-    double reduced[3] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples};
-    comm_world_sum_double(reduced, 3);
+    /* What the servers hold, for scripts/bench-scale's bytes per row. */
+    double store_rows = 0.0;
+    for (int t = 0; layout.is_server && server.store && t < store_table_count(server.store); t++)
+        store_rows += (double)store_row_count(server.store, t);
+    double reduced[5] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
+                         layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
+                         store_rows};
+    comm_world_sum_double(reduced, 5);
     double peak = process_peak_memory_mib();
     double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
                         layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak};
@@ -1455,6 +1465,8 @@ int train_main(int argc, char **argv)
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];
+    totals.store_bytes = reduced[3];
+    totals.store_rows = reduced[4];
     if (agree_on_failure(failed, &err))
         goto finish;
     stopped = totals.stop_signal;
