@@ -106,7 +106,8 @@ signal_rank server_killed 2 KILL
 [ "$ELAPSED_MS" -le 4000 ] ||
     fail "server_killed: the job took $ELAPSED s to end after a server died (want a second or so)"
 ! grep -q "has not answered" server_killed.log ||
-    fail "server_killed: a dead rank was reported as stalled: $(grep "has not answered" server_killed.log)"
+    fail "server_killed: a dead rank was reported as stalled:" \
+        "$(grep "has not answered" server_killed.log)"
 echo "server_killed: the job ended $ELAPSED s after SIGKILL of rank 2 (exit $STATUS)"
 
 # Busy, not stalled: one worker reads 5M lines, taking longer than the

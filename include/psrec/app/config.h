@@ -90,7 +90,7 @@ typedef struct {
     int vshards;
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
-    double rank_timeout;  /* seconds without an answer before a rank is taken for stalled; 0 = never */
+    double rank_timeout;  /* seconds unanswered before a rank counts as stalled; 0 = never */
     /* model */
     int model;            /* ModelChoice */
     int dim;
