@@ -336,6 +336,7 @@ static void plain_data_load(PlainData *data, const char *path)
     double sum = 0.0;
     while (getline(&line, &line_capacity, file) != -1) {
         line_number++;
+        line[strcspn(line, "\r\n")] = '\0';
         if (line_number == 1) { /* psrec's default columns, in this order */
             if (strncmp(line, "user_id,item_id,rating", 22) != 0) {
                 fprintf(stderr, "plain_loop: %s:1: expected the header "
@@ -344,7 +345,7 @@ static void plain_data_load(PlainData *data, const char *path)
             }
             continue;
         }
-        if (line[0] == '\n' || line[0] == '\0')
+        if (line[0] == '\0')
             continue;
         char *end;
         errno = 0;
@@ -355,8 +356,7 @@ static void plain_data_load(PlainData *data, const char *path)
         ok = ok && end != item_text && *end == ',' && errno == 0;
         char *rating_text = end + 1;
         double rating = ok ? strtod(rating_text, &end) : 0.0;
-        ok = ok && end != rating_text && (*end == ',' || *end == '\n' || *end == '\r' ||
-                                          *end == '\0') && isfinite(rating);
+        ok = ok && end != rating_text && (*end == ',' || *end == '\0') && isfinite(rating);
         if (!ok) {
             fprintf(stderr, "plain_loop: %s:%zu: expected user_id,item_id,rating[,timestamp] "
                             "with integer ids, found \"%.60s\"\n", path, line_number, line);
