@@ -661,6 +661,44 @@ static int write_checkpoint(Worker *worker, Checkpointer *checkpointer, TrainPos
     return failed ? -1 : 0;
 }
 
+/* Where training stands, for a checkpoint: `batch` batches into `epoch`
+ * (0-based) with the epoch's summed loss so far, and the early-stopping
+ * state (best_watched: the best validation figure, -INFINITY while none,
+ * i.e. no snapshot was saved). */
+static TrainPosition position_at(int epoch, uint64_t batch, double epoch_loss_sum,
+                                 const DataSummary *data, const CommLayout *layout,
+                                 double first_loss, double best_watched, int reported_epoch)
+{
+    bool best = best_watched > -INFINITY;
+    return (TrainPosition){
+        .epoch = epoch,
+        .batch = batch,
+        .batches_per_epoch = data->n_batches,
+        .workers = layout->n_workers,
+        .epoch_loss_sum = epoch_loss_sum,
+        .first_loss = first_loss,
+        .best_snapshot = best,
+        .best_watched = best ? best_watched : 0.0,
+        .reported_epoch = reported_epoch,
+    };
+}
+
+/* Collective over the workers: writes a checkpoint at `position` (why: what
+ * asked for it, unless the workers agreed to stop) and, when `pause` says
+ * stop, records the signal in totals->stop_signal so the run ends. */
+static int checkpoint_at_pause(Worker *worker, Checkpointer *checkpointer,
+                               TrainPosition position, uint64_t pause, const char *why,
+                               RunTotals *totals, Error *err)
+{
+    int signo = stop_signal_received();
+    bool stop = pause & WORKER_PAUSE_STOP;
+    if (write_checkpoint(worker, checkpointer, position, stop ? "stopping" : why, err) != 0)
+        return -1;
+    if (stop)
+        totals->stop_signal = signo ? signo : SIGTERM; /* 0: a server's, relayed */
+    return 0;
+}
+
 /* Where the run resumes from (all zero: from the start). */
 typedef struct {
     bool resumed;
@@ -761,29 +799,17 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
                 continue;
             double so_far = loss;
             comm_workers_sum_double(&so_far, 1);
-            TrainPosition position = {
-                .epoch = epoch,
-                .batch = batch,
-                .batches_per_epoch = data->n_batches,
-                .workers = layout->n_workers,
-                .epoch_loss_sum = so_far,
-                .first_loss = first_loss,
-                .best_snapshot = early_stopping && best_watched > -INFINITY,
-                .best_watched = best_watched > -INFINITY ? best_watched : 0.0,
-                .reported_epoch = totals->best_epoch,
-                .train_seconds = totals->train_seconds + time_now_s() - epoch_start,
-            };
-            int signo = stop_signal_received();
-            bool stop = run.pause & WORKER_PAUSE_STOP;
-            if (write_checkpoint(worker, checkpointer, position,
-                                 stop ? "stopping" : "--checkpoint-minutes", err) != 0) {
+            TrainPosition position =
+                position_at(epoch, batch, so_far, data, layout, first_loss,
+                            early_stopping ? best_watched : -INFINITY, totals->best_epoch);
+            position.train_seconds = totals->train_seconds + time_now_s() - epoch_start;
+            if (checkpoint_at_pause(worker, checkpointer, position, run.pause,
+                                    "--checkpoint-minutes", totals, err) != 0) {
                 rc = -1;
                 break;
             }
-            if (stop) {
-                totals->stop_signal = signo ? signo : SIGTERM; /* relayed: the server's */
+            if (totals->stop_signal)
                 break;
-            }
         } while (batch < data->n_batches);
         if (rc != 0 || totals->stop_signal)
             break;
@@ -860,30 +886,22 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         /* The epoch's end: a checkpoint when --checkpoint-every says so, or
          * one was asked for (time, a stop signal, also during evaluation). */
         bool every = config->checkpoint_every > 0 && (epoch + 1) % config->checkpoint_every == 0;
-        uint64_t wanted = pending | pause_wanted(checkpointer) | (every ? WORKER_PAUSE_CHECKPOINT : 0);
+        uint64_t wanted =
+            pending | pause_wanted(checkpointer) | (every ? WORKER_PAUSE_CHECKPOINT : 0);
         wanted = comm_workers_vote_finish(comm_workers_vote_start(wanted));
         if (wanted) {
-            TrainPosition position = {
-                .epoch = epoch + 1,
-                .batches_per_epoch = data->n_batches,
-                .workers = layout->n_workers,
-                .first_loss = first_loss,
-                .best_snapshot = early_stopping && best_watched > -INFINITY,
-                .best_watched = best_watched > -INFINITY ? best_watched : 0.0,
-                .reported_epoch = totals->best_epoch,
-                .train_seconds = totals->train_seconds,
-            };
-            int signo = stop_signal_received();
-            bool stop = wanted & WORKER_PAUSE_STOP;
-            const char *why = stop ? "stopping" : every ? "--checkpoint-every" : "--checkpoint-minutes";
-            if (write_checkpoint(worker, checkpointer, position, why, err) != 0) {
+            TrainPosition position =
+                position_at(epoch + 1, 0, 0.0, data, layout, first_loss,
+                            early_stopping ? best_watched : -INFINITY, totals->best_epoch);
+            position.train_seconds = totals->train_seconds;
+            if (checkpoint_at_pause(worker, checkpointer, position, wanted,
+                                    every ? "--checkpoint-every" : "--checkpoint-minutes", totals,
+                                    err) != 0) {
                 rc = -1;
                 break;
             }
-            if (stop) {
-                totals->stop_signal = signo ? signo : SIGTERM;
+            if (totals->stop_signal)
                 break;
-            }
         }
     }
     bool finishing = rc == 0 && !totals->stop_signal;

@@ -63,6 +63,19 @@ typedef struct {
     size_t values_capacity;
 } Server;
 
+/* The slot a worker's pull for `batch` keeps its rows in. */
+static PulledRows *pulled_rows(Server *server, int worker, uint64_t batch)
+{
+    return &server->pulled[(size_t)worker * PULLED_PER_WORKER + batch % PULLED_PER_WORKER];
+}
+
+/* Empties every slot (at the start, and when the store is replaced). */
+static void forget_pulled_rows(Server *server)
+{
+    for (int p = 0; p < server->layout->n_workers * PULLED_PER_WORKER; p++)
+        server->pulled[p].batch = UINT64_MAX;
+}
+
 static const char *tag_name(int tag)
 {
     switch (tag) {
@@ -114,8 +127,7 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
     }
     size_t offset = 0;
     if (request->create) { /* training: the rows are kept for the batch's push */
-        PulledRows *kept =
-            &server->pulled[(size_t)source * PULLED_PER_WORKER + request->batch % PULLED_PER_WORKER];
+        PulledRows *kept = pulled_rows(server, source, request->batch);
         if (request->n_keys > kept->capacity) {
             kept->capacity = request->n_keys * 2;
             kept->keys = xrealloc(kept->keys, kept->capacity * sizeof *kept->keys);
@@ -221,8 +233,7 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
     store_set_learning_rate(*server->store, server_learning_rate(server->schedule, push.clock));
     /* The batch's pull found these rows already (the usual case). */
     uint64_t batch = push.clock - 1;
-    PulledRows *kept =
-        &server->pulled[(size_t)source * PULLED_PER_WORKER + batch % PULLED_PER_WORKER];
+    PulledRows *kept = pulled_rows(server, source, batch);
     bool found = kept->batch == batch && kept->n_keys == push.n_keys &&
                  (push.n_keys == 0 ||
                   memcmp(kept->keys, push.keys, push.n_keys * sizeof *push.keys) == 0);
@@ -307,8 +318,7 @@ static void handle_snapshot(Server *server, int source, const WireControl *contr
         if (!restored)
             fatal("cannot restore the saved model: %s", err.message);
         *server->store = restored;
-        for (int p = 0; p < server->layout->n_workers * PULLED_PER_WORKER; p++)
-            server->pulled[p].batch = UINT64_MAX; /* rows of the replaced store */
+        forget_pulled_rows(server); /* rows of the replaced store */
     }
     server->snapshot_requests = 0;
     answer_every_worker(server, snapshot_answer(control->kind), control->value,
@@ -436,8 +446,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         .pairs_sent = xcalloc((size_t)layout->n_workers, sizeof(bool)),
         .pulled = xcalloc((size_t)layout->n_workers * PULLED_PER_WORKER, sizeof(PulledRows)),
     };
-    for (int p = 0; p < layout->n_workers * PULLED_PER_WORKER; p++)
-        server.pulled[p].batch = UINT64_MAX;
+    forget_pulled_rows(&server);
     memset(stats, 0, sizeof *stats);
     for (int w = 0; w < layout->n_workers; w++)
         server.clocks[w] = start_clock;

@@ -220,7 +220,8 @@ int wire_decode_pull_response_into(WirePullResponse *out, const uint8_t *bytes, 
 {
     memset(out, 0, sizeof *out);
     IntoAllocator into = {.dest = dest, .dest_bytes = dest_floats * sizeof(float)};
-    ProtobufCAllocator allocator = {.alloc = into_alloc, .free = into_free, .allocator_data = &into};
+    ProtobufCAllocator allocator = {
+        .alloc = into_alloc, .free = into_free, .allocator_data = &into};
     Psrec__PullResponse *pb =
         psrec__pull_response__unpack(&allocator, len, wire_input_bytes(bytes, len));
     if (!pb)

@@ -566,8 +566,9 @@ static uint64_t vote_at(Worker *worker, uint64_t global)
         return 0;
     uint64_t agreed = worker->vote ? comm_workers_vote_finish(worker->vote) : 0;
     worker->vote = NULL;
+    const WorkerSetup *setup = &worker->setup;
     if (agreed == 0)
-        worker->vote = comm_workers_vote_start(worker->setup.pause_wanted(worker->setup.pause_context));
+        worker->vote = comm_workers_vote_start(setup->pause_wanted(setup->pause_context));
     return agreed;
 }
 
