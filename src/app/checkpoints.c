@@ -120,47 +120,6 @@ void checkpoints_prune(const char *dir, int keep)
     free(numbers);
 }
 
-/* Copies the file at from to `to` through to.tmp and a rename, adding its
- * bytes to *checksum and *bytes (either may be NULL). A missing source
- * copies as an empty file when missing_is_empty. */
-static int copy_file(const char *from, const char *to, bool missing_is_empty, uint64_t *bytes,
-                     uint64_t *checksum, Error *err)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in && !(missing_is_empty && errno == ENOENT))
-        return error_set(err, "%s: cannot open: %s", from, strerror(errno));
-    char tmp[PATH_BYTES + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", to);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        int saved = errno;
-        if (in)
-            fclose(in);
-        return error_set(err, "%s: cannot create: %s", tmp, strerror(saved));
-    }
-    char chunk[1 << 16];
-    size_t got;
-    bool ok = true;
-    while (in && ok && (got = fread(chunk, 1, sizeof chunk, in)) > 0) {
-        ok = fwrite(chunk, 1, got, out) == got;
-        if (bytes)
-            *bytes += got;
-        if (checksum)
-            *checksum = checksum_update(*checksum, chunk, got);
-    }
-    bool read_failed = in && ferror(in);
-    if (in)
-        fclose(in);
-    ok = ok && !read_failed && fflush(out) == 0 && fsync(fileno(out)) == 0;
-    int saved = errno;
-    ok = fclose(out) == 0 && ok;
-    if (ok && rename(tmp, to) == 0)
-        return 0;
-    saved = saved ? saved : errno;
-    remove(tmp);
-    return error_set(err, "cannot copy %s to %s: %s", from, to, strerror(saved));
-}
-
 int checkpoints_write_shard(const char *folder, Store *store, uint64_t run_id, int server,
                             int n_servers, const char *snapshot_path, Error *err)
 {
@@ -174,7 +133,7 @@ int checkpoints_write_shard(const char *folder, Store *store, uint64_t run_id, i
         return 0;
     char best[PATH_BYTES + 8];
     snprintf(best, sizeof best, "%s/best-%s", folder, strrchr(path, '/') + 1);
-    return copy_file(snapshot_path, best, false, NULL, NULL, err);
+    return checkpoint_copy_file(snapshot_path, best, false, NULL, NULL, err);
 }
 
 int checkpoints_read_rows(const char *folder, bool best, int n_shards, Store *store,
@@ -205,7 +164,7 @@ int checkpoints_save_metrics(const char *from, const char *folder, uint64_t *byt
     snprintf(to, sizeof to, "%s/metrics.jsonl", folder);
     *bytes = 0;
     *checksum = CHECKSUM_INIT;
-    return copy_file(from, to, true, bytes, checksum, err);
+    return checkpoint_copy_file(from, to, true, bytes, checksum, err);
 }
 
 int checkpoints_restore_metrics(const char *folder, uint64_t bytes, uint64_t checksum,
@@ -214,7 +173,7 @@ int checkpoints_restore_metrics(const char *folder, uint64_t bytes, uint64_t che
     char from[PATH_BYTES];
     snprintf(from, sizeof from, "%s/metrics.jsonl", folder);
     uint64_t copied = 0, sum = CHECKSUM_INIT;
-    if (copy_file(from, to, false, &copied, &sum, err) != 0)
+    if (checkpoint_copy_file(from, to, false, &copied, &sum, err) != 0)
         return -1;
     if (copied != bytes || sum != checksum)
         return error_set(err, "%s: %" PRIu64 " bytes with checksum %" PRIu64 ", but the manifest "

@@ -102,6 +102,39 @@ static int safefile_commit(SafeFile *sf, bool ok, Error *err)
     return rc;
 }
 
+int checkpoint_copy_file(const char *from, const char *to, bool missing_is_empty,
+                         uint64_t *bytes, uint64_t *checksum, Error *err)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in && !(missing_is_empty && errno == ENOENT))
+        return error_set(err, "%s: cannot open: %s", from, strerror(errno));
+    SafeFile out;
+    if (safefile_open(&out, to, err) != 0) {
+        if (in)
+            fclose(in);
+        return -1;
+    }
+    char chunk[1 << 16];
+    size_t got;
+    bool ok = true;
+    while (in && ok && (got = fread(chunk, 1, sizeof chunk, in)) > 0) {
+        ok = fwrite(chunk, 1, got, out.file) == got;
+        if (bytes)
+            *bytes += got;
+        if (checksum)
+            *checksum = checksum_update(*checksum, chunk, got);
+    }
+    if (in && ferror(in)) {
+        ok = false;
+        error_set(err, "%s: read failed: %s", from, strerror(errno));
+    } else if (!ok) {
+        error_set(err, "%s: cannot write %s: %s", to, out.tmp_path, strerror(errno));
+    }
+    if (in)
+        fclose(in);
+    return safefile_commit(&out, ok, err);
+}
+
 /* ---- shard writing: bytes gather in a chunk and go out when it fills. */
 
 typedef struct {

@@ -11,6 +11,7 @@
 #ifndef PSREC_CHECKPOINT_H
 #define PSREC_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,13 @@ int checkpoint_read_shard(const char *path, Store *store, const ShardMap *owner_
  * the file as checkpoint_read_shard does. */
 int checkpoint_read_shard_owned(const char *path, Store *store, const ShardMap *map, int server,
                                 uint64_t *run_id, Error *err);
+
+/* Copies the file at from to `to` the way every file here is written (a
+ * temporary name, synced, renamed), adding its bytes to *bytes and
+ * *checksum (either may be NULL). A missing source copies as an empty file
+ * when missing_is_empty. Returns 0, or -1 with a message naming the file. */
+int checkpoint_copy_file(const char *from, const char *to, bool missing_is_empty,
+                         uint64_t *bytes, uint64_t *checksum, Error *err);
 
 /* The file name of shard `server` of `n_servers` inside dir:
  * "<dir>/shard-00001-of-00004.bin". Writes at most out_bytes bytes. */
