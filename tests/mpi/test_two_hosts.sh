@@ -21,9 +21,9 @@
 source "$(dirname "$0")/common.sh"
 cd "$WORK"
 
-# Fixed names inside the namespaces (each has its own host name and
-# addresses); the namespaces and links get this run's process id, so that
-# runs side by side cannot meet.
+# Host names, links and addresses are private to the namespaces, so they
+# can be fixed; the namespaces' own names carry this run's process id, so
+# that runs side by side cannot meet.
 H1=psrec-h1
 H2=psrec-h2
 NS1=psrec$$h1
