@@ -374,6 +374,11 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
             names->model, layout->world_size, layout->n_servers, layout->n_workers,
             names->consistency, names->optimizer, config->dim, config->epochs,
             config->batch_size);
+    int n_hosts = 0;
+    char *placement = job_placement(layout->n_workers, &n_hosts);
+    fprintf(file, "\"hosts\":%d,", n_hosts);
+    progress_json_string(file, "placement", placement, false);
+    free(placement);
     for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
         progress_json_number(file, figures[i].name, figures[i].value, false);
     /* Each role's time by kind, as shares of that role's time. */
@@ -1386,6 +1391,13 @@ int train_main(int argc, char **argv)
                world_size, layout.n_workers, layout.n_servers, names.model, config.dim,
                names.consistency, names.optimizer, (double)config.learning_rate, config.epochs,
                config.batch_size, config.run_dir);
+    }
+
+    if (chief) {
+        char *placement = job_placement(layout.n_workers, NULL);
+        printf("placement: %s\n", placement);
+        free(placement);
+        fflush(stdout);
     }
 
     /* ---- data: each worker reads its own byte range, then users move to

@@ -369,6 +369,12 @@ int comm_world_size(void)
     return size;
 }
 
+const char *comm_rank_host(int world_rank)
+{
+    assert(liveness.hosts != NULL && world_rank >= 0 && world_rank < liveness.size);
+    return liveness.hosts + (size_t)world_rank * HOST_NAME_BYTES;
+}
+
 void comm_split_roles(CommLayout *layout, int n_servers)
 {
     layout->world_rank = comm_world_rank();

@@ -5,6 +5,10 @@
 # Needs a running cluster (cluster/slurm-local start, then export SLURM_CONF).
 source "$(dirname "$0")/common.sh"
 if [ -z "${SLURM_CONF:-}" ] || ! command -v sbatch >/dev/null || ! sinfo -h >/dev/null 2>&1; then
+    # Under CI (.ci/run starts the cluster) a missing cluster is a failure.
+    [ "${CI:-}" != true ] ||
+        fail "no Slurm cluster reachable under CI=true (SLURM_CONF='${SLURM_CONF:-}';" \
+            ".ci/run starts one with cluster/slurm-local start)"
     echo "SKIP: no Slurm cluster reachable (run cluster/slurm-local start and export SLURM_CONF)"
     exit 77
 fi
