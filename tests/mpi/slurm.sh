@@ -16,6 +16,15 @@ slurm_require() {
     exit 77
 }
 
+# slurm_cancel_at_exit — names every job this test submits (SBATCH_JOB_NAME,
+# unique to the test) and cancels those still queued or running when the
+# test ends: a test that gives up on a job (a timeout) must not leave it
+# holding the cores, nor running into the next test's jobs.
+slurm_cancel_at_exit() {
+    export SBATCH_JOB_NAME=psrec-test-${WORK##*.}
+    trap 'scancel --name="$SBATCH_JOB_NAME" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+}
+
 # slurm_logs [FILE...] — Slurm's own account of a failure: the FILEs (job
 # outputs; by default every *.out under $WORK), the queue, and the tails of
 # the controller's and the node daemon's logs.

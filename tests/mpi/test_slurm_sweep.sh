@@ -9,6 +9,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/slurm.sh"
 slurm_require
+slurm_cancel_at_exit
 CLUSTER=$PSREC_SOURCE_DIR/cluster
 export PSREC PSREC_CLUSTER_DIR=$CLUSTER
 
