@@ -31,7 +31,9 @@ slurm_cancel_at_exit() {
 slurm_logs() {
     local file log key
     if [ $# = 0 ]; then
-        set -- $(find "$WORK" -name '*.out' | sort)
+        local outputs
+        mapfile -t outputs < <(find "$WORK" -name '*.out' | sort)
+        set -- "${outputs[@]}"
     fi
     for file in "$@"; do
         [ -r "$file" ] && { echo "---- $file"; cat "$file"; }

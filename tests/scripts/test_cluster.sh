@@ -15,6 +15,7 @@ CLUSTER=$PSREC_SOURCE_DIR/cluster
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/psrec-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
+srun_command=() # set by layout and sweep_task
 
 fail() {
     echo "FAIL: $*" >&2
@@ -27,7 +28,7 @@ expect_equal() {
 }
 
 # layout TASKS_PER_NODE ARGS... — psrec-multinode's dry run in a pretend
-# allocation: sets $plan (its layout line) and $command (the srun command,
+# allocation: sets $plan (its layout line) and $srun_command (the srun command,
 # as an array). Extra environment comes from the caller.
 layout() {
     local per_node=$1 out nodes
@@ -37,7 +38,7 @@ layout() {
     out=$(PSREC_DRY_RUN=1 PSREC=psrec SLURM_JOB_NUM_NODES=$nodes SLURM_TASKS_PER_NODE=$per_node \
         bash "$CLUSTER/psrec-multinode.sbatch" "$@")
     plan=$(printf '%s\n' "$out" | sed -n 1p)
-    eval "command=($(printf '%s\n' "$out" | sed -n 's/^psrec-multinode: would run://p'))"
+    eval "srun_command=($(printf '%s\n' "$out" | sed -n 's/^psrec-multinode: would run://p'))"
 }
 
 # expect_error WHAT PATTERN COMMAND... — the command fails with exit 2 and
@@ -53,10 +54,10 @@ expect_error() {
 # ---- psrec-multinode.sbatch: servers from the allocation, cyclic placement
 layout '4(x4)' --train a.csv
 expect_equal "4 nodes × 4" "$plan" "psrec-multinode: 4 node(s), 16 tasks (per node: 4 4 4 4): 12 worker(s) (ranks 0-11) and 4 server(s) (ranks 12-15, from 4 node(s) × 1 per node) on nodes: 0 1 2 3 (srun --distribution=cyclic)"
-expect_equal "4 nodes × 4: command" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 4 --train a.csv"
+expect_equal "4 nodes × 4: command" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 4 --train a.csv"
 
 SERVERS_PER_NODE=2 layout '4(x4)' --train a.csv
-expect_equal "SERVERS_PER_NODE=2" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 8 --train a.csv"
+expect_equal "SERVERS_PER_NODE=2" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 8 --train a.csv"
 case $plan in *"on nodes: 0 1 2 3 0 1 2 3 "*) ;; *) fail "SERVERS_PER_NODE=2: two servers per node expected: $plan" ;; esac
 
 # srun(1)'s example of cyclic placement: 4 tasks on 3 nodes → tasks 1 and
@@ -64,12 +65,12 @@ case $plan in *"on nodes: 0 1 2 3 0 1 2 3 "*) ;; *) fail "SERVERS_PER_NODE=2: tw
 # With 2 servers (ranks 2, 3) they sit on the third node and the first.
 layout '2,1,1' --servers=2 --train a.csv
 case $plan in *"2 server(s) (ranks 2-3, from the arguments) on nodes: 2 0 "*) ;; *) fail "srun's cyclic example: $plan" ;; esac
-expect_equal "--servers given: no --servers added" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers=2 --train a.csv"
+expect_equal "--servers given: no --servers added" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers=2 --train a.csv"
 
 printf 'dim = 8\nservers = 2\nservers = 3\n' >three.conf
 layout '4(x4)' --config three.conf
 case $plan in *"3 server(s) (ranks 13-15, from three.conf) on nodes: 1 2 3 "*) ;; *) fail "servers from a config file: $plan" ;; esac
-expect_equal "servers from a config file: command" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --config three.conf"
+expect_equal "servers from a config file: command" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --config three.conf"
 layout '4(x4)' --config three.conf --servers 1
 case $plan in *"1 server(s) (rank 15, from the arguments)"*) ;; *) fail "--servers beats the config file: $plan" ;; esac
 
@@ -92,23 +93,23 @@ SWEEP
 echo "learning-rate = 0.005" >lr.conf
 expect_equal "--array-range" "$(bash "$CLUSTER/psrec-sweep.sbatch" --array-range sweep.txt)" 0-2
 # sweep_task INDEX [SWEEP_FILE] — the dry run of array task INDEX; sets
-# $command like layout.
+# $srun_command like layout.
 sweep_task() {
     local out
     out=$(PSREC_DRY_RUN=1 PSREC=psrec PSREC_CLUSTER_DIR=$CLUSTER SLURM_ARRAY_TASK_ID=$1 \
         SLURM_JOB_NUM_NODES=1 SLURM_TASKS_PER_NODE=3 \
         bash "$CLUSTER/psrec-sweep.sbatch" "${2:-sweep.txt}" sweep --split loo --epochs 4) || return $?
-    eval "command=($(printf '%s\n' "$out" | sed -n 's/^psrec-multinode: would run://p'))"
+    eval "srun_command=($(printf '%s\n' "$out" | sed -n 's/^psrec-multinode: would run://p'))"
 }
 sweep_task 0
-expect_equal "configuration 0" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 1 --split loo --epochs 4 --learning-rate 0.01 --dim 16 --run-dir sweep/run-0"
+expect_equal "configuration 0" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 1 --split loo --epochs 4 --learning-rate 0.01 --dim 16 --run-dir sweep/run-0"
 expect_equal "run-0/sweep-flags" "$(cat sweep/run-0/sweep-flags)" "--learning-rate 0.01 --dim 16"
 sweep_task 1
-expect_equal "configuration 1: words" "${#command[@]}" 19
-expect_equal "configuration 1: the quoted word" "${command[14]}" "view=1, cart=3"
+expect_equal "configuration 1: words" "${#srun_command[@]}" 19
+expect_equal "configuration 1: the quoted word" "${srun_command[14]}" "view=1, cart=3"
 expect_equal "run-1/sweep-flags" "$(cat sweep/run-1/sweep-flags)" '--event-weights "view=1, cart=3" --learning-rate 0.02'
 sweep_task 2
-expect_equal "configuration 2 (a config file)" "${command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 1 --split loo --epochs 4 --config lr.conf --dim 4 --run-dir sweep/run-2"
+expect_equal "configuration 2 (a config file)" "${srun_command[*]}" "srun --mpi=pmix --distribution=cyclic psrec train --progress false --servers 1 --split loo --epochs 4 --config lr.conf --dim 4 --run-dir sweep/run-2"
 expect_error "array task 3" "sweep.txt has 3 configuration(s), numbered 0-2; array task 3 has none (submit with --array=0-2)" sweep_task 3
 printf -- '--learning-rate "0.5\n' >unmatched.txt
 expect_error "an unmatched quote" "unmatched.txt, configuration 0: cannot split" sweep_task 0 unmatched.txt
