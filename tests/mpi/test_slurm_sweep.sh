@@ -5,6 +5,9 @@
 # --array=0-2 trains three configurations of a sweep file into run-0..2,
 # each with its own config; cluster/sweep-gather's CSV has those three
 # rows, sorted by validation RMSE, with the figures of each summary.json.
+# On a cluster of 2 nodes or more (SLURM_LOCAL_NODES=2 cluster/slurm-local
+# start) it also runs the multi-node script on 2 nodes × 2 tasks and checks
+# where srun put each rank: one server and one worker on each node.
 # Needs a running cluster (cluster/slurm-local start, then export SLURM_CONF).
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/slurm.sh"
@@ -12,6 +15,12 @@ slurm_require
 slurm_cancel_at_exit
 CLUSTER=$PSREC_SOURCE_DIR/cluster
 export PSREC PSREC_CLUSTER_DIR=$CLUSTER
+nodes=$(sinfo -h -N -o %N | sort -u | grep -c .)
+if [ "$nodes" -ge 2 ]; then
+    # The local "nodes" share one host: ranks on different ones must use
+    # TCP (shared memory between them hangs; see cluster/slurm-local).
+    export OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo
+fi
 
 "$PSREC" generate --users 800 --items 400 --ratings 30000 --dim 4 --seed 7 \
     --out "$WORK/train.csv" >/dev/null
@@ -30,6 +39,40 @@ servers=$(json_field "$WORK/multinode/summary.json" servers)
     fail "multi-node job: expected 3 ranks = 2 workers + 1 server, got $np = $workers + $servers"
 grep -q '^servers = 1$' "$WORK/multinode/config.conf" || fail "the run's config.conf does not say servers = 1"
 echo "multi-node script on 1 node × 3 tasks: $workers workers + $servers server (one per node)"
+
+# ---- the multi-node script on 2 nodes: where each rank ran
+if [ "$nodes" -ge 2 ]; then
+    mkdir "$WORK/placement"
+    # psrec behind a probe that notes each rank's node (srun's environment).
+    cat >"$WORK/probe" <<PROBE
+#!/usr/bin/env bash
+echo "\$SLURMD_NODENAME" >"$WORK/placement/rank-\$SLURM_PROCID"
+exec "$PSREC" "\$@"
+PROBE
+    chmod +x "$WORK/probe"
+    PSREC=$WORK/probe timeout --kill-after=10 240 sbatch --wait --time=00:05:00 --nodes=2 \
+        --ntasks-per-node=2 -o "$WORK/twonodes.out" "$CLUSTER/psrec-multinode.sbatch" --epochs 3 \
+        --dim 8 --split loo --train "$WORK/train.csv" --run-dir "$WORK/twonodes" \
+        >"$WORK/twonodes-sbatch.out" 2>&1 || { slurm_logs; fail "the 2-node job failed"; }
+    layout="psrec-multinode: 2 node(s), 4 tasks (per node: 2 2): 2 worker(s) (ranks 0-1) and 2 server(s) (ranks 2-3, from 2 node(s) × 1 per node) on nodes: 0 1 (srun --distribution=cyclic)"
+    grep -qxF "$layout" "$WORK/twonodes.out" || { slurm_logs; fail "no 2-node layout line: expected '$layout'"; }
+    workers=$(json_field "$WORK/twonodes/summary.json" workers)
+    servers=$(json_field "$WORK/twonodes/summary.json" servers)
+    [ "$workers/$servers" = 2/2 ] || fail "2-node job: expected 2 workers + 2 servers, got $workers + $servers"
+    for rank in 0 1 2 3; do
+        [ -s "$WORK/placement/rank-$rank" ] || fail "2-node job: rank $rank left no note of its node"
+    done
+    node() { cat "$WORK/placement/rank-$1"; }
+    # Ranks 2 and 3 are the servers (psrec's last --servers ranks).
+    [ "$(node 2)" != "$(node 3)" ] || fail "2-node job: both servers ran on $(node 2)"
+    [ "$(node 0)" != "$(node 1)" ] || fail "2-node job: both workers ran on $(node 0)"
+    if [ "$(node 0)" != "$(node 2)" ] || [ "$(node 1)" != "$(node 3)" ]; then
+        fail "2-node job: ranks ran on $(node 0) $(node 1) $(node 2) $(node 3), expected the script's map (node r mod 2)"
+    fi
+    echo "multi-node script on 2 nodes × 2 tasks: servers (ranks 2, 3) on $(node 2) and $(node 3), workers on $(node 0) and $(node 1)"
+else
+    echo "the 2-node placement check needs a cluster of 2 nodes (SLURM_LOCAL_NODES=2 cluster/slurm-local start); this one has $nodes"
+fi
 
 # ---- the sweep: three learning rates (one from a config file)
 cat >"$WORK/sweep.txt" <<'SWEEP'
