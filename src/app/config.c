@@ -174,6 +174,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"staleness", OPTION_INT, TRAIN_FIELD(staleness), "0",
      "ssp: how many batches a worker may run ahead of the slowest", NULL,
      RANGE(0, 1000000)},
+    {"pull-precision", OPTION_CHOICE, TRAIN_FIELD(pull_precision), "fp32",
+     "how training pulls carry rows: fp32 as stored, or bf16 (bfloat16: half the bytes of a "
+     "pull, values rounded to 8 significant bits; the servers keep and update fp32, and "
+     "evaluation reads stay fp32)", "fp32|bf16", UNBOUNDED},
     {"rank-timeout", OPTION_DOUBLE, TRAIN_FIELD(rank_timeout), "60",
      "seconds a rank may go without answering the ranks that wait for it (stopped, or stuck "
      "in a system call such as a hung file system) before the job ends naming it (0: wait "

@@ -761,6 +761,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .model = model,
         .params = *params,
         .staleness = staleness_from_config(config),
+        .pull_bf16 = config->pull_precision == PULL_PRECISION_BF16,
         .seed = config->seed,
         .catalogue = &set->catalogue,
         .sampler = set->indexed ? &set->sampler : NULL,

@@ -27,6 +27,11 @@ typedef enum {
 } Consistency;
 
 typedef enum {
+    PULL_PRECISION_FP32 = 0, /* rows travel as they are stored */
+    PULL_PRECISION_BF16 = 1  /* training pulls as bfloat16: half the bytes */
+} PullPrecision;
+
+typedef enum {
     MODEL_CHOICE_MF = 0,
     MODEL_CHOICE_BPR = 1,
     MODEL_CHOICE_DEEP = 2,
@@ -90,6 +95,7 @@ typedef struct {
     int vshards;
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
+    int pull_precision;   /* PullPrecision */
     double rank_timeout;  /* seconds unanswered before a rank counts as stalled; 0 = never */
     /* model */
     int model;            /* ModelChoice */
