@@ -1540,12 +1540,15 @@ int train_main(int argc, char **argv)
                model->implicit ? "weight" : "rating", data.global_mean,
                (unsigned long long)data.n_batches, totals.load_seconds);
         report_features(&config, &feature_summary, set.n_cold_items);
-        if (warm.active)
-            printf("warm start: from %s (run %016llx: %s dim %d, %d epochs); its mean %s %.4f "
-                   "is kept (this data's: %.4f)\n",
+        if (warm.active) {
+            printf("warm start: from %s (run %016llx: %s dim %d, %d epochs)",
                    config.warm_start_dir, (unsigned long long)warm.source.run_id,
-                   warm.source.model, warm.source.dim, warm.source.epochs_done,
-                   model->implicit ? "weight" : "rating", warm.source.global_mean, data_mean);
+                   warm.source.model, warm.source.dim, warm.source.epochs_done);
+            if (!model->implicit) /* μ means nothing to the ranking models */
+                printf("; its mean rating %.4f is kept (this data's: %.4f)",
+                       warm.source.global_mean, data_mean);
+            printf("\n");
+        }
         if (config.test_path[0] && data.n_test == 0)
             fprintf(stderr, "psrec train: warning: %s has no examples; no test metrics\n",
                     config.test_path);
