@@ -73,6 +73,7 @@ typedef struct {
     double checkpoint_minutes; /* minutes between checkpoints; 0 = none by time */
     int keep_checkpoints;     /* the newest this many are kept */
     char resume_dir[OPTION_STRING_BYTES]; /* "" = start fresh */
+    char warm_start_dir[OPTION_STRING_BYTES]; /* "" = new rows; else a finished run folder */
     int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
     char item_column[OPTION_STRING_BYTES];
@@ -139,6 +140,10 @@ typedef struct {
      * made it. */
     char output_dir[OPTION_STRING_BYTES + 64];
     uint64_t run_id;      /* not an option either: the run's id, in its manifest and shards */
+    /* Not options: with --warm-start, the run id and manifest checksum of
+     * the model it started from (recorded in this run's manifest). */
+    uint64_t warm_start_run_id;
+    uint64_t warm_start_checksum;
     bool progress;        /* live progress line on a terminal */
     int log_level;        /* 0 error … 3 debug */
 } TrainConfig;
