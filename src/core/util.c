@@ -291,6 +291,22 @@ double rng_normal(Rng *rng)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+void rng_fill_normal(Rng *rng, float *out, size_t n, float std)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* A point uniform in the unit disc gives two independent normals. */
+        double x = 2.0 * rng_uniform(rng) - 1.0, y = 2.0 * rng_uniform(rng) - 1.0;
+        double r2 = x * x + y * y;
+        if (r2 >= 1.0 || r2 < 1e-300)
+            continue;
+        double scale = (double)std * sqrt(-2.0 * log(r2) / r2);
+        out[i++] = (float)(x * scale);
+        if (i < n)
+            out[i++] = (float)(y * scale);
+    }
+}
+
 double time_now_s(void)
 {
     struct timespec ts;

@@ -234,8 +234,7 @@ void store_init_row(const TableSpec *spec, uint64_t init_seed, uint64_t key, flo
     uint32_t zeros = spec->zero_leading < spec->width ? spec->zero_leading : spec->width;
     for (uint32_t i = 0; i < zeros; i++)
         weights[i] = 0.0f;
-    for (uint32_t i = zeros; i < spec->width; i++)
-        weights[i] = (float)((double)spec->init_std * rng_normal(&rng));
+    rng_fill_normal(&rng, weights + zeros, spec->width - zeros, spec->init_std);
 }
 
 int store_table_count(const Store *store) { return store->n_tables; }

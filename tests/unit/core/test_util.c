@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "psrec/core/util.h"
@@ -180,6 +181,42 @@ START_TEST(test_machine_memory_and_disk)
 }
 END_TEST
 
+/* rng_fill_normal draws N(0, std²): over 400k draws the mean, variance,
+ * fourth moment (3 std⁴ for a normal) and the share beyond 2 std (4.55%)
+ * match within a few standard errors; the same seed gives the same draws,
+ * and odd counts are filled to the last element. */
+START_TEST(test_fill_normal_moments)
+{
+    enum { N = 400000 };
+    static float draws[N + 1];
+    const float std = 0.5f;
+    Rng rng;
+    rng_seed(&rng, 11);
+    draws[N] = 123.0f;
+    rng_fill_normal(&rng, draws, N, std);
+    ck_assert(draws[N] == 123.0f);
+    double sum = 0, sum2 = 0, sum4 = 0, beyond = 0;
+    for (int i = 0; i < N; i++) {
+        double x = draws[i] / std;
+        sum += x;
+        sum2 += x * x;
+        sum4 += x * x * x * x;
+        beyond += fabs(x) > 2.0;
+    }
+    ck_assert_double_lt(fabs(sum / N), 5 * 1.0 / sqrt(N));
+    ck_assert_double_lt(fabs(sum2 / N - 1.0), 5 * sqrt(2.0 / N));
+    ck_assert_double_lt(fabs(sum4 / N - 3.0), 5 * sqrt(96.0 / N));
+    ck_assert_double_lt(fabs(beyond / N - 0.0455), 5 * sqrt(0.0455 * 0.9545 / N));
+    float again[7], odd[7];
+    rng_seed(&rng, 11);
+    rng_fill_normal(&rng, again, 7, std);
+    ck_assert_int_eq(memcmp(again, draws, sizeof again), 0);
+    rng_seed(&rng, 12);
+    rng_fill_normal(&rng, odd, 7, std);
+    ck_assert(odd[6] != 0.0f && memcmp(odd, again, sizeof odd) != 0);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *suite = suite_create("util");
@@ -193,6 +230,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, test_check_head_refuses_utf16_binary_compressed);
     tcase_add_test(tc, test_nul_line_message);
     tcase_add_test(tc, test_machine_memory_and_disk);
+    tcase_add_test(tc, test_fill_normal_moments);
     suite_add_tcase(suite, tc);
     return suite;
 }
