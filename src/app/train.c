@@ -320,6 +320,9 @@ typedef struct {
     double worker_memory_peak;  /* MiB: of a worker */
     double store_bytes;         /* the servers' stores at the end, summed (store_bytes) */
     double store_rows;          /* rows they hold, all tables, summed */
+    double server_busy_seconds; /* the busiest server's time not spent waiting for messages */
+    double pulls;               /* pull requests the servers answered, summed */
+    double pushes;              /* pushes they applied, summed */
 } RunTotals;
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
@@ -360,6 +363,10 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"worker_memory_peak_mib", totals->worker_memory_peak},
         {"store_bytes", totals->store_bytes},
         {"store_rows", totals->store_rows},
+        {"batches_per_epoch", (double)data->n_batches},
+        {"server_busy_seconds", totals->server_busy_seconds},
+        {"pulls", totals->pulls},
+        {"pushes", totals->pushes},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -1082,8 +1089,13 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
                          .merge = merge_neighbours,
                          .context = (void *)params};
     ServerStats stats;
+    double start = time_now_s();
     server_run(layout, map, &schedule, start_clock, &state->store, &snapshot,
                model->neighbourhood ? &pairs : NULL, &stats);
+    /* For scripts/scaling's network model: the server's work per batch. */
+    totals->server_busy_seconds = time_now_s() - start - stats.wait_seconds;
+    totals->pulls = (double)stats.pulls;
+    totals->pushes = (double)stats.pushes;
     totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
@@ -1467,24 +1479,28 @@ int train_main(int argc, char **argv)
     double store_rows = 0.0;
     for (int t = 0; layout.is_server && server.store && t < store_table_count(server.store); t++)
         store_rows += (double)store_row_count(server.store, t);
-    double reduced[5] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
+    double reduced[7] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
                          layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
-                         store_rows};
-    comm_world_sum_double(reduced, 5);
+                         store_rows, totals.pulls, totals.pushes};
+    comm_world_sum_double(reduced, 7);
     double peak = process_peak_memory_mib();
-    double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
-                        layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak};
-    comm_world_max_double(maxima, 5);
+    double maxima[6] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
+                        layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak,
+                        totals.server_busy_seconds};
+    comm_world_max_double(maxima, 6);
     totals.staleness_max = maxima[0];
     totals.worker_wait_seconds = maxima[1];
     totals.pair_bytes_peak = maxima[2];
     totals.server_memory_peak = maxima[3];
     totals.worker_memory_peak = maxima[4];
+    totals.server_busy_seconds = maxima[5];
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];
     totals.store_bytes = reduced[3];
     totals.store_rows = reduced[4];
+    totals.pulls = reduced[5];
+    totals.pushes = reduced[6];
     if (agree_on_failure(failed, &err))
         goto finish;
     stopped = totals.stop_signal;
