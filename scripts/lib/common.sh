@@ -4,8 +4,10 @@
 set -euo pipefail
 PSREC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$PSREC_ROOT/build}
+# iproute2 and util-linux (ip, unshare): the two-host test's namespaces.
 PSREC_PACKAGES=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev
-                libprotobuf-c-dev protobuf-c-compiler libopenblas-dev check)
+                libprotobuf-c-dev protobuf-c-compiler libopenblas-dev check
+                iproute2 util-linux)
 
 # as_root CMD... — run as root: directly when we are root, else through sudo.
 as_root() {

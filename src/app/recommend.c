@@ -329,6 +329,11 @@ int recommend_main(int argc, char **argv)
         users = all_users(&set, &n_users);
     if (job_agree_on_failure("recommend", failed, &err))
         goto finish;
+    if (rank == 0 && size > 1) { /* on stderr, like the closing line */
+        char *placement = job_placement(0, NULL);
+        fprintf(stderr, "psrec recommend: placement: %s\n", placement);
+        free(placement);
+    }
 
     /* ---- this rank's users: a contiguous run of whole blocks */
     size_t n_blocks = (n_users + RECOMMEND_USER_BLOCK - 1) / RECOMMEND_USER_BLOCK;

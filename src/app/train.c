@@ -21,6 +21,7 @@
 
 #include "psrec/app/checkpoints.h"
 #include "psrec/core/stop_signal.h"
+#include "psrec/core/time_shares.h"
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
@@ -320,10 +321,15 @@ typedef struct {
     double worker_memory_peak;  /* MiB: of a worker */
     double store_bytes;         /* the servers' stores at the end, summed (store_bytes) */
     double store_rows;          /* rows they hold, all tables, summed */
-    double server_busy_seconds; /* the busiest server's time not spent waiting for messages */
+    /* Seconds by kind of work (time_shares.h), summed over the servers
+     * (TIME_ROLE_SERVERS: their whole loop) and over the workers (their
+     * training, evaluation excluded). */
+    double time_seconds[2][TIME_KINDS];
     double pulls;               /* pull requests the servers answered, summed */
     double pushes;              /* pushes they applied, summed */
 } RunTotals;
+
+enum { TIME_ROLE_SERVERS, TIME_ROLE_WORKERS };
 
 static int write_summary(const TrainConfig *config, const RunNames *names,
                          const CommLayout *layout, const DataSummary *data,
@@ -364,7 +370,6 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"store_bytes", totals->store_bytes},
         {"store_rows", totals->store_rows},
         {"batches_per_epoch", (double)data->n_batches},
-        {"server_busy_seconds", totals->server_busy_seconds},
         {"pulls", totals->pulls},
         {"pushes", totals->pushes},
     };
@@ -374,8 +379,31 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
             names->model, layout->world_size, layout->n_servers, layout->n_workers,
             names->consistency, names->optimizer, config->dim, config->epochs,
             config->batch_size);
+    int n_hosts = 0;
+    char *placement = job_placement(layout->n_workers, &n_hosts);
+    fprintf(file, "\"hosts\":%d,", n_hosts);
+    progress_json_string(file, "placement", placement, false);
+    free(placement);
     for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
         progress_json_number(file, figures[i].name, figures[i].value, false);
+    /* Each role's time by kind, as shares of that role's time. */
+    for (int role = TIME_ROLE_SERVERS; role <= TIME_ROLE_WORKERS; role++) {
+        double role_seconds = 0.0;
+        for (int kind = 0; kind < TIME_KINDS; kind++)
+            role_seconds += totals->time_seconds[role][kind];
+        progress_json_number(file,
+                             role == TIME_ROLE_SERVERS ? "server_time_seconds" : "worker_time_seconds",
+                             role_seconds, false);
+        for (int kind = 0; kind < TIME_KINDS; kind++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s_time_%s",
+                     role == TIME_ROLE_SERVERS ? "server" : "worker", time_kind_name(kind));
+            progress_json_number(file, name,
+                                 role_seconds > 0 ? totals->time_seconds[role][kind] / role_seconds
+                                                  : 0.0,
+                                 false);
+        }
+    }
     /* The saved epoch's figures, renamed final_* where they are per epoch
      * (the train loss). */
     const EpochRecord *reported = &totals->reported;
@@ -787,6 +815,9 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         progress_begin_epoch(&progress, live, epoch + 1, config->epochs, data->n_train);
         comm_workers_barrier();
         double epoch_start = time_now_s();
+        time_shares_charge(TIME_OTHER);
+        double time_before[TIME_KINDS];
+        time_shares_read(time_before);
         /* The epoch's batches, with a checkpoint wherever the workers agree
          * to pause; a resumed epoch starts at the checkpoint's batch with
          * its loss so far (added once, by the chief). */
@@ -822,6 +853,11 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
             break;
         uint64_t pending = run.pause; /* asked for at the epoch's end */
         comm_workers_barrier();
+        time_shares_charge(TIME_WAIT);
+        double time_after[TIME_KINDS];
+        time_shares_read(time_after);
+        for (int kind = 0; kind < TIME_KINDS; kind++)
+            totals->time_seconds[TIME_ROLE_WORKERS][kind] += time_after[kind] - time_before[kind];
         double epoch_seconds = time_now_s() - epoch_start;
         comm_workers_sum_double(&loss, 1);
         bool last = epoch + 1 == config->epochs;
@@ -1089,11 +1125,10 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
                          .merge = merge_neighbours,
                          .context = (void *)params};
     ServerStats stats;
-    double start = time_now_s();
     server_run(layout, map, &schedule, start_clock, &state->store, &snapshot,
                model->neighbourhood ? &pairs : NULL, &stats);
-    /* For scripts/scaling's network model: the server's work per batch. */
-    totals->server_busy_seconds = time_now_s() - start - stats.wait_seconds;
+    time_shares_read(totals->time_seconds[TIME_ROLE_SERVERS]);
+    /* For scripts/scaling's network model: messages per batch. */
     totals->pulls = (double)stats.pulls;
     totals->pushes = (double)stats.pushes;
     totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
@@ -1366,6 +1401,13 @@ int train_main(int argc, char **argv)
                config.batch_size, config.run_dir);
     }
 
+    if (chief) {
+        char *placement = job_placement(layout.n_workers, NULL);
+        printf("placement: %s\n", placement);
+        free(placement);
+        fflush(stdout);
+    }
+
     /* ---- data: each worker reads its own byte range, then users move to
      * the worker they hash to */
     double load_start = time_now_s();
@@ -1377,6 +1419,7 @@ int train_main(int argc, char **argv)
                                     &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
+    ratings_move_to_huge_pages(&set.train); /* read in shuffled order every epoch */
     ModelParams params;
     model_params_from_config(&params, &config);
     failed = !layout.is_server &&
@@ -1483,17 +1526,16 @@ int train_main(int argc, char **argv)
                          layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
                          store_rows, totals.pulls, totals.pushes};
     comm_world_sum_double(reduced, 7);
+    comm_world_sum_double(&totals.time_seconds[0][0], 2 * TIME_KINDS);
     double peak = process_peak_memory_mib();
-    double maxima[6] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
-                        layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak,
-                        totals.server_busy_seconds};
-    comm_world_max_double(maxima, 6);
+    double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
+                        layout.is_server ? peak : 0.0, layout.is_server ? 0.0 : peak};
+    comm_world_max_double(maxima, 5);
     totals.staleness_max = maxima[0];
     totals.worker_wait_seconds = maxima[1];
     totals.pair_bytes_peak = maxima[2];
     totals.server_memory_peak = maxima[3];
     totals.worker_memory_peak = maxima[4];
-    totals.server_busy_seconds = maxima[5];
     totals.train_bytes = reduced[0];
     totals.staleness_sum = reduced[1];
     totals.staleness_samples = reduced[2];

@@ -51,7 +51,9 @@ static void keyindex_resize(KeyIndex *index, size_t n_slots)
 {
     assert(n_slots >= KEYINDEX_MIN_SLOTS && (n_slots & (n_slots - 1)) == 0);
     free(index->slots);
-    index->slots = xcalloc(n_slots, sizeof *index->slots);
+    /* Probed at random: huge pages where the table is large. */
+    index->slots = xmalloc_huge(n_slots * sizeof *index->slots);
+    memset(index->slots, 0, n_slots * sizeof *index->slots);
     index->keys = xrealloc(index->keys, n_slots / 2 * sizeof *index->keys);
     index->n_slots = n_slots;
     unsigned log2 = 0;
@@ -111,6 +113,11 @@ int64_t keyindex_find(const KeyIndex *index, uint64_t key)
         slot = (slot + 1) & mask;
     }
     return -1;
+}
+
+void keyindex_prefetch(const KeyIndex *index, uint64_t key)
+{
+    __builtin_prefetch(&index->slots[keyindex_home_slot(index, key)]);
 }
 
 size_t keyindex_insert(KeyIndex *index, uint64_t key, bool *inserted)

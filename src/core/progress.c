@@ -79,6 +79,20 @@ void progress_json_number(FILE *file, const char *name, double value, bool last)
         fprintf(file, "\"%s\":%.9g%s", name, value, last ? "" : ",");
 }
 
+void progress_json_string(FILE *file, const char *name, const char *value, bool last)
+{
+    fprintf(file, "\"%s\":\"", name);
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(file, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(file, "\\u%04x", *c);
+        else
+            fputc(*c, file);
+    }
+    fprintf(file, "\"%s", last ? "" : ",");
+}
+
 int progress_read_json(const char *line, EpochRecord *record)
 {
     memset(record, 0, sizeof *record);

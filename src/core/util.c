@@ -1,6 +1,7 @@
 /* util.c — checked allocation, error messages, quoting input, text file
  * checks, hashing, random numbers, time, the machine's memory and disk,
  * sorted search, byte buffers and checksums. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "psrec/core/util.h"
 
 #include <assert.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -24,6 +26,27 @@ void *xmalloc(size_t bytes)
     void *ptr = malloc(bytes ? bytes : 1);
     if (!ptr)
         fatal("out of memory allocating %zu bytes", bytes);
+    return ptr;
+}
+
+size_t xmalloc_huge_size(size_t bytes)
+{
+    if (bytes < HUGE_PAGE_BYTES)
+        return bytes;
+    return (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+}
+
+void *xmalloc_huge(size_t bytes)
+{
+    size_t rounded = xmalloc_huge_size(bytes);
+    if (rounded < HUGE_PAGE_BYTES)
+        return xmalloc(bytes);
+    void *ptr = aligned_alloc(HUGE_PAGE_BYTES, rounded);
+    if (!ptr)
+        fatal("out of memory allocating %zu bytes", rounded);
+#ifdef MADV_HUGEPAGE
+    madvise(ptr, rounded, MADV_HUGEPAGE); /* advice: without huge pages it still works */
+#endif
     return ptr;
 }
 

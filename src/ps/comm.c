@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "psrec/core/log.h"
+#include "psrec/core/time_shares.h"
 
 static MPI_Comm role_comm = MPI_COMM_NULL;
 /* The role group's world ranks: [role_first_rank, role_first_rank + role_size). */
@@ -368,6 +369,12 @@ int comm_world_size(void)
     return size;
 }
 
+const char *comm_rank_host(int world_rank)
+{
+    assert(liveness.hosts != NULL && world_rank >= 0 && world_rank < liveness.size);
+    return liveness.hosts + (size_t)world_rank * HOST_NAME_BYTES;
+}
+
 void comm_split_roles(CommLayout *layout, int n_servers)
 {
     layout->world_rank = comm_world_rank();
@@ -457,6 +464,7 @@ void comm_outbox_send(CommOutbox *outbox, int dest_world_rank, CommTag tag, Byte
     } else {
         memset(message, 0, sizeof *message);
     }
+    time_shares_charge(TIME_TRANSFER);
 }
 
 void comm_outbox_progress(CommOutbox *outbox)
@@ -471,6 +479,7 @@ void comm_outbox_progress(CommOutbox *outbox)
             MPI_Test(&outbox->requests[i], &flag, MPI_STATUS_IGNORE);
     }
     outbox_compact(outbox);
+    time_shares_charge(TIME_TRANSFER);
 }
 
 static bool outbox_all_sent(void *outbox_state)
@@ -525,6 +534,7 @@ void comm_recv(ByteBuffer *buf, int source, int tag, int *out_source, int *out_t
         wait_until(message_arrived, &probe, 0, liveness.size);
     else
         wait_until(message_arrived, &probe, source, 1);
+    time_shares_charge(TIME_WAIT);
     MPI_Status status = probe.status;
     int count;
     MPI_Get_count(&status, MPI_BYTE, &count);
@@ -532,6 +542,7 @@ void comm_recv(ByteBuffer *buf, int source, int tag, int *out_source, int *out_t
     MPI_Recv(buf->data, count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD,
              MPI_STATUS_IGNORE);
     buf->len = (size_t)count;
+    time_shares_charge(TIME_TRANSFER);
     if (out_source)
         *out_source = status.MPI_SOURCE;
     if (out_tag)

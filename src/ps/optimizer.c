@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "psrec/core/util.h"
+
 size_t optimizer_state_floats(OptimizerKind kind, size_t width)
 {
     switch (kind) {
@@ -43,7 +45,7 @@ void optimizer_init_state(const OptimizerConfig *config, float *state, size_t wi
 }
 
 /* Adam with per-row bias correction; t is the row's step after increment. */
-static void optimizer_apply_adam(const OptimizerConfig *config, float *restrict weights,
+VECTOR_CLONES static void optimizer_apply_adam(const OptimizerConfig *config, float *restrict weights,
                                  float *restrict state, uint32_t t,
                                  const float *restrict grad, size_t width)
 {

@@ -15,6 +15,7 @@
 
 #include "psrec/core/log.h"
 #include "psrec/core/stop_signal.h"
+#include "psrec/core/time_shares.h"
 #include "psrec/core/util.h"
 #include "psrec/ps/wire.h"
 
@@ -30,6 +31,7 @@ typedef struct {
 typedef struct {
     uint64_t batch;   /* the batch the pull served; UINT64_MAX: none */
     size_t n_keys;
+    size_t n_floats;  /* the rows' total width */
     size_t capacity;
     uint64_t *keys;
     StoreRow *rows;
@@ -58,15 +60,24 @@ typedef struct {
     int n_pending;
     int pending_capacity;
     PulledRows *pulled;     /* (n_workers * PULLED_PER_WORKER,) */
+    PulledRows scratch_rows; /* rows of a read, or of a push whose pull's were not kept */
     ByteBuffer encoded;     /* reused for every response */
-    float *values;          /* reused response rows */
-    size_t values_capacity;
 } Server;
 
 /* The slot a worker's pull for `batch` keeps its rows in. */
 static PulledRows *pulled_rows(Server *server, int worker, uint64_t batch)
 {
     return &server->pulled[(size_t)worker * PULLED_PER_WORKER + batch % PULLED_PER_WORKER];
+}
+
+/* Makes room for n keys and their rows in a slot. */
+static void pulled_rows_reserve(PulledRows *slot, size_t n)
+{
+    if (n <= slot->capacity)
+        return;
+    slot->capacity = n * 2;
+    slot->keys = xrealloc(slot->keys, slot->capacity * sizeof *slot->keys);
+    slot->rows = xrealloc(slot->rows, slot->capacity * sizeof *slot->rows);
 }
 
 /* Empties every slot (at the start, and when the store is replaced). */
@@ -118,49 +129,58 @@ static size_t check_keys(const Server *server, const uint64_t *keys, size_t n_ke
     return total;
 }
 
+/* How many rows ahead of the one being copied or updated a server asks for
+ * (store_prefetch_row): enough memory requests in flight to hide latency. */
+#define SERVER_PREFETCH_ROWS 4
+
+/* Copies the rows into a response's values, prefetching ahead; absent rows
+ * (data NULL: a read of rows never trained) read as zeros. */
+static void copy_rows(const Server *server, const StoreRow *rows, size_t n_rows, uint8_t *values)
+{
+    for (size_t k = 0; k < n_rows; k++) {
+        if (k + SERVER_PREFETCH_ROWS < n_rows && rows[k + SERVER_PREFETCH_ROWS].data)
+            store_prefetch_row(*server->store, &rows[k + SERVER_PREFETCH_ROWS], false);
+        size_t bytes = rows[k].width * sizeof(float);
+        if (rows[k].data)
+            memcpy(values, rows[k].data, bytes);
+        else
+            memset(values, 0, bytes);
+        values += bytes;
+    }
+}
+
 static void answer_pull(Server *server, int source, const WirePullRequest *request)
 {
     size_t n_values = check_keys(server, request->keys, request->n_keys, source, "PullRequest");
-    if (n_values > server->values_capacity) {
-        server->values_capacity = n_values * 2;
-        server->values = xrealloc(server->values, server->values_capacity * sizeof(float));
-    }
-    size_t offset = 0;
-    if (request->create) { /* training: the rows are kept for the batch's push */
-        PulledRows *kept = pulled_rows(server, source, request->batch);
-        if (request->n_keys > kept->capacity) {
-            kept->capacity = request->n_keys * 2;
-            kept->keys = xrealloc(kept->keys, kept->capacity * sizeof *kept->keys);
-            kept->rows = xrealloc(kept->rows, kept->capacity * sizeof *kept->rows);
-        }
-        kept->batch = request->batch;
-        kept->n_keys = request->n_keys;
-        if (request->n_keys > 0)
-            memcpy(kept->keys, request->keys, request->n_keys * sizeof *kept->keys);
+    /* Training keeps the rows for the batch's push; reading uses a scratch slot. */
+    PulledRows *kept = request->create ? pulled_rows(server, source, request->batch)
+                                       : &server->scratch_rows;
+    pulled_rows_reserve(kept, request->n_keys);
+    kept->batch = request->create ? request->batch : UINT64_MAX;
+    kept->n_keys = request->n_keys;
+    kept->n_floats = n_values;
+    if (request->n_keys > 0)
+        memcpy(kept->keys, request->keys, request->n_keys * sizeof *kept->keys);
+    if (request->create) {
+        store_rows(*server->store, request->keys, request->n_keys, kept->rows);
+    } else { /* reading: absent rows are not created */
         for (size_t k = 0; k < request->n_keys; k++) {
-            kept->rows[k] = store_row(*server->store, request->keys[k]);
-            memcpy(server->values + offset, kept->rows[k].data,
-                   kept->rows[k].width * sizeof(float));
-            offset += kept->rows[k].width;
-        }
-    } else { /* reading: absent rows read as zeros and are not created */
-        for (size_t k = 0; k < request->n_keys; k++) {
-            uint32_t width = store_table_spec(*server->store, key_table(request->keys[k]))->width;
-            const float *row = store_pull(*server->store, request->keys[k], false);
-            if (row)
-                memcpy(server->values + offset, row, width * sizeof(float));
-            else
-                memset(server->values + offset, 0, width * sizeof(float));
-            offset += width;
+            uint64_t key = request->keys[k];
+            kept->rows[k] = (StoreRow){
+                .data = store_pull(*server->store, key, false),
+                .width = store_table_spec(*server->store, key_table(key))->width};
         }
     }
+    time_shares_charge(TIME_LOOKUP);
     WirePullResponse response = {
         .request_id = request->request_id,
         .n_values = n_values,
-        .values = server->values,
         .stop_signal = stop_signal_received(),
     };
-    wire_encode_pull_response(&response, &server->encoded);
+    uint8_t *values = wire_encode_pull_response_open(&response, &server->encoded);
+    time_shares_charge(TIME_WIRE);
+    copy_rows(server, kept->rows, kept->n_keys, values);
+    time_shares_charge(TIME_COPY);
     ServerStats *stats = server->stats;
     stats->pulls++;
     stats->rows_pulled += request->n_keys;
@@ -185,6 +205,7 @@ static void handle_pull(Server *server, int source, const ByteBuffer *message)
     WirePullRequest request;
     if (wire_decode_pull_request(&request, message->data, message->len, &err) != 0)
         fatal("protocol error: PullRequest from rank %d: %s", source, err.message);
+    time_shares_charge(TIME_WIRE);
     if (request.min_clock <= slowest_clock(server)) {
         answer_pull(server, source, &request);
         wire_pull_request_free(&request);
@@ -221,28 +242,40 @@ static void handle_push(Server *server, int source, const ByteBuffer *message)
     WirePush push;
     if (wire_decode_push(&push, message->data, message->len, &err) != 0)
         fatal("protocol error: Push from rank %d: %s", source, err.message);
-    size_t expected = check_keys(server, push.keys, push.n_keys, source, "Push");
-    if (expected != push.n_grads)
-        fatal("protocol error: Push from rank %d has %zu gradient values for %zu keys whose rows "
-              "hold %zu",
-              source, push.n_grads, push.n_keys, expected);
+    time_shares_charge(TIME_WIRE);
     uint64_t *clock = &server->clocks[source];
     if (push.clock != *clock + 1)
         fatal("protocol error: Push from rank %d is for clock %llu but its last push was %llu",
               source, (unsigned long long)push.clock, (unsigned long long)*clock);
     store_set_learning_rate(*server->store, server_learning_rate(server->schedule, push.clock));
-    /* The batch's pull found these rows already (the usual case). */
+    /* The batch's pull found these rows already (the usual case); its keys
+     * were checked then. */
     uint64_t batch = push.clock - 1;
     PulledRows *kept = pulled_rows(server, source, batch);
     bool found = kept->batch == batch && kept->n_keys == push.n_keys &&
                  (push.n_keys == 0 ||
                   memcmp(kept->keys, push.keys, push.n_keys * sizeof *push.keys) == 0);
-    size_t offset = 0;
-    for (size_t k = 0; k < push.n_keys; k++) {
-        StoreRow row = found ? kept->rows[k] : store_row(*server->store, push.keys[k]);
-        store_push_row(*server->store, &row, push.grads + offset);
-        offset += row.width;
+    size_t expected = found ? kept->n_floats
+                            : check_keys(server, push.keys, push.n_keys, source, "Push");
+    if (expected != push.n_grads)
+        fatal("protocol error: Push from rank %d has %zu gradient values for %zu keys whose rows "
+              "hold %zu",
+              source, push.n_grads, push.n_keys, expected);
+    const StoreRow *rows = kept->rows;
+    if (!found) { /* a push whose pull's rows were not kept: look them up */
+        pulled_rows_reserve(&server->scratch_rows, push.n_keys);
+        store_rows(*server->store, push.keys, push.n_keys, server->scratch_rows.rows);
+        rows = server->scratch_rows.rows;
     }
+    time_shares_charge(TIME_LOOKUP);
+    const float *grad = push.grads;
+    for (size_t k = 0; k < push.n_keys; k++) {
+        if (k + SERVER_PREFETCH_ROWS < push.n_keys)
+            store_prefetch_row(*server->store, &rows[k + SERVER_PREFETCH_ROWS], true);
+        store_push_row(*server->store, &rows[k], grad);
+        grad += rows[k].width;
+    }
+    time_shares_charge(TIME_OPTIMIZER);
     kept->batch = UINT64_MAX;
     *clock = push.clock;
     server->stats->pushes++;
@@ -451,6 +484,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
     for (int w = 0; w < layout->n_workers; w++)
         server.clocks[w] = start_clock;
     ByteBuffer message = {0};
+    time_shares_reset();
     while (server.workers_done < layout->n_workers) {
         int source, tag;
         double wait_start = time_now_s();
@@ -471,6 +505,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
             fatal("protocol error: unexpected message tag %d (%s) from rank %d", tag,
                   tag_name(tag), source);
         }
+        time_shares_charge(TIME_OTHER);
         comm_outbox_progress(server.outbox);
     }
     if (server.n_pending > 0)
@@ -487,6 +522,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
         free(server.pulled[p].rows);
     }
     free(server.pulled);
-    free(server.values);
+    free(server.scratch_rows.keys);
+    free(server.scratch_rows.rows);
     free(server.clocks);
 }

@@ -1,14 +1,13 @@
 /* store.c — the rows a parameter server owns, in chunks per table.
  *
  * Each table is a KeyIndex giving every key a dense row number, and chunks
- * of STORE_CHUNK_ROWS rows of floats (row r in chunk r / STORE_CHUNK_ROWS:
- * width weights, then optimizer state) with the row's step count beside
- * them. Chunks are never moved once allocated: a row's address stays valid
+ * of chunk_rows rows of floats (row r in chunk r / chunk_rows: width
+ * weights, then optimizer state) with the row's step count beside them. Chunks are never moved once allocated: a row's address stays valid
  * while the store lives (a server may keep it from a pull to the push that
  * follows), growing never copies rows, and at most one partly used chunk
  * per table is the store's overhead over the rows themselves.
  * Invariant: for each table, rows [0, keyindex_size) are initialised and
- * n_chunks * STORE_CHUNK_ROWS ≥ keyindex_size.
+ * n_chunks * chunk_rows ≥ keyindex_size.
  */
 #include "psrec/ps/store.h"
 
@@ -20,19 +19,22 @@
 #include "psrec/core/keys.h"
 #include "psrec/core/util.h"
 
-/* Rows per chunk: large enough that the chunk table is tiny and a chunk's
- * rows are contiguous for the kernel's huge pages, small enough that the
- * last, partly used chunk costs little (4096 rows of dim 64 with Adam: 3 MiB). */
-#define STORE_CHUNK_ROWS 4096u
+/* Rows per chunk, at least: large enough that the chunk table is tiny,
+ * small enough that the last, partly used chunk costs little (4096 rows of
+ * dim 64 with Adam: 3 MiB). A chunk is then filled up to a whole number of
+ * huge pages (xmalloc_huge): rows are read at random, and huge pages spare
+ * each read a TLB miss. */
+#define STORE_CHUNK_MIN_ROWS 4096u
 
 typedef struct {
-    float *rows;          /* (STORE_CHUNK_ROWS, stride) */
-    uint32_t *steps;      /* (STORE_CHUNK_ROWS,) update count of each row */
+    float *rows;          /* (chunk_rows, stride) */
+    uint32_t *steps;      /* (chunk_rows,) update count of each row */
 } StoreChunk;
 
 typedef struct {
     TableSpec spec;
     size_t stride;        /* floats per row: width + optimizer state */
+    size_t chunk_rows;    /* rows per chunk */
     KeyIndex *index;      /* key → row number */
     StoreChunk *chunks;   /* (chunk_capacity,), the first n_chunks allocated */
     size_t n_chunks;
@@ -41,12 +43,12 @@ typedef struct {
 
 static float *table_row(const StoreTable *table, size_t row)
 {
-    return table->chunks[row / STORE_CHUNK_ROWS].rows + (row % STORE_CHUNK_ROWS) * table->stride;
+    return table->chunks[row / table->chunk_rows].rows + (row % table->chunk_rows) * table->stride;
 }
 
 static uint32_t *table_step(const StoreTable *table, size_t row)
 {
-    return &table->chunks[row / STORE_CHUNK_ROWS].steps[row % STORE_CHUNK_ROWS];
+    return &table->chunks[row / table->chunk_rows].steps[row % table->chunk_rows];
 }
 
 struct Store {
@@ -75,6 +77,8 @@ Store *store_create(const TableSpec *tables, int n_tables, const OptimizerConfig
         StoreTable *table = &store->tables[t];
         table->spec = *spec;
         table->stride = spec->width + optimizer_state_floats(optimizer->kind, spec->width);
+        size_t row_bytes = table->stride * sizeof(float);
+        table->chunk_rows = xmalloc_huge_size(STORE_CHUNK_MIN_ROWS * row_bytes) / row_bytes;
         table->index = keyindex_create(0);
         store->table_of_id[spec->table_id] = (uint8_t)(t + 1);
     }
@@ -115,15 +119,15 @@ static StoreTable *store_table_of_key(Store *store, uint64_t key)
 /* Makes room for at least `rows` rows: new chunks, never a move. */
 static void store_table_reserve(StoreTable *table, size_t rows)
 {
-    while (table->n_chunks * STORE_CHUNK_ROWS < rows) {
+    while (table->n_chunks * table->chunk_rows < rows) {
         if (table->n_chunks == table->chunk_capacity) {
             table->chunk_capacity = table->chunk_capacity ? 2 * table->chunk_capacity : 16;
             table->chunks =
                 xrealloc(table->chunks, table->chunk_capacity * sizeof *table->chunks);
         }
         StoreChunk *chunk = &table->chunks[table->n_chunks++];
-        chunk->rows = xmalloc(STORE_CHUNK_ROWS * table->stride * sizeof *chunk->rows);
-        chunk->steps = xmalloc(STORE_CHUNK_ROWS * sizeof *chunk->steps);
+        chunk->rows = xmalloc_huge(table->chunk_rows * table->stride * sizeof *chunk->rows);
+        chunk->steps = xmalloc(table->chunk_rows * sizeof *chunk->steps);
     }
 }
 
@@ -169,6 +173,34 @@ StoreRow store_row(Store *store, uint64_t key)
     return (StoreRow){.data = table_row(table, row),
                       .step = table_step(table, row),
                       .width = table->spec.width};
+}
+
+/* How many keys ahead store_rows starts a lookup: enough misses in flight to
+ * hide memory latency, few enough that the prefetched slots stay cached. */
+#define STORE_LOOKUP_AHEAD 8
+
+void store_rows(Store *store, const uint64_t *keys, size_t n, StoreRow *rows)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (k + STORE_LOOKUP_AHEAD < n) {
+            uint64_t ahead = keys[k + STORE_LOOKUP_AHEAD];
+            keyindex_prefetch(store_table_of_key(store, ahead)->index, ahead);
+        }
+        rows[k] = store_row(store, keys[k]);
+    }
+}
+
+void store_prefetch_row(const Store *store, const StoreRow *row, bool with_state)
+{
+    size_t floats = row->width;
+    if (with_state)
+        floats += optimizer_state_floats(store->optimizer.kind, row->width);
+    const char *first = (const char *)row->data;
+    const char *last = first + floats * sizeof(float) - 1;
+    for (const char *line = first; line <= last; line += 64)
+        __builtin_prefetch(line, 1);
+    __builtin_prefetch(last, 1); /* the last line when the row starts mid-line */
+    __builtin_prefetch(row->step, 1);
 }
 
 void store_push_row(Store *store, const StoreRow *row, const float *grad)
@@ -256,8 +288,9 @@ size_t store_bytes(const Store *store)
     size_t bytes = sizeof *store;
     for (int t = 0; t < store->n_tables; t++) {
         const StoreTable *table = &store->tables[t];
-        bytes += table->n_chunks * STORE_CHUNK_ROWS * (table->stride * sizeof(float) +
-                                                       sizeof(uint32_t));
+        bytes += table->n_chunks *
+                 (xmalloc_huge_size(table->chunk_rows * table->stride * sizeof(float)) +
+                  table->chunk_rows * sizeof(uint32_t));
         bytes += table->chunk_capacity * sizeof *table->chunks;
         bytes += keyindex_bytes(table->index);
     }

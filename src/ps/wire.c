@@ -69,6 +69,48 @@ void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
     }
 }
 
+/* wire_encode_pull_response_open writes floats as the host holds them. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "psrec's wire format is written for little-endian hosts"
+#endif
+
+/* Appends a varint (protobuf's base-128 encoding) to out. */
+static void wire_append_varint(ByteBuffer *out, uint64_t value)
+{
+    bytebuffer_reserve(out, out->len + 10);
+    while (value >= 0x80) {
+        out->data[out->len++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out->data[out->len++] = (uint8_t)value;
+}
+
+uint8_t *wire_encode_pull_response_open(const WirePullResponse *msg, ByteBuffer *out)
+{
+    WirePullResponse rest = *msg;
+    rest.n_values = 0;
+    rest.values = NULL;
+    wire_encode_pull_response(&rest, out);
+    /* protobuf merges fields wherever they stand in a message, so the values
+     * may follow the fields protobuf-c packed: a packed repeated float is the
+     * field's tag (field number, wire type 2 = length-delimited), the byte
+     * count as a varint, then the floats little-endian. */
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field_by_name(&psrec__pull_response__descriptor,
+                                                        "values");
+    assert(field && field->type == PROTOBUF_C_TYPE_FLOAT &&
+           (field->flags & PROTOBUF_C_FIELD_FLAG_PACKED));
+    if (msg->n_values == 0)
+        return out->data + out->len;
+    size_t bytes = msg->n_values * sizeof(float);
+    wire_append_varint(out, ((uint64_t)field->id << 3) | 2);
+    wire_append_varint(out, bytes);
+    bytebuffer_reserve(out, out->len + bytes);
+    uint8_t *values = out->data + out->len;
+    out->len += bytes;
+    return values;
+}
+
 void wire_encode_push(const WirePush *msg, ByteBuffer *out)
 {
     Psrec__Push pb = PSREC__PUSH__INIT;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psrec/core/time_shares.h"
 #include "psrec/core/keyindex.h"
 #include "psrec/core/log.h"
 #include "psrec/core/stop_signal.h"
@@ -24,6 +25,8 @@
 #include "psrec/ps/wire.h"
 
 #define EVAL_CHUNK_EXAMPLES 16384
+/* How many examples ahead plan_build asks for a shuffled example's fields. */
+#define PLAN_PREFETCH_EXAMPLES 16
 
 typedef struct {
     size_t n_keys;
@@ -244,6 +247,16 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
     int n_bags = 2 + negatives;
     plan_begin(plan, last - first, 1 + negatives, (last - first) * (size_t)n_bags);
     for (size_t e = 0; e < plan->n_examples; e++) {
+        /* Shuffled examples are scattered over the data: ask for later
+         * ones' fields early so their cache misses overlap. */
+        if (order && e + PLAN_PREFETCH_EXAMPLES < plan->n_examples) {
+            size_t ahead = order[first + e + PLAN_PREFETCH_EXAMPLES];
+            __builtin_prefetch(&data->users[ahead]);
+            __builtin_prefetch(&data->items[ahead]);
+            __builtin_prefetch(&data->ratings[ahead]);
+            if (data->weights)
+                __builtin_prefetch(&data->weights[ahead]);
+        }
         size_t example = order ? order[first + e] : first + e;
         uint64_t user = data->users[example];
         size_t bag = e * (size_t)n_bags;
@@ -269,6 +282,7 @@ static void plan_build(Worker *worker, BatchPlan *plan, const Ratings *data, con
     }
     plan_add_dense(worker, plan);
     plan_layout(worker, plan);
+    time_shares_charge(TIME_LOOKUP);
 }
 
 /* Fills plan with one bag per row ids[0..n) of table (each with its
@@ -379,6 +393,7 @@ static void plan_send_pulls(Worker *worker, BatchPlan *plan, uint64_t batch, uin
             .keys = server->keys,
         };
         wire_encode_pull_request(&request, &worker->encoded);
+        time_shares_charge(TIME_WIRE);
         if (create)
             worker->stats.train_bytes_sent += worker->encoded.len;
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
@@ -403,6 +418,7 @@ static void plan_receive_pulls(Worker *worker, BatchPlan *plan)
                                            worker->received.len, plan->params + server->first_float,
                                            server->n_floats, &err) != 0)
             fatal("protocol error: PullResponse from server rank %d: %s", source, err.message);
+        time_shares_charge(TIME_WIRE);
         if (response.request_id != plan->request_id)
             fatal("protocol error: PullResponse from server rank %d answers request %u, "
                   "expected %u",
@@ -440,7 +456,9 @@ static double plan_compute(Worker *worker, BatchPlan *plan)
     ModelBatch batch;
     plan_gather(worker, plan, &batch);
     plan_gather_dense(worker, plan, &batch);
+    time_shares_charge(TIME_COPY);
     double loss = worker->setup.model->batch_gradient(&worker->setup.params, &batch);
+    time_shares_charge(TIME_MODEL);
     memset(plan->grads, 0, plan->n_floats * sizeof(float));
     for (size_t b = 0; b < worker->n_dense_blocks; b++) /* one row each: no sum needed */
         memcpy(plan->grads + plan->row_offset[plan->dense_slots[b]],
@@ -455,6 +473,7 @@ static double plan_compute(Worker *worker, BatchPlan *plan)
                              batch.grad_items + (e * per + j) * (size_t)worker->item_width,
                              l2_features);
     }
+    time_shares_charge(TIME_COPY);
     return loss;
 }
 
@@ -472,6 +491,7 @@ static void plan_push(Worker *worker, BatchPlan *plan)
             .grads = plan->grads + server->first_float,
         };
         wire_encode_push(&push, &worker->encoded);
+        time_shares_charge(TIME_WIRE);
         worker->stats.train_bytes_sent += worker->encoded.len;
         comm_outbox_send(worker->outbox, comm_server_world_rank(worker->setup.layout, s),
                          COMM_TAG_PUSH, &worker->encoded);
@@ -603,6 +623,7 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
         /* A pause is decided before the next batch's pull is sent, so
          * nothing is in flight when the workers stop after this batch. */
         run->pause = vote_at(worker, first_global + b);
+        time_shares_charge(TIME_OTHER);
         if (b + 1 < n_batches && !run->pause) {
             batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
             plan_build(worker, next, train, worker->order,

@@ -4,21 +4,11 @@
 # a job with a bad flag fails, and sbatch --wait reports the failure.
 # Needs a running cluster (cluster/slurm-local start, then export SLURM_CONF).
 source "$(dirname "$0")/common.sh"
-if [ -z "${SLURM_CONF:-}" ] || ! command -v sbatch >/dev/null || ! sinfo -h >/dev/null 2>&1; then
-    echo "SKIP: no Slurm cluster reachable (run cluster/slurm-local start and export SLURM_CONF)"
-    exit 77
-fi
+# slurm_require (skip without a cluster, fail under CI=true), slurm_logs
+# (on failure, the jobs' outputs and Slurm's own logs).
+source "$(dirname "$0")/slurm.sh"
+slurm_require
 export PSREC
-# On failure, Slurm's own account of it: the job's output and the tails of
-# the controller's and the node daemon's logs.
-slurm_logs() {
-    cat "$WORK/sbatch.out" "$WORK/job.out" 2>/dev/null
-    for key in SlurmctldLogFile SlurmdLogFile; do
-        local log
-        log=$(sed -n "s/^$key=//p" "$SLURM_CONF")
-        [ -n "$log" ] && [ -r "$log" ] && { echo "---- $log (last 30 lines)"; tail -n 30 "$log"; }
-    done
-}
 "$PSREC" generate --users 2000 --items 1000 --ratings 60000 --dim 4 --seed 5 \
     --out "$WORK/train.csv" --test-out "$WORK/test.csv" --test-fraction 0.1 >/dev/null
 baseline=$(awk -F, 'NR == FNR { if (FNR > 1) { s += $3; n++ } next }

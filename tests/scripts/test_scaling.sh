@@ -125,8 +125,8 @@ probe_median() {
     awk -F, -v e="$1" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
         $1 == "strong" && $2 == 2 && $3 == 1 {
             batches = $c["batches_per_epoch"] * $c["epochs_run"]
-            if (e == "worker") v = ($c["train_seconds"] - $c["worker_wait_seconds"]) / batches
-            if (e == "server") v = $c["server_busy_seconds"] / batches
+            if (e == "worker") v = $c["worker_time_seconds"] * (1 - $c["worker_time_wait"]) / batches
+            if (e == "server") v = $c["server_time_seconds"] * (1 - $c["server_time_wait"]) / batches
             if (e == "batch") v = $c["train_examples"] / $c["batches_per_epoch"]
             if (e == "bytes") v = $c["bytes_per_example"]
             n++; sum += v }

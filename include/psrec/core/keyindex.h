@@ -32,6 +32,10 @@ size_t keyindex_size(const KeyIndex *index);
 /* The index of key, or -1 when it is absent. */
 int64_t keyindex_find(const KeyIndex *index, uint64_t key);
 
+/* Asks the CPU to fetch key's home slot into the cache, so a lookup of it a
+ * little later does not stall (batched lookups overlap their misses). */
+void keyindex_prefetch(const KeyIndex *index, uint64_t key);
+
 /* The index of key, inserting it (with the next free index) when absent.
  * *inserted (if not NULL) tells whether it was new. */
 size_t keyindex_insert(KeyIndex *index, uint64_t key, bool *inserted);

@@ -20,6 +20,29 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t bytes);
 char *xstrdup(const char *text);
 
+/* Memory for a large table read at random (a server's rows, hash slots).
+ * With 4 KiB pages nearly every random access there also misses the TLB;
+ * from here, blocks of HUGE_PAGE_BYTES or more are aligned to that size and
+ * the kernel is asked to back them with huge pages (Linux transparent huge
+ * pages, which in "madvise" mode are used only where asked). Free with
+ * free(). xmalloc_huge_size rounds a size up to what such a block really
+ * takes, so callers can fill it. */
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/* Marks a hot loop to be compiled once per vector width the CPU may have,
+ * the widest it has chosen when the program starts (GCC's and clang's
+ * function multi-versioning): a portable binary that still uses AVX2 or
+ * AVX-512 where present. Only element-wise float arithmetic belongs there:
+ * without contraction into FMA (ISO C mode), every width rounds alike, so
+ * results do not depend on the machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define VECTOR_CLONES
+#endif
+void *xmalloc_huge(size_t bytes);
+size_t xmalloc_huge_size(size_t bytes);
+
 /* ---- expected errors */
 #define ERROR_MESSAGE_BYTES 1024
 typedef struct {

@@ -91,6 +91,11 @@ void comm_keepalive(void);
 int comm_world_rank(void);
 int comm_world_size(void);
 
+/* The host name of world rank `world_rank` as MPI_Get_processor_name gave
+ * it there (cut to 63 bytes), gathered by comm_init: no communication.
+ * Valid between comm_init and comm_finalize. */
+const char *comm_rank_host(int world_rank);
+
 typedef struct {
     int world_rank;
     int world_size;

@@ -59,6 +59,16 @@ typedef struct {
 /* key's row, created (and initialised) if absent. The key's table must exist. */
 StoreRow store_row(Store *store, uint64_t key);
 
+/* store_row for each of n keys, into rows: the same rows, with the hash
+ * lookups of later keys started early so their cache misses overlap. */
+void store_rows(Store *store, const uint64_t *keys, size_t n, StoreRow *rows);
+
+/* Asks the CPU to fetch a row's weights (and, with `with_state`, its
+ * optimizer state) into the cache ahead of use. Rows are scattered over far
+ * more memory than the caches hold; touching them one after the other
+ * waits for memory once per cache line. */
+void store_prefetch_row(const Store *store, const StoreRow *row, bool with_state);
+
 /* store_push on a row store_row returned. */
 void store_push_row(Store *store, const StoreRow *row, const float *grad);
 

@@ -81,6 +81,14 @@ typedef struct {
 void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out);
 void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out);
 void wire_encode_push(const WirePush *msg, ByteBuffer *out);
+
+/* A PullResponse whose values the caller writes in place: encodes msg's
+ * other fields (msg->values is not read) and room for msg->n_values floats,
+ * and returns where their bytes start in out (not aligned for float: write
+ * them with memcpy). Lets a server copy rows straight from its store into
+ * the message instead of gathering them into an array first. The bytes
+ * decode like wire_encode_pull_response's. */
+uint8_t *wire_encode_pull_response_open(const WirePullResponse *msg, ByteBuffer *out);
 void wire_encode_control(const WireControl *msg, ByteBuffer *out);
 void wire_encode_pair_counts(const WirePairCounts *msg, ByteBuffer *out);
 
