@@ -111,6 +111,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "continue from the newest complete checkpoint in this folder (any number of servers and "
      "workers); a folder without one starts fresh, so a requeued job can always pass it", NULL,
      UNBOUNDED},
+    {"warm-start", OPTION_STRING, TRAIN_FIELD(warm_start_dir), "",
+     "continue the model a finished psrec train left in this run folder (its rows with their "
+     "optimizer state) on --train's data, into a new --run-dir; model, dim, optimizer and "
+     "features must match it (with --resume, a checkpoint found there wins)", NULL, UNBOUNDED},
     {"config", OPTION_STRING, TRAIN_FIELD(config_path), "",
      "read options from this 'key = value' file first (the command line wins)", NULL,
      UNBOUNDED},
@@ -174,6 +178,10 @@ const OptionSpec TRAIN_OPTIONS[] = {
     {"staleness", OPTION_INT, TRAIN_FIELD(staleness), "0",
      "ssp: how many batches a worker may run ahead of the slowest", NULL,
      RANGE(0, 1000000)},
+    {"pull-precision", OPTION_CHOICE, TRAIN_FIELD(pull_precision), "fp32",
+     "how training pulls carry rows: fp32 as stored, or bf16 (bfloat16: half the bytes of a "
+     "pull, values rounded to 8 significant bits; the servers keep and update fp32, and "
+     "evaluation reads stay fp32)", "fp32|bf16", UNBOUNDED},
     {"rank-timeout", OPTION_DOUBLE, TRAIN_FIELD(rank_timeout), "60",
      "seconds a rank may go without answering the ranks that wait for it (stopped, or stuck "
      "in a system call such as a hung file system) before the job ends naming it (0: wait "
@@ -506,6 +514,42 @@ static int require_run_dir(const char *run_dir, Error *err)
     return 0;
 }
 
+/* Whether two folder paths name one folder: by identity (device and
+ * inode: links, "./" and trailing slashes do not matter) when both exist,
+ * else by their text without trailing slashes. */
+static bool same_folder(const char *a, const char *b)
+{
+    struct stat info_a, info_b;
+    if (stat(a, &info_a) == 0 && stat(b, &info_b) == 0)
+        return info_a.st_dev == info_b.st_dev && info_a.st_ino == info_b.st_ino;
+    size_t len_a = strlen(a), len_b = strlen(b);
+    while (len_a > 1 && a[len_a - 1] == '/')
+        len_a--;
+    while (len_b > 1 && b[len_b - 1] == '/')
+        len_b--;
+    return len_a == len_b && strncmp(a, b, len_a) == 0;
+}
+
+/* --warm-start: a model trained in epochs, into another run folder. */
+static int check_warm_start(const TrainConfig *config, const ModelOps *model, Error *err)
+{
+    if (config->warm_start_dir[0] == '\0')
+        return 0;
+    char quoted[TEXT_QUOTE_BYTES];
+    if (model->neighbourhood)
+        return error_set(err, "--warm-start continues a model trained in epochs (mf, bpr, "
+                              "deep); --model %s builds its neighbour lists from the data in one "
+                              "counting pass, so there is nothing to continue: train it on all "
+                              "the data instead",
+                         config_model_name(config));
+    if (same_folder(config->warm_start_dir, config->run_dir))
+        return error_set(err, "--run-dir and --warm-start both name '%s': a warm start writes a "
+                              "new run folder and leaves the model it starts from as it is; give "
+                              "another --run-dir",
+                         text_quote(quoted, config->run_dir));
+    return 0;
+}
+
 int config_validate_train(const TrainConfig *config, Error *err)
 {
     if (config->train_path[0] == '\0')
@@ -565,6 +609,8 @@ int config_validate_train(const TrainConfig *config, Error *err)
         return error_set(err, "--consistency ssp needs --staleness 1 or more (ssp with "
                               "staleness 0 is bsp: use --consistency bsp)");
     if (check_rank_timeout(config->rank_timeout, err) != 0)
+        return -1;
+    if (check_warm_start(config, model, err) != 0)
         return -1;
     if (config->vshards < config->servers)
         return error_set(err, "--vshards %d is fewer than --servers %d: every server needs at "

@@ -15,6 +15,32 @@
 #include "psrec/core/keys.h"
 #include "psrec/core/options.h"
 
+int model_files_check_present(const char *run_dir, Error *err)
+{
+    char path[OPTION_STRING_BYTES + 64];
+    snprintf(path, sizeof path, "%s/model/manifest.txt", run_dir);
+    /* A missing manifest is the common mistake (a wrong folder, or a run that
+     * never finished): say so plainly instead of "cannot open". */
+    if (access(path, F_OK) == 0 || errno != ENOENT)
+        return 0;
+    char holder[256];
+    switch (run_dir_history(run_dir, holder, sizeof holder)) {
+    case RUN_DIR_TRAINING:
+        return error_set(err, "%s has no trained model yet: a psrec train is running there (%s); "
+                              "wait for it to finish",
+                         run_dir, holder[0] ? holder : "holder unknown");
+    case RUN_DIR_UNFINISHED:
+        return error_set(err, "%s has no trained model: the psrec train started there did not "
+                              "finish (it failed or was killed before saving one); run psrec "
+                              "train --run-dir %s again",
+                         run_dir, run_dir);
+    case RUN_DIR_UNTOUCHED:
+        break;
+    }
+    return error_set(err, "%s has no trained model (no %s): run psrec train --run-dir %s first",
+                     run_dir, path, run_dir);
+}
+
 Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParams *params,
                         const ModelOps **model, Error *err)
 {
@@ -22,29 +48,8 @@ Store *model_files_load(const char *run_dir, ModelManifest *manifest, ModelParam
     char path[OPTION_STRING_BYTES + 64];
     snprintf(model_dir, sizeof model_dir, "%s/model", run_dir);
     snprintf(path, sizeof path, "%s/manifest.txt", model_dir);
-    /* A missing manifest is the common mistake (a wrong folder, or a run that
-     * never finished): say so plainly instead of "cannot open". */
-    if (access(path, F_OK) != 0 && errno == ENOENT) {
-        char holder[256];
-        switch (run_dir_history(run_dir, holder, sizeof holder)) {
-        case RUN_DIR_TRAINING:
-            error_set(err, "%s has no trained model yet: a psrec train is running there (%s); "
-                           "wait for it to finish",
-                      run_dir, holder[0] ? holder : "holder unknown");
-            break;
-        case RUN_DIR_UNFINISHED:
-            error_set(err, "%s has no trained model: the psrec train started there did not "
-                           "finish (it failed or was killed before saving one); run psrec train "
-                           "--run-dir %s again",
-                      run_dir, run_dir);
-            break;
-        case RUN_DIR_UNTOUCHED:
-            error_set(err, "%s has no trained model (no %s): run psrec train --run-dir %s first",
-                      run_dir, path, run_dir);
-            break;
-        }
+    if (model_files_check_present(run_dir, err) != 0)
         return NULL;
-    }
     if (checkpoint_read_manifest(path, manifest, err) != 0)
         return NULL;
     *model = model_find(manifest->model);

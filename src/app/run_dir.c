@@ -48,6 +48,16 @@ static void current_generation(const char *root, char *out, size_t out_bytes)
     out[len > 0 ? len : 0] = '\0';
 }
 
+void run_dir_model_folder(const char *root, char *out, size_t out_bytes)
+{
+    char generation[256];
+    current_generation(root, generation, sizeof generation);
+    if (generation[0] && !strchr(generation, '/'))
+        snprintf(out, out_bytes, "%s/%s/model", root, generation);
+    else
+        snprintf(out, out_bytes, "%s/model", root);
+}
+
 /* Points link at target (relative to link's folder) by renaming a fresh
  * link over it: readers see the old target or the new, never neither. */
 static int replace_link(const char *target, const char *link, Error *err)

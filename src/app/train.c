@@ -25,6 +25,7 @@
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/comm.h"
 #include "psrec/app/config.h"
+#include "psrec/app/model_files.h"
 #include "psrec/app/run_dir.h"
 #include "psrec/app/run_features.h"
 #include "psrec/app/train_neighbours.h"
@@ -351,6 +352,7 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"global_mean", data->global_mean},
         {"load_seconds", totals->load_seconds},
         {"train_seconds", totals->train_seconds},
+        {"examples_processed", totals->train_examples},
         {"examples_per_s", totals->train_examples / totals->train_seconds},
         {"train_bytes", totals->train_bytes},
         {"bytes_per_example", totals->train_bytes * per_example},
@@ -384,6 +386,15 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
     fprintf(file, "\"hosts\":%d,", n_hosts);
     progress_json_string(file, "placement", placement, false);
     free(placement);
+    /* Where the model started: new rows (null), or the --warm-start model,
+     * named by its folder, run id and manifest checksum. */
+    char run_id[24] = "", checksum[24] = "";
+    bool warm = config->warm_start_dir[0] != '\0';
+    snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)config->warm_start_run_id);
+    snprintf(checksum, sizeof checksum, "%llu", (unsigned long long)config->warm_start_checksum);
+    progress_json_string(file, "warm_start_from", warm ? config->warm_start_dir : NULL, false);
+    progress_json_string(file, "warm_start_run_id", warm ? run_id : NULL, false);
+    progress_json_string(file, "warm_start_checksum", warm ? checksum : NULL, false);
     for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
         progress_json_number(file, figures[i].name, figures[i].value, false);
     /* Each role's time by kind, as shares of that role's time. */
@@ -608,6 +619,8 @@ static void manifest_from_run(const TrainConfig *config, const RunNames *names,
         .shrink = knn ? config->shrink : 0.0,
         .rated_neighbours = knn ? config->rated_neighbours : 0,
         .run_id = config->run_id,
+        .warm_start_run_id = config->warm_start_run_id,
+        .warm_start_checksum = config->warm_start_checksum,
     };
     snprintf(manifest->model, sizeof manifest->model, "%.31s", names->model);
 }
@@ -766,6 +779,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .model = model,
         .params = *params,
         .staleness = staleness_from_config(config),
+        .pull_bf16 = config->pull_precision == PULL_PRECISION_BF16,
         .seed = config->seed,
         .catalogue = &set->catalogue,
         .sampler = set->indexed ? &set->sampler : NULL,
@@ -1077,16 +1091,27 @@ static int checkpoint_shard(void *context, Store *store, uint64_t number, Error 
                                    state->snapshot_saved ? state->path : NULL, err);
 }
 
+/* Server side: replaces the store with this server's rows of the model in
+ * folder (a checkpoint's, or the --warm-start model's; written by
+ * manifest->n_servers servers under run manifest->run_id), weights and
+ * optimizer state with each row's step count, re-sharded onto this run's
+ * servers. */
+static int server_load_rows(ServerState *state, const ShardMap *map, const char *folder,
+                            const ModelManifest *manifest, Error *err)
+{
+    store_destroy(state->store);
+    state->store = server_state_new_store(state);
+    state->snapshot_saved = false;
+    return checkpoints_read_rows(folder, false, manifest->n_servers, state->store, map,
+                                 state->server, manifest->run_id, err);
+}
+
 /* Server side of a resume: this server's rows of the checkpoint (written by
  * any number of servers), and its best-epoch snapshot if it has one. */
 static int server_resume(ServerState *state, const ShardMap *map, const ResumePoint *resume,
                          const ModelManifest *manifest, Error *err)
 {
-    store_destroy(state->store);
-    state->store = server_state_new_store(state);
-    state->snapshot_saved = false;
-    if (checkpoints_read_rows(resume->folder, false, manifest->n_servers, state->store, map,
-                              state->server, manifest->run_id, err) != 0)
+    if (server_load_rows(state, map, resume->folder, manifest, err) != 0)
         return -1;
     if (!resume->position.best_snapshot)
         return 0;
@@ -1143,11 +1168,37 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
               store_bytes(state->store), stats.wait_seconds);
 }
 
-/* Why a checkpoint cannot be resumed by this run at all (another model, dim,
- * optimizer or features): then falling back to an older one would not
- * help, and the user must say what they meant. */
-static int check_resumable(const char *folder, const ModelManifest *found,
-                           const ModelManifest *wanted, Error *err)
+/* One side of a model check: the value of `what` in manifest m, as text. */
+static void model_shape_text(char *out, size_t out_bytes, const char *what,
+                             const ModelManifest *m)
+{
+    static const char *const optimizers[] = {"sgd", "adagrad", "adam"};
+    static const char *const activations[] = {"relu", "sigmoid", "tanh"};
+    static const char *const losses[] = {"bce", "bpr"};
+    if (strcmp(what, "model") == 0)
+        snprintf(out, out_bytes, "%s", m->model);
+    else if (strcmp(what, "dim") == 0)
+        snprintf(out, out_bytes, "%d", m->dim);
+    else if (strcmp(what, "optimizer") == 0)
+        snprintf(out, out_bytes, "%s",
+                 m->optimizer >= 0 && m->optimizer < 3 ? optimizers[m->optimizer] : "?");
+    else if (strcmp(what, "neighbours") == 0)
+        snprintf(out, out_bytes, "%d", m->neighbours);
+    else if (strchr(what, '/')) /* only deep has them; others record 0 */
+        snprintf(out, out_bytes, "hidden %d, %s, %s", m->hidden,
+                 m->activation >= 0 && m->activation < 3 ? activations[m->activation] : "?",
+                 m->loss >= 0 && m->loss < 2 ? losses[m->loss] : "?");
+    else
+        snprintf(out, out_bytes, "item features %s, user features %s, user history %s",
+                 m->item_features ? "on" : "off", m->user_features ? "on" : "off",
+                 m->user_history ? "on" : "off");
+}
+
+/* Why the model in `folder` (a checkpoint's, or the --warm-start model's)
+ * cannot be continued by this run at all: another model, dim, optimizer or
+ * features. The message names both values and ends with `advice`. */
+static int check_same_model(const char *folder, const ModelManifest *found,
+                            const ModelManifest *wanted, const char *advice, Error *err)
 {
     const struct {
         const char *what;
@@ -1165,15 +1216,18 @@ static int check_resumable(const char *folder, const ModelManifest *found,
              found->user_history != wanted->user_history},
         {"neighbours", found->neighbours != wanted->neighbours},
     };
-    for (size_t c = 0; c < sizeof checks / sizeof checks[0]; c++)
-        if (checks[c].differs)
-            return error_set(err, "%s holds a %s model of dim %d, and this run's %s differ%s "
-                                  "(it asks for %s dim %d): resume with the options it was "
-                                  "written with, or start fresh without --resume",
-                             folder, found->model, found->dim, checks[c].what,
-                             strchr(checks[c].what, '/') || strchr(checks[c].what, ' ') ? ""
-                                                                                        : "s",
-                             wanted->model, wanted->dim);
+    for (size_t c = 0; c < sizeof checks / sizeof checks[0]; c++) {
+        if (!checks[c].differs)
+            continue;
+        char had[160], asked[160];
+        model_shape_text(had, sizeof had, checks[c].what, found);
+        model_shape_text(asked, sizeof asked, checks[c].what, wanted);
+        bool plural = strchr(checks[c].what, '/') || strchr(checks[c].what, ' ');
+        return error_set(err, "%s holds a %s model of dim %d, and this run's %s differ%s (the "
+                              "model's %s: %s; this run asks for %s): %s",
+                         folder, found->model, found->dim, checks[c].what, plural ? "" : "s",
+                         checks[c].what, had, asked, advice);
+    }
     return 0;
 }
 
@@ -1223,7 +1277,10 @@ static int resume_from_checkpoint(const TrainConfig *config, const RunNames *nam
         int verdict = 0;
         if (chief && checkpoint_read_manifest(path, &manifest, err) != 0)
             verdict = 1;
-        else if (chief && check_resumable(resume->folder, &manifest, &wanted, err) != 0)
+        else if (chief && check_same_model(resume->folder, &manifest, &wanted,
+                                           "resume with the options it was written with, or "
+                                           "start fresh without --resume",
+                                           err) != 0)
             verdict = 2;
         comm_world_broadcast(&verdict, sizeof verdict, 0);
         if (verdict == 2) {
@@ -1280,6 +1337,64 @@ static int resume_from_checkpoint(const TrainConfig *config, const RunNames *nam
                layout->n_workers == 1 ? "" : "s", layout->n_servers,
                layout->n_servers == 1 ? "" : "s");
     return 0;
+}
+
+/* ---- warm start: a finished model's rows (weights, optimizer state and
+ * step counts) are where this run starts; rows of users and items it never
+ * had are created on first pull as usual. The run's own clock starts at 0:
+ * its learning rate is --learning-rate, decayed by --lr-decay per epoch of
+ * this run, while each row's Adam step count (its bias correction) goes on
+ * from where the model left it. μ, the mean rating that mf's biases were
+ * learned around, is the model's, not this data's. */
+
+typedef struct {
+    bool active;
+    char model_dir[OPTION_STRING_BYTES + 320]; /* the source's current generation's model
+                                                * folder: every rank reads that one even if
+                                                * the source commits again */
+    ModelManifest source;       /* its manifest */
+} WarmStart;
+
+/* Chief only: checks that config->warm_start_dir holds a finished model this
+ * run can continue (the same model, dim, optimizer and feature options as
+ * a checkpoint would need) and reads its manifest. Reads only: nothing of
+ * the source folder changes. Returns -1 with a message saying why not. */
+static int warm_start_open(const TrainConfig *config, const RunNames *names,
+                           const CommLayout *layout, WarmStart *warm, Error *err)
+{
+    const char *source = config->warm_start_dir;
+    memset(warm, 0, sizeof *warm);
+    Error why;
+    char path[sizeof warm->model_dir + 16];
+    if (model_files_check_present(source, &why) != 0)
+        return error_set(err, "cannot warm-start: %s", why.message);
+    run_dir_model_folder(source, warm->model_dir, sizeof warm->model_dir);
+    snprintf(path, sizeof path, "%s/manifest.txt", warm->model_dir);
+    if (checkpoint_read_manifest(path, &warm->source, &why) != 0)
+        return error_set(err, "cannot warm-start from %s, its model is damaged: %s", source,
+                         why.message);
+    DataSummary no_data = {0};
+    ModelManifest wanted;
+    manifest_from_run(config, names, layout, &no_data, 0, &wanted);
+    if (check_same_model(source, &warm->source, &wanted,
+                         "warm-start with the options it was trained with (its config.conf); "
+                         "hyperparameters such as --learning-rate, --epochs or --l2 may differ",
+                         &why) != 0)
+        return error_set(err, "cannot warm-start: %s", why.message);
+    warm->active = true;
+    return 0;
+}
+
+/* Every rank: the data figures the model carries over — μ is the source
+ * model's (its biases were learned around it), and predictions are clipped
+ * to the union of its rating range and this data's. */
+static void warm_start_adjust_data(const WarmStart *warm, DataSummary *data)
+{
+    data->global_mean = warm->source.global_mean;
+    if (warm->source.rating_min < data->rating_min)
+        data->rating_min = warm->source.rating_min;
+    if (warm->source.rating_max > data->rating_max)
+        data->rating_max = warm->source.rating_max;
 }
 
 static int write_manifest(const TrainConfig *config, const RunNames *names,
@@ -1357,6 +1472,18 @@ int train_main(int argc, char **argv)
              snprintf(config.checkpoint_dir, sizeof config.checkpoint_dir, "%s/checkpoints",
                       config.run_dir) >= (int)sizeof config.checkpoint_dir)
         config.checkpoint_dir[0] = '\0'; /* too long: said below */
+
+    /* ---- warm start: the model to continue is checked before anything is
+     * written, so a refused one leaves no trace */
+    WarmStart warm = {0};
+    if (config.warm_start_dir[0]) {
+        bool refused = chief && warm_start_open(&config, &names, &layout, &warm, &err) != 0;
+        if (agree_on_failure(refused, &err))
+            goto finish;
+        comm_world_broadcast(&warm, sizeof warm, 0);
+        config.warm_start_run_id = warm.source.run_id;
+        config.warm_start_checksum = warm.source.checksum;
+    }
 
     /* ---- run folder: the chief takes it and makes this run's generation
      * folder, where every rank writes; it becomes the run folder's content
@@ -1437,6 +1564,9 @@ int train_main(int argc, char **argv)
     }
     /* Servers need the epoch length for the learning-rate schedule. */
     comm_world_broadcast(&data, sizeof data, 0);
+    double data_mean = data.global_mean;
+    if (warm.active)
+        warm_start_adjust_data(&warm, &data);
     if (data.n_train == 0) {
         if (chief)
             fprintf(stderr, "psrec train: %s has no training examples", config.train_path);
@@ -1466,6 +1596,15 @@ int train_main(int argc, char **argv)
                model->implicit ? "weight" : "rating", data.global_mean,
                (unsigned long long)data.n_batches, totals.load_seconds);
         report_features(&config, &feature_summary, set.n_cold_items);
+        if (warm.active) {
+            printf("warm start: from %s (run %016llx: %s dim %d, %d epochs)",
+                   config.warm_start_dir, (unsigned long long)warm.source.run_id,
+                   warm.source.model, warm.source.dim, warm.source.epochs_done);
+            if (!model->implicit) /* μ means nothing to the ranking models */
+                printf("; its mean rating %.4f is kept (this data's: %.4f)",
+                       warm.source.global_mean, data_mean);
+            printf("\n");
+        }
         if (config.test_path[0] && data.n_test == 0)
             fprintf(stderr, "psrec train: warning: %s has no examples; no test metrics\n",
                     config.test_path);
@@ -1495,6 +1634,33 @@ int train_main(int argc, char **argv)
                                                 &resume, &highest_checkpoint, &err) != 0,
                          &err))
         goto finish;
+    /* --resume wins: a checkpoint it found already holds the warm-started
+     * rows (and what was trained since); without one, the run starts from
+     * the --warm-start model. */
+    if (warm.active && !resume.resumed) {
+        failed = layout.is_server &&
+                 server_load_rows(&server, &map, warm.model_dir, &warm.source, &err) != 0;
+        if (failed) {
+            char detail[sizeof err.message];
+            snprintf(detail, sizeof detail, "%s", err.message);
+            error_set(&err, "cannot warm-start from %s, its model is damaged: %s",
+                      config.warm_start_dir, detail);
+        }
+        if (agree_on_failure(failed, &err))
+            goto finish;
+        double rows = 0.0;
+        for (int t = 0; layout.is_server && t < store_table_count(server.store); t++)
+            rows += (double)store_row_count(server.store, t);
+        comm_world_sum_double(&rows, 1);
+        if (chief)
+            printf("warm start: %.0f rows with their optimizer state loaded onto %d server%s; "
+                   "learning rate from %g at this run's epoch 1\n",
+                   rows, layout.n_servers, layout.n_servers == 1 ? "" : "s",
+                   (double)config.learning_rate);
+    } else if (warm.active && chief) {
+        printf("warm start: %s already continues %s; resuming it\n", resume.folder,
+               config.warm_start_dir);
+    }
     if (!config.resume_dir[0]) { /* new checkpoints continue the folder's numbering */
         uint64_t ignored[1];
         size_t n_ignored;

@@ -81,7 +81,12 @@ void progress_json_number(FILE *file, const char *name, double value, bool last)
 
 void progress_json_string(FILE *file, const char *name, const char *value, bool last)
 {
-    fprintf(file, "\"%s\":\"", name);
+    fprintf(file, "\"%s\":", name);
+    if (!value) {
+        fprintf(file, "null%s", last ? "" : ",");
+        return;
+    }
+    fputc('"', file);
     for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
         if (*c == '"' || *c == '\\')
             fprintf(file, "\\%c", *c);

@@ -45,7 +45,12 @@ void *xmalloc_huge(size_t bytes)
     if (!ptr)
         fatal("out of memory allocating %zu bytes", rounded);
 #ifdef MADV_HUGEPAGE
-    madvise(ptr, rounded, MADV_HUGEPAGE); /* advice: without huge pages it still works */
+    /* Advice: without huge pages it still works. Memory the allocator hands
+     * out again may already be backed by small pages, which would stay
+     * small: dropping them first (the block's contents are undefined
+     * anyway) lets the next touch fault in huge ones. */
+    madvise(ptr, rounded, MADV_HUGEPAGE);
+    madvise(ptr, rounded, MADV_DONTNEED);
 #endif
     return ptr;
 }

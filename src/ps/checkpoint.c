@@ -547,6 +547,9 @@ static const ManifestField MANIFEST_FIELDS[] = {
     {"run_id", MANIFEST_U64, offsetof(ModelManifest, run_id), 0, 0, true},
     {"rated_neighbours", MANIFEST_INT, offsetof(ModelManifest, rated_neighbours), 0, 100000,
      true},
+    {"warm_start_run_id", MANIFEST_U64, offsetof(ModelManifest, warm_start_run_id), 0, 0, true},
+    {"warm_start_checksum", MANIFEST_U64, offsetof(ModelManifest, warm_start_checksum), 0, 0,
+     true},
     /* A checkpoint's training position (checkpoint.h: TrainPosition). */
 #define POSITION_FIELD(name) offsetof(ModelManifest, position) + offsetof(TrainPosition, name)
     {"checkpoint", MANIFEST_U64, POSITION_FIELD(number), 0, 0, true},
@@ -729,6 +732,7 @@ static int manifest_parse_lines(FILE *file, const char *path, ModelManifest *out
         }
         if (is_checksum) {
             checksum_seen = true;
+            out->checksum = stored;
             if (stored != computed)
                 rc = error_set(err, "%s:%ld: checksum mismatch: the manifest was changed or "
                                     "damaged after it was written",

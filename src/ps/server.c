@@ -133,18 +133,23 @@ static size_t check_keys(const Server *server, const uint64_t *keys, size_t n_ke
  * (store_prefetch_row): enough memory requests in flight to hide latency. */
 #define SERVER_PREFETCH_ROWS 4
 
-/* Copies the rows into a response's values, prefetching ahead; absent rows
- * (data NULL: a read of rows never trained) read as zeros. */
-static void copy_rows(const Server *server, const StoreRow *rows, size_t n_rows, uint8_t *values)
+/* Copies the rows into a response's values (as floats, or as bfloat16 with
+ * `bf16`), prefetching ahead; absent rows (data NULL: a read of rows never
+ * trained) read as zeros. */
+static void copy_rows(const Server *server, const StoreRow *rows, size_t n_rows, bool bf16,
+                      uint8_t *values)
 {
+    size_t value_bytes = bf16 ? sizeof(uint16_t) : sizeof(float);
     for (size_t k = 0; k < n_rows; k++) {
         if (k + SERVER_PREFETCH_ROWS < n_rows && rows[k + SERVER_PREFETCH_ROWS].data)
             store_prefetch_row(*server->store, &rows[k + SERVER_PREFETCH_ROWS], false);
-        size_t bytes = rows[k].width * sizeof(float);
-        if (rows[k].data)
-            memcpy(values, rows[k].data, bytes);
+        size_t bytes = rows[k].width * value_bytes;
+        if (!rows[k].data)
+            memset(values, 0, bytes); /* 0.0 in either precision */
+        else if (bf16)
+            wire_put_bf16(values, rows[k].data, rows[k].width);
         else
-            memset(values, 0, bytes);
+            memcpy(values, rows[k].data, bytes);
         values += bytes;
     }
 }
@@ -176,10 +181,11 @@ static void answer_pull(Server *server, int source, const WirePullRequest *reque
         .request_id = request->request_id,
         .n_values = n_values,
         .stop_signal = stop_signal_received(),
+        .bf16 = request->bf16_values,
     };
     uint8_t *values = wire_encode_pull_response_open(&response, &server->encoded);
     time_shares_charge(TIME_WIRE);
-    copy_rows(server, kept->rows, kept->n_keys, values);
+    copy_rows(server, kept->rows, kept->n_keys, response.bf16, values);
     time_shares_charge(TIME_COPY);
     ServerStats *stats = server->stats;
     stats->pulls++;

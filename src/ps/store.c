@@ -22,8 +22,8 @@
 /* Rows per chunk, at least: large enough that the chunk table is tiny,
  * small enough that the last, partly used chunk costs little (4096 rows of
  * dim 64 with Adam: 3 MiB). A chunk is then filled up to a whole number of
- * huge pages (xmalloc_huge): rows are read at random, and huge pages spare
- * each read a TLB miss. */
+ * huge pages, one at least (xmalloc_huge): rows are read at random, and
+ * huge pages spare each read a TLB miss. */
 #define STORE_CHUNK_MIN_ROWS 4096u
 
 typedef struct {
@@ -35,6 +35,7 @@ typedef struct {
     TableSpec spec;
     size_t stride;        /* floats per row: width + optimizer state */
     size_t chunk_rows;    /* rows per chunk */
+    size_t chunk_bytes;   /* the memory of a chunk's rows (≥ chunk_rows * stride floats) */
     KeyIndex *index;      /* key → row number */
     StoreChunk *chunks;   /* (chunk_capacity,), the first n_chunks allocated */
     size_t n_chunks;
@@ -78,7 +79,11 @@ Store *store_create(const TableSpec *tables, int n_tables, const OptimizerConfig
         table->spec = *spec;
         table->stride = spec->width + optimizer_state_floats(optimizer->kind, spec->width);
         size_t row_bytes = table->stride * sizeof(float);
-        table->chunk_rows = xmalloc_huge_size(STORE_CHUNK_MIN_ROWS * row_bytes) / row_bytes;
+        size_t chunk_bytes = STORE_CHUNK_MIN_ROWS * row_bytes;
+        if (chunk_bytes < HUGE_PAGE_BYTES)
+            chunk_bytes = HUGE_PAGE_BYTES;
+        table->chunk_bytes = xmalloc_huge_size(chunk_bytes);
+        table->chunk_rows = table->chunk_bytes / row_bytes;
         table->index = keyindex_create(0);
         store->table_of_id[spec->table_id] = (uint8_t)(t + 1);
     }
@@ -126,7 +131,7 @@ static void store_table_reserve(StoreTable *table, size_t rows)
                 xrealloc(table->chunks, table->chunk_capacity * sizeof *table->chunks);
         }
         StoreChunk *chunk = &table->chunks[table->n_chunks++];
-        chunk->rows = xmalloc_huge(table->chunk_rows * table->stride * sizeof *chunk->rows);
+        chunk->rows = xmalloc_huge(table->chunk_bytes);
         chunk->steps = xmalloc(table->chunk_rows * sizeof *chunk->steps);
     }
 }
@@ -288,9 +293,7 @@ size_t store_bytes(const Store *store)
     size_t bytes = sizeof *store;
     for (int t = 0; t < store->n_tables; t++) {
         const StoreTable *table = &store->tables[t];
-        bytes += table->n_chunks *
-                 (xmalloc_huge_size(table->chunk_rows * table->stride * sizeof(float)) +
-                  table->chunk_rows * sizeof(uint32_t));
+        bytes += table->n_chunks * (table->chunk_bytes + table->chunk_rows * sizeof(uint32_t));
         bytes += table->chunk_capacity * sizeof *table->chunks;
         bytes += keyindex_bytes(table->index);
     }

@@ -42,6 +42,7 @@ void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out)
     pb.min_clock = msg->min_clock;
     pb.batch = msg->batch;
     pb.create = msg->create ? 1 : 0;
+    pb.bf16_values = msg->bf16_values ? 1 : 0;
     pb.n_keys = msg->n_keys;
     pb.keys = msg->keys; /* pack only reads it */
 
@@ -55,6 +56,7 @@ void wire_encode_pull_request(const WirePullRequest *msg, ByteBuffer *out)
 
 void wire_encode_pull_response(const WirePullResponse *msg, ByteBuffer *out)
 {
+    assert(!msg->bf16 && "bfloat16 values are written through wire_encode_pull_response_open");
     Psrec__PullResponse pb = PSREC__PULL_RESPONSE__INIT;
     pb.request_id = msg->request_id;
     pb.n_values = msg->n_values;
@@ -90,25 +92,54 @@ uint8_t *wire_encode_pull_response_open(const WirePullResponse *msg, ByteBuffer 
     WirePullResponse rest = *msg;
     rest.n_values = 0;
     rest.values = NULL;
+    rest.bf16 = false;
     wire_encode_pull_response(&rest, out);
     /* protobuf merges fields wherever they stand in a message, so the values
-     * may follow the fields protobuf-c packed: a packed repeated float is the
-     * field's tag (field number, wire type 2 = length-delimited), the byte
-     * count as a varint, then the floats little-endian. */
-    const ProtobufCFieldDescriptor *field =
-        protobuf_c_message_descriptor_get_field_by_name(&psrec__pull_response__descriptor,
-                                                        "values");
-    assert(field && field->type == PROTOBUF_C_TYPE_FLOAT &&
-           (field->flags & PROTOBUF_C_FIELD_FLAG_PACKED));
+     * may follow the fields protobuf-c packed: a packed repeated float (or a
+     * bytes field) is the field's tag (field number, wire type 2 =
+     * length-delimited), the byte count as a varint, then the bytes: floats
+     * or bfloat16 values, little-endian. */
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name(
+        &psrec__pull_response__descriptor, msg->bf16 ? "values_bf16" : "values");
+    assert(field && (msg->bf16 ? field->type == PROTOBUF_C_TYPE_BYTES
+                               : field->type == PROTOBUF_C_TYPE_FLOAT &&
+                                     (field->flags & PROTOBUF_C_FIELD_FLAG_PACKED)));
     if (msg->n_values == 0)
         return out->data + out->len;
-    size_t bytes = msg->n_values * sizeof(float);
+    size_t bytes = msg->n_values * (msg->bf16 ? sizeof(uint16_t) : sizeof(float));
     wire_append_varint(out, ((uint64_t)field->id << 3) | 2);
     wire_append_varint(out, bytes);
     bytebuffer_reserve(out, out->len + bytes);
     uint8_t *values = out->data + out->len;
     out->len += bytes;
     return values;
+}
+
+uint16_t wire_bf16_from_float(float value)
+{
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it one (quiet), whatever its payload */
+        return (uint16_t)((bits >> 16) | 0x0040u);
+    bits += 0x7fffu + ((bits >> 16) & 1u); /* round to nearest, ties to even */
+    return (uint16_t)(bits >> 16);
+}
+
+float wire_float_from_bf16(uint16_t bits)
+{
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, sizeof value);
+    return value;
+}
+
+void wire_put_bf16(uint8_t *dest, const float *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t bits = wire_bf16_from_float(values[i]);
+        dest[2 * i] = (uint8_t)bits;
+        dest[2 * i + 1] = (uint8_t)(bits >> 8);
+    }
 }
 
 void wire_encode_push(const WirePush *msg, ByteBuffer *out)
@@ -209,6 +240,7 @@ int wire_decode_pull_request(WirePullRequest *out, const uint8_t *bytes, size_t 
     out->min_clock = pb->min_clock;
     out->batch = pb->batch;
     out->create = pb->create != 0;
+    out->bf16_values = pb->bf16_values != 0;
     out->n_keys = pb->n_keys;
     out->keys = pb->n_keys > 0 ? pb->keys : NULL;
     out->unpacked = pb;
@@ -271,8 +303,26 @@ int wire_decode_pull_response_into(WirePullResponse *out, const uint8_t *bytes, 
     out->request_id = pb->request_id;
     out->n_values = pb->n_values;
     out->stop_signal = pb->stop_signal;
-    if (pb->n_values == dest_floats && pb->n_values > 0 && pb->values != dest)
+    size_t half_bytes = pb->values_bf16.len;
+    if (half_bytes > 0) {
+        if (pb->n_values > 0 || half_bytes % 2 != 0) {
+            psrec__pull_response__free_unpacked(pb, &allocator);
+            memset(out, 0, sizeof *out);
+            return error_set(err, "PullResponse holds %s (%zu bytes of bfloat16 values)",
+                             half_bytes % 2 ? "an odd byte count" : "values in both precisions",
+                             half_bytes);
+        }
+        out->bf16 = true;
+        out->n_values = half_bytes / 2;
+        /* Handed dest only when its size matches twice the values: then a
+         * mismatch, which the caller reports. */
+        if (out->n_values == dest_floats && pb->values_bf16.data != (uint8_t *)dest)
+            for (size_t i = 0; i < dest_floats; i++)
+                dest[i] = wire_float_from_bf16(
+                    (uint16_t)(pb->values_bf16.data[2 * i] | pb->values_bf16.data[2 * i + 1] << 8));
+    } else if (pb->n_values == dest_floats && pb->n_values > 0 && pb->values != dest) {
         memcpy(dest, pb->values, dest_floats * sizeof(float)); /* not handed out: copy */
+    }
     psrec__pull_response__free_unpacked(pb, &allocator);
     return 0;
 }

@@ -389,6 +389,8 @@ static void plan_send_pulls(Worker *worker, BatchPlan *plan, uint64_t batch, uin
             .min_clock = min_clock,
             .batch = batch,
             .create = create,
+            /* Reads (evaluation, predictions) stay exact. */
+            .bf16_values = create && worker->setup.pull_bf16,
             .n_keys = server->n_keys,
             .keys = server->keys,
         };

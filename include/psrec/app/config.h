@@ -27,6 +27,11 @@ typedef enum {
 } Consistency;
 
 typedef enum {
+    PULL_PRECISION_FP32 = 0, /* rows travel as they are stored */
+    PULL_PRECISION_BF16 = 1  /* training pulls as bfloat16: half the bytes */
+} PullPrecision;
+
+typedef enum {
     MODEL_CHOICE_MF = 0,
     MODEL_CHOICE_BPR = 1,
     MODEL_CHOICE_DEEP = 2,
@@ -68,6 +73,7 @@ typedef struct {
     double checkpoint_minutes; /* minutes between checkpoints; 0 = none by time */
     int keep_checkpoints;     /* the newest this many are kept */
     char resume_dir[OPTION_STRING_BYTES]; /* "" = start fresh */
+    char warm_start_dir[OPTION_STRING_BYTES]; /* "" = new rows; else a finished run folder */
     int format;           /* DatasetFormat */
     char user_column[OPTION_STRING_BYTES];
     char item_column[OPTION_STRING_BYTES];
@@ -90,6 +96,7 @@ typedef struct {
     int vshards;
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
+    int pull_precision;   /* PullPrecision */
     double rank_timeout;  /* seconds unanswered before a rank counts as stalled; 0 = never */
     /* model */
     int model;            /* ModelChoice */
@@ -133,6 +140,10 @@ typedef struct {
      * made it. */
     char output_dir[OPTION_STRING_BYTES + 64];
     uint64_t run_id;      /* not an option either: the run's id, in its manifest and shards */
+    /* Not options: with --warm-start, the run id and manifest checksum of
+     * the model it started from (recorded in this run's manifest). */
+    uint64_t warm_start_run_id;
+    uint64_t warm_start_checksum;
     bool progress;        /* live progress line on a terminal */
     int log_level;        /* 0 error … 3 debug */
 } TrainConfig;

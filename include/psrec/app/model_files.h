@@ -16,6 +16,12 @@
 #include "psrec/ps/checkpoint.h"
 #include "psrec/ps/store.h"
 
+/* Returns 0 when run_dir has a trained model's manifest (RUN/model/
+ * manifest.txt), else -1 with a message saying why not: a psrec train is
+ * running there now (and whose), one started there and never finished, or
+ * none ever did. Reads only. */
+int model_files_check_present(const char *run_dir, Error *err);
+
 /* Loads the model of run_dir (RUN/model/manifest.txt and its shards) into a
  * new store. Fills *manifest, *params (the fields a manifest records: dim,
  * hidden, activation, loss, the feature flags, global_mean, rating_min,

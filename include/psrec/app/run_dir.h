@@ -63,6 +63,12 @@ int run_dir_remove_tree(const char *path);
 typedef enum { RUN_DIR_UNTOUCHED = 0, RUN_DIR_TRAINING, RUN_DIR_UNFINISHED } RunDirHistory;
 RunDirHistory run_dir_history(const char *root, char *holder, size_t holder_bytes);
 
+/* The model folder of RUN's current generation, RUN/gen-<id>/model: unlike
+ * RUN/model (a link through RUN/current), it stays that generation's while
+ * it exists, even if another run commits meanwhile. RUN/model for a folder
+ * without the links (an older psrec's plain files). */
+void run_dir_model_folder(const char *root, char *out, size_t out_bytes);
+
 /* Bytes free for an unprivileged writer on the file system of path, or -1
  * when the system does not say. */
 double run_dir_free_bytes(const char *path);

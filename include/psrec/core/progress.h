@@ -71,7 +71,8 @@ void progress_write_json(FILE *file, const EpochRecord *record);
 void progress_json_number(FILE *file, const char *name, double value, bool last);
 
 /* Writes `"name":"value"` (followed by a comma unless last), the value's
- * quotes, backslashes and control characters escaped as JSON wants. */
+ * quotes, backslashes and control characters escaped as JSON wants; a NULL
+ * value as null. */
 void progress_json_string(FILE *file, const char *name, const char *value, bool last);
 
 #endif

@@ -111,7 +111,15 @@ typedef struct {
     double shrink;          /* item-knn: shrinkage */
     int rated_neighbours;   /* item-knn on ratings: rated neighbours per prediction */
     uint64_t run_id;        /* the run that wrote the model; its shards name it too (0: unknown) */
+    /* The model a --warm-start run started from: its run id and its
+     * manifest's checksum (0: trained from new rows). */
+    uint64_t warm_start_run_id;
+    uint64_t warm_start_checksum;
     TrainPosition position; /* checkpoints only */
+    /* Not a key: the checksum line's value, filled by
+     * checkpoint_read_manifest (0 when the file has none), which names this
+     * exact manifest. */
+    uint64_t checksum;
 } ModelManifest;
 
 /* Writes the manifest (via a temporary file and rename), ending with a
@@ -122,7 +130,8 @@ int checkpoint_write_manifest(const char *path, const ModelManifest *manifest, E
  * malformed value, a missing key or another version, and naming the file when
  * rating_min is above rating_max or n_vshards is below n_servers, or when
  * its checksum line disagrees with its bytes (manifests written before
- * the checksum line existed have none and are read without it). */
+ * the checksum line existed have none and are read without it). out->checksum
+ * gets the checksum line's value. */
 int checkpoint_read_manifest(const char *path, ModelManifest *out, Error *err);
 
 #endif

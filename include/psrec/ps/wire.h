@@ -22,6 +22,7 @@ typedef struct {
     uint64_t min_clock;
     uint64_t batch;   /* global index of the batch the pull serves */
     bool create;
+    bool bf16_values; /* the rows may come back as bfloat16 */
     size_t n_keys;
     uint64_t *keys;   /* (n_keys,) */
     void *unpacked;   /* decoded messages: the memory behind the arrays */
@@ -32,6 +33,8 @@ typedef struct {
     size_t n_values;
     float *values;    /* (n_values,) */
     int stop_signal;  /* a stop signal the server got (its number: checkpoint and stop), or 0 */
+    bool bf16;        /* the values travel as bfloat16 (only wire_encode_pull_response_open
+                         writes them, only wire_decode_pull_response_into reads them) */
     void *unpacked;   /* decoded messages: the memory behind the arrays */
 } WirePullResponse;
 
@@ -89,6 +92,14 @@ void wire_encode_push(const WirePush *msg, ByteBuffer *out);
  * the message instead of gathering them into an array first. The bytes
  * decode like wire_encode_pull_response's. */
 uint8_t *wire_encode_pull_response_open(const WirePullResponse *msg, ByteBuffer *out);
+
+/* bfloat16, for pulls with --pull-precision bf16: a float's top 16 bits,
+ * rounded to nearest even (NaN stays NaN). Halves a response's bytes at a
+ * relative error of at most 2^-8 per value (8 significant bits). wire_put_bf16 writes n values
+ * as 2 little-endian bytes each (to a message being built). */
+uint16_t wire_bf16_from_float(float value);
+float wire_float_from_bf16(uint16_t bits);
+void wire_put_bf16(uint8_t *dest, const float *values, size_t n);
 void wire_encode_control(const WireControl *msg, ByteBuffer *out);
 void wire_encode_pair_counts(const WirePairCounts *msg, ByteBuffer *out);
 
@@ -104,7 +115,8 @@ int wire_decode_pull_response(WirePullResponse *out, const uint8_t *bytes, size_
  * array into dest itself, through an allocator that hands dest out, so the
  * rows are copied once, not twice). out gets the other fields, with
  * n_values as decoded and values NULL; the message is released. When
- * n_values differs, dest is left alone: the caller reports the mismatch. */
+ * n_values differs, dest is left alone: the caller reports the mismatch.
+ * bfloat16 values (values_bf16) are widened into dest (out->bf16 set). */
 int wire_decode_pull_response_into(WirePullResponse *out, const uint8_t *bytes, size_t len,
                                    float *dest, size_t dest_floats, Error *err);
 int wire_decode_push(WirePush *out, const uint8_t *bytes, size_t len, Error *err);

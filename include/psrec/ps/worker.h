@@ -38,6 +38,7 @@ typedef struct {
     const ShardMap *map;
     const ModelOps *model;
     ModelParams params;
+    bool pull_bf16;       /* training pulls bring rows as bfloat16 (--pull-precision bf16) */
     uint64_t staleness;   /* 0 for BSP, s for SSP, WORKER_NEVER_WAIT for ASP */
     uint64_t seed;        /* shuffling and negative sampling */
     /* Implicit models only: negatives are items of the catalogue drawn by

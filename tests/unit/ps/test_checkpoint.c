@@ -554,6 +554,54 @@ START_TEST(test_manifest_round_trip)
 }
 END_TEST
 
+/* A warm-started model names its source (run id and manifest checksum);
+ * the reader hands back the checksum line's value, which is the one that
+ * names this exact manifest: any other field changes it. */
+START_TEST(test_manifest_warm_start_and_checksum)
+{
+    char path[256], other[256];
+    test_path(path, sizeof path, "manifest.txt");
+    test_path(other, sizeof other, "other.txt");
+    ModelManifest m = test_manifest();
+    m.warm_start_run_id = 0x1234abcd5678ef00ull;
+    m.warm_start_checksum = UINT64_MAX - 1;
+    Error err;
+    ck_assert_msg(checkpoint_write_manifest(path, &m, &err) == 0, "%s", err.message);
+    ModelManifest back;
+    ck_assert_msg(checkpoint_read_manifest(path, &back, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(back.warm_start_run_id, 0x1234abcd5678ef00ull);
+    ck_assert_uint_eq(back.warm_start_checksum, UINT64_MAX - 1);
+    /* The checksum is the file's last line, as written. */
+    FILE *file = fopen(path, "r");
+    ck_assert_ptr_nonnull(file);
+    char line[256], last[256] = "";
+    while (fgets(line, sizeof line, file))
+        strcpy(last, line);
+    fclose(file);
+    unsigned long long written = 0;
+    ck_assert_int_eq(sscanf(last, "checksum = %llu", &written), 1);
+    ck_assert_uint_ne(back.checksum, 0);
+    ck_assert_uint_eq(back.checksum, written);
+
+    m.warm_start_checksum = 0; /* one field changed: another checksum */
+    ck_assert_msg(checkpoint_write_manifest(other, &m, &err) == 0, "%s", err.message);
+    ModelManifest changed;
+    ck_assert_msg(checkpoint_read_manifest(other, &changed, &err) == 0, "%s", err.message);
+    ck_assert_uint_ne(changed.checksum, back.checksum);
+    ck_assert_uint_eq(changed.warm_start_checksum, 0);
+
+    /* A manifest without the keys (older files) reads them as 0, and one
+     * without a checksum line has checksum 0. */
+    test_write_text(path, "version = 1\nmodel = mf\ndim = 8\nn_servers = 1\nn_vshards = 4\n"
+                          "optimizer = 2\ninit_seed = 9\nepochs_done = 0\nclock = 0\n"
+                          "global_mean = 0\nrating_min = 1\nrating_max = 5\n");
+    ck_assert_msg(checkpoint_read_manifest(path, &back, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(back.warm_start_run_id, 0);
+    ck_assert_uint_eq(back.warm_start_checksum, 0);
+    ck_assert_uint_eq(back.checksum, 0);
+}
+END_TEST
+
 /* Writes text as a manifest and expects reading it to fail with a message
  * that is the path followed by expected_suffix (":LINE: ..." or ": ..."). */
 static void test_manifest_fails(const char *text, const char *expected_suffix)
@@ -662,6 +710,7 @@ static Suite *checkpoint_suite(void)
     TCase *manifest = tcase_create("manifest");
     tcase_add_checked_fixture(manifest, test_dir_create, test_dir_remove);
     tcase_add_test(manifest, test_manifest_round_trip);
+    tcase_add_test(manifest, test_manifest_warm_start_and_checksum);
     tcase_add_test(manifest, test_manifest_errors);
     tcase_add_test(manifest, test_manifest_contradictions);
     suite_add_tcase(s, manifest);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "psrec/ps/wire.h"
@@ -94,6 +95,73 @@ START_TEST(test_pull_response_round_trip)
     ck_assert_int_eq(memcmp(back.values, values, sizeof values), 0);
     wire_pull_response_free(&back);
     ck_assert_ptr_null(back.values);
+    bytebuffer_free(&buf);
+}
+END_TEST
+
+/* A response written in place (the server's path): the same message as
+ * wire_encode_pull_response's, fields in another order. */
+START_TEST(test_pull_response_open_matches)
+{
+    float values[7] = {0.25f, -1.0f, 3.5e-20f, 1e20f, 0.0f, -0.0f, 0.1f};
+    WirePullResponse msg = {.request_id = 4, .n_values = 7, .stop_signal = 12};
+    ByteBuffer buf = {0};
+    memcpy(wire_encode_pull_response_open(&msg, &buf), values, sizeof values);
+    float dest[7];
+    WirePullResponse back;
+    Error err;
+    ck_assert_int_eq(wire_decode_pull_response_into(&back, buf.data, buf.len, dest, 7, &err), 0);
+    ck_assert_uint_eq(back.request_id, 4);
+    ck_assert_int_eq(back.stop_signal, 12);
+    ck_assert_uint_eq(back.n_values, 7);
+    ck_assert(!back.bf16);
+    ck_assert_int_eq(memcmp(dest, values, sizeof values), 0);
+    /* Same size as protobuf-c's own encoding of it. */
+    ByteBuffer whole = {0};
+    msg.values = values;
+    wire_encode_pull_response(&msg, &whole);
+    ck_assert_uint_eq(whole.len, buf.len);
+    bytebuffer_free(&whole);
+    bytebuffer_free(&buf);
+}
+END_TEST
+
+/* bfloat16: exact where 8 significant bits suffice, ties to even, within
+ * 2^-8 relative elsewhere, NaN and infinities kept; a response in bf16
+ * decodes into floats. */
+START_TEST(test_bf16_values)
+{
+    ck_assert_uint_eq(wire_bf16_from_float(1.0f), 0x3f80);
+    ck_assert_uint_eq(wire_bf16_from_float(-2.0f), 0xc000);
+    ck_assert(wire_float_from_bf16(wire_bf16_from_float(0.15625f)) == 0.15625f);
+    /* 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: to the even one, 1. */
+    ck_assert_uint_eq(wire_bf16_from_float(1.0f + 0x1p-8f), 0x3f80);
+    /* 1 + 3·2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up. */
+    ck_assert_uint_eq(wire_bf16_from_float(1.0f + 0x3p-8f), 0x3f82);
+    ck_assert(isinf(wire_float_from_bf16(wire_bf16_from_float(INFINITY))));
+    ck_assert(isnan(wire_float_from_bf16(wire_bf16_from_float(NAN))));
+    Rng rng;
+    rng_seed(&rng, 3);
+    float values[200], dest[200];
+    for (int i = 0; i < 200; i++)
+        values[i] = (float)(rng_normal(&rng) * 0.3);
+    WirePullResponse msg = {.request_id = 8, .n_values = 200, .bf16 = true};
+    ByteBuffer buf = {0};
+    wire_put_bf16(wire_encode_pull_response_open(&msg, &buf), values, 200);
+    WirePullResponse back;
+    Error err;
+    ck_assert_int_eq(wire_decode_pull_response_into(&back, buf.data, buf.len, dest, 200, &err),
+                     0);
+    ck_assert(back.bf16);
+    ck_assert_uint_eq(back.n_values, 200);
+    for (int i = 0; i < 200; i++)
+        ck_assert_float_le(fabsf(dest[i] - values[i]), fabsf(values[i]) * 0x1p-8f);
+    /* About half the bytes of the float response. */
+    ByteBuffer whole = {0};
+    WirePullResponse as_floats = {.request_id = 8, .n_values = 200, .values = values};
+    wire_encode_pull_response(&as_floats, &whole);
+    ck_assert_uint_lt(buf.len, whole.len / 2 + 8);
+    bytebuffer_free(&whole);
     bytebuffer_free(&buf);
 }
 END_TEST
@@ -648,6 +716,8 @@ static Suite *wire_suite(void)
     tcase_add_test(round_trip, test_pull_request_empty);
     tcase_add_test(round_trip, test_pull_response_round_trip);
     tcase_add_test(round_trip, test_pull_response_into_destination);
+    tcase_add_test(round_trip, test_pull_response_open_matches);
+    tcase_add_test(round_trip, test_bf16_values);
     tcase_add_test(round_trip, test_push_round_trip_large);
     tcase_add_test(round_trip, test_push_empty_arrays);
     tcase_add_test(round_trip, test_control_round_trip);
