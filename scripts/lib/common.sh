@@ -21,10 +21,12 @@ as_root() {
     fi
 }
 
-# Installs the Debian packages psrec needs, if any is missing.
+# ensure_packages [PACKAGE...] — installs the Debian packages given (by
+# default those psrec needs), if any is missing.
 ensure_packages() {
-    local missing=()
-    for package in "${PSREC_PACKAGES[@]}"; do
+    local wanted=("$@") missing=()
+    [ $# -gt 0 ] || wanted=("${PSREC_PACKAGES[@]}")
+    for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$package")
     done

@@ -326,6 +326,8 @@ typedef struct {
      * (TIME_ROLE_SERVERS: their whole loop) and over the workers (their
      * training, evaluation excluded). */
     double time_seconds[2][TIME_KINDS];
+    double pulls;               /* pull requests the servers answered, summed */
+    double pushes;              /* pushes they applied, summed */
 } RunTotals;
 
 enum { TIME_ROLE_SERVERS, TIME_ROLE_WORKERS };
@@ -369,6 +371,9 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"worker_memory_peak_mib", totals->worker_memory_peak},
         {"store_bytes", totals->store_bytes},
         {"store_rows", totals->store_rows},
+        {"batches_per_epoch", (double)data->n_batches},
+        {"pulls", totals->pulls},
+        {"pushes", totals->pushes},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -1148,6 +1153,9 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
     server_run(layout, map, &schedule, start_clock, &state->store, &snapshot,
                model->neighbourhood ? &pairs : NULL, &stats);
     time_shares_read(totals->time_seconds[TIME_ROLE_SERVERS]);
+    /* For scripts/scaling's network model: messages per batch. */
+    totals->pulls = (double)stats.pulls;
+    totals->pushes = (double)stats.pushes;
     totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
@@ -1680,10 +1688,10 @@ int train_main(int argc, char **argv)
     double store_rows = 0.0;
     for (int t = 0; layout.is_server && server.store && t < store_table_count(server.store); t++)
         store_rows += (double)store_row_count(server.store, t);
-    double reduced[5] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
+    double reduced[7] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
                          layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
-                         store_rows};
-    comm_world_sum_double(reduced, 5);
+                         store_rows, totals.pulls, totals.pushes};
+    comm_world_sum_double(reduced, 7);
     comm_world_sum_double(&totals.time_seconds[0][0], 2 * TIME_KINDS);
     double peak = process_peak_memory_mib();
     double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
@@ -1699,6 +1707,8 @@ int train_main(int argc, char **argv)
     totals.staleness_samples = reduced[2];
     totals.store_bytes = reduced[3];
     totals.store_rows = reduced[4];
+    totals.pulls = reduced[5];
+    totals.pushes = reduced[6];
     if (agree_on_failure(failed, &err))
         goto finish;
     stopped = totals.stop_signal;
