@@ -2,20 +2,11 @@
 #include "psrec/core/time_shares.h"
 
 #include <assert.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "psrec/core/util.h"
 
 static double charged_seconds[TIME_KINDS];
-static double clock_now(void) { /* TEMP A/B */
-    static int cpu = -1;
-    if (cpu < 0) cpu = getenv("PSREC_TIME_CPU") != NULL;
-    if (!cpu) return time_now_s();
-    struct timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 static double last_charge_s;
 
 const char *time_kind_name(TimeKind kind)
@@ -32,13 +23,13 @@ const char *time_kind_name(TimeKind kind)
 void time_shares_reset(void)
 {
     memset(charged_seconds, 0, sizeof charged_seconds);
-    last_charge_s = clock_now();
+    last_charge_s = time_now_s();
 }
 
 void time_shares_charge(TimeKind kind)
 {
     assert(kind >= 0 && kind < TIME_KINDS);
-    double now = clock_now();
+    double now = time_now_s();
     charged_seconds[kind] += now - last_charge_s;
     last_charge_s = now;
 }
