@@ -34,3 +34,16 @@ rmse_from_predictions() {
         /^[0-9]/ { n++; e = predicted[n] - $3; sse += e * e }
         END { printf "%.6f\n", sqrt(sse / n) }' "$1" "$2"
 }
+
+# rank_pid RUN_DIR RANK — the pid of world rank RANK of the job writing
+# RUN_DIR (Open MPI puts each rank's world rank in its environment).
+rank_pid() {
+    local pid
+    for pid in $(pgrep -f -- "--run-dir $1( |$)"); do
+        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+            echo "$pid"
+            return 0
+        fi
+    done
+    return 1
+}

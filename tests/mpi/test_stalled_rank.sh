@@ -34,18 +34,6 @@ trap cleanup EXIT
 
 "$PSREC" generate --users 3000 --items 1000 --ratings 200000 --out f.csv >/dev/null
 
-# rank_pid RUN_DIR RANK — the pid of world rank RANK of the job writing
-# RUN_DIR (Open MPI puts each rank's world rank in its environment).
-rank_pid() {
-    local pid
-    for pid in $(pgrep -f -- "--run-dir $1 "); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-            echo "$pid"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # signal_rank NAME RANK SIGNAL — trains for "ever" in the background,
 # sends SIGNAL to world rank RANK once epochs run, and waits for the job to

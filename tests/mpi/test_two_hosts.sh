@@ -161,18 +161,6 @@ awk -v a="$rmse_two" -v b="$rmse_one" 'BEGIN { d = a > b ? a - b : b - a; exit !
 echo "2 workers + 2 servers, bsp: test_rmse $rmse_two on two hosts, $rmse_one on one"
 echo "  $(grep "^placement:" two_2w.log)"
 
-# rank_pid RUN_DIR RANK — the pid of world rank RANK of the job writing
-# RUN_DIR (Open MPI puts each rank's world rank in its environment).
-rank_pid() {
-    local pid
-    for pid in $(pgrep -f -- "--run-dir $1( |$)"); do
-        if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-            echo "$pid"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # signal_rank NAME RANK SIGNAL ARGS... — trains "for ever" on two hosts,
 # sends SIGNAL to world rank RANK (which must run on host 2) once epochs
