@@ -621,19 +621,23 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
                         true);
     }
     for (uint64_t b = first_batch; b < n_batches; b++) {
+        /* The next batch's plan is built while this batch's rows are on
+         * their way, so its pull leaves as soon as they arrive: the servers
+         * do not wait for the build between two pulls. */
+        if (b + 1 < n_batches) {
+            batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
+            plan_build(worker, next, train, worker->order,
+                       worker_batch_start(n, n_batches, b + 1),
+                       worker_batch_start(n, n_batches, b + 2), &rng);
+        }
         plan_receive_pulls(worker, current);
         /* A pause is decided before the next batch's pull is sent, so
          * nothing is in flight when the workers stop after this batch. */
         run->pause = vote_at(worker, first_global + b);
         time_shares_charge(TIME_OTHER);
-        if (b + 1 < n_batches && !run->pause) {
-            batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
-            plan_build(worker, next, train, worker->order,
-                       worker_batch_start(n, n_batches, b + 1),
-                       worker_batch_start(n, n_batches, b + 2), &rng);
+        if (b + 1 < n_batches && !run->pause)
             plan_send_pulls(worker, next, first_global + b + 1,
                             pull_min_clock(worker, first_global + b + 1), true);
-        }
         run->loss += plan_compute(worker, current);
         plan_push(worker, current);
         run->batches++;
