@@ -519,6 +519,11 @@ size_t sort_unique_u64(uint64_t *values, size_t n)
     return kept;
 }
 
+/* Buffers from this size on are messages rows travel in: huge pages (one
+ * at least) let MPI's single-copy transfer pin one page where it would pin
+ * hundreds, and the copy walk one TLB entry. */
+#define BYTEBUFFER_HUGE_BYTES ((size_t)256 << 10)
+
 void bytebuffer_reserve(ByteBuffer *buf, size_t bytes)
 {
     if (bytes <= buf->cap)
@@ -526,7 +531,17 @@ void bytebuffer_reserve(ByteBuffer *buf, size_t bytes)
     size_t cap = buf->cap ? buf->cap : 256;
     while (cap < bytes)
         cap *= 2;
-    buf->data = xrealloc(buf->data, cap);
+    if (cap < BYTEBUFFER_HUGE_BYTES) {
+        buf->data = xrealloc(buf->data, cap);
+        buf->cap = cap;
+        return;
+    }
+    cap = xmalloc_huge_size(cap < HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : cap);
+    uint8_t *data = xmalloc_huge(cap);
+    if (buf->len > 0)
+        memcpy(data, buf->data, buf->len);
+    free(buf->data);
+    buf->data = data;
     buf->cap = cap;
 }
 
