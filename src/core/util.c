@@ -322,6 +322,12 @@ double process_peak_memory_mib(void)
     return (double)usage.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
+int machine_cores(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores >= 1 ? (int)cores : 1;
+}
+
 uint64_t memory_physical_bytes(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);

@@ -121,6 +121,9 @@ double process_peak_memory_mib(void);
 
 /* ---- the machine: what a job about to allocate or write can count on */
 
+/* Processors online (sysconf), at least 1. */
+int machine_cores(void);
+
 /* Physical memory in bytes (sysconf), or 0 where the system does not say. */
 uint64_t memory_physical_bytes(void);
 
