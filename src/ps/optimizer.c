@@ -44,6 +44,21 @@ void optimizer_init_state(const OptimizerConfig *config, float *state, size_t wi
     assert(!"unknown optimizer kind");
 }
 
+/* base^exponent by repeated squaring: at most 2·32 multiplications, a few
+ * nanoseconds where pow() took tens — twice per row update, it was a tenth
+ * of a server's time. Relative error about 1e-15 per multiplication. */
+static double power_of(double base, uint32_t exponent)
+{
+    double result = 1.0;
+    while (exponent) {
+        if (exponent & 1u)
+            result *= base;
+        base *= base;
+        exponent >>= 1;
+    }
+    return result;
+}
+
 /* Adam with per-row bias correction; t is the row's step after increment. */
 VECTOR_CLONES static void optimizer_apply_adam(const OptimizerConfig *config, float *restrict weights,
                                  float *restrict state, uint32_t t,
@@ -53,8 +68,8 @@ VECTOR_CLONES static void optimizer_apply_adam(const OptimizerConfig *config, fl
     float *restrict v = state + width;
     const float beta1 = config->beta1, beta2 = config->beta2, eps = config->epsilon;
     /* Fold the corrections into the step: w -= (lr/bc1) m / (sqrt(v/bc2) + eps). */
-    double bias1 = 1.0 - pow((double)beta1, (double)t);
-    double bias2 = 1.0 - pow((double)beta2, (double)t);
+    double bias1 = 1.0 - power_of((double)beta1, t);
+    double bias2 = 1.0 - power_of((double)beta2, t);
     const float step_size = (float)((double)config->learning_rate / bias1);
     const float inv_bias2 = (float)(1.0 / bias2);
     for (size_t i = 0; i < width; i++) {
