@@ -299,6 +299,13 @@ static void plan_build_rows(Worker *worker, BatchPlan *plan, uint32_t table, con
 /* Gathers the representation of bag `bag` (width floats) into out. */
 static void plan_gather_bag(const BatchPlan *plan, size_t bag, int width, float *out)
 {
+    uint32_t first = plan->bag_start[bag];
+    if (plan->bag_start[bag + 1] == first + 1 && plan->bag_weights[first] == 1.0f) {
+        /* A row without features (the usual bag): the row itself. */
+        memcpy(out, plan->params + plan->row_offset[plan->bag_slots[first]],
+               (size_t)width * sizeof(float));
+        return;
+    }
     memset(out, 0, (size_t)width * sizeof(float));
     for (uint32_t k = plan->bag_start[bag]; k < plan->bag_start[bag + 1]; k++) {
         const float *row = plan->params + plan->row_offset[plan->bag_slots[k]];
