@@ -1165,7 +1165,8 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
               "waited %.2fs",
               (unsigned long long)stats.pulls, (unsigned long long)stats.rows_pulled,
               (unsigned long long)stats.pushes, (unsigned long long)stats.rows_pushed,
-              store_bytes(state->store), stats.wait_seconds);
+              store_bytes(state->store),
+              totals->time_seconds[TIME_ROLE_SERVERS][TIME_WAIT]);
 }
 
 /* One side of a model check: the value of `what` in manifest m, as text. */

@@ -493,9 +493,7 @@ void server_run(const CommLayout *layout, const ShardMap *map, const LearningRat
     time_shares_reset();
     while (server.workers_done < layout->n_workers) {
         int source, tag;
-        double wait_start = time_now_s();
         comm_recv(&message, COMM_ANY_SOURCE, COMM_ANY_TAG, &source, &tag);
-        stats->wait_seconds += time_now_s() - wait_start;
         if (source < 0 || source >= layout->n_workers)
             fatal("protocol error: %s message (tag %d) from rank %d, which is not a worker",
                   tag_name(tag), tag, source);

@@ -29,7 +29,6 @@ typedef struct {
     uint64_t staleness_sum;     /* over training pulls: requester's clock − slowest worker's */
     uint64_t staleness_max;
     uint64_t staleness_samples;
-    double wait_seconds;        /* time blocked waiting for messages */
     uint64_t pairs_received;    /* neighbourhood models: pair sums received */
     uint64_t pairs_merged;      /* distinct pairs merged into rows */
     uint64_t pair_bytes_peak;   /* the most memory the pair sums held at once */
