@@ -576,6 +576,17 @@ size_t worker_batch_start(size_t n, uint64_t n_batches, uint64_t batch)
     return (size_t)(whole * batch + rest * batch / n_batches);
 }
 
+/* Plans batch `batch` of the epoch (of n_batches over train, in the epoch's
+ * order), its negatives drawn from the batch's own Rng. */
+static void plan_build_batch(Worker *worker, BatchPlan *plan, const Ratings *train, int epoch,
+                             uint64_t n_batches, uint64_t batch)
+{
+    Rng rng;
+    batch_rng(&rng, worker->setup.seed, worker->setup.layout->role_rank, epoch, batch);
+    plan_build(worker, plan, train, worker->order, worker_batch_start(train->n, n_batches, batch),
+               worker_batch_start(train->n, n_batches, batch + 1), &rng);
+}
+
 /* min_clock of a training pull for the batch with global index g. */
 static uint64_t pull_min_clock(const Worker *worker, uint64_t global_batch)
 {
@@ -615,15 +626,10 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
                        epoch);
     /* Global batch index of batch b: first_global + b. */
     uint64_t first_global = worker->clock - first_batch;
-    int role_rank = worker->setup.layout->role_rank;
-    Rng rng;
     BatchPlan *current = &worker->plans[0];
     BatchPlan *next = &worker->plans[1];
     if (first_batch < n_batches) {
-        batch_rng(&rng, worker->setup.seed, role_rank, epoch, first_batch);
-        plan_build(worker, current, train, worker->order,
-                   worker_batch_start(n, n_batches, first_batch),
-                   worker_batch_start(n, n_batches, first_batch + 1), &rng);
+        plan_build_batch(worker, current, train, epoch, n_batches, first_batch);
         plan_send_pulls(worker, current, worker->clock, pull_min_clock(worker, worker->clock),
                         true);
     }
@@ -631,12 +637,8 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
         /* The next batch's plan is built while this batch's rows are on
          * their way, so its pull leaves as soon as they arrive: the servers
          * do not wait for the build between two pulls. */
-        if (b + 1 < n_batches) {
-            batch_rng(&rng, worker->setup.seed, role_rank, epoch, b + 1);
-            plan_build(worker, next, train, worker->order,
-                       worker_batch_start(n, n_batches, b + 1),
-                       worker_batch_start(n, n_batches, b + 2), &rng);
-        }
+        if (b + 1 < n_batches)
+            plan_build_batch(worker, next, train, epoch, n_batches, b + 1);
         plan_receive_pulls(worker, current);
         /* A pause is decided before the next batch's pull is sent, so
          * nothing is in flight when the workers stop after this batch. */
