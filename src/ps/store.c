@@ -2,8 +2,9 @@
  *
  * Each table is a KeyIndex giving every key a dense row number, and chunks
  * of chunk_rows rows of floats (row r in chunk r / chunk_rows: width
- * weights, then optimizer state) with the row's step count beside them. Chunks are never moved once allocated: a row's address stays valid
- * while the store lives (a server may keep it from a pull to the push that
+ * weights, then optimizer state) with the row's step count beside them.
+ * Chunks are never moved once allocated: a row's address stays valid while
+ * the store lives (a server may keep it from a pull to the push that
  * follows), growing never copies rows, and at most one partly used chunk
  * per table is the store's overhead over the rows themselves.
  * Invariant: for each table, rows [0, keyindex_size) are initialised and

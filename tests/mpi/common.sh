@@ -47,3 +47,15 @@ rank_pid() {
     done
     return 1
 }
+
+# wait_for LOG PATTERN [SECONDS] — until a background run has printed a line
+# matching PATTERN into LOG (polled every 0.05 s, for at most SECONDS, 120 by
+# default); fails the test with the log otherwise.
+wait_for() {
+    local polls=$(( ${3:-120} * 20 ))
+    for _ in $(seq 1 "$polls"); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "the background run never printed '$2' in ${3:-120} s: $(cat "$1")"
+}

@@ -25,14 +25,6 @@ predictions() { # RUN_DIR OUT
         fail "predict failed on $1"
 }
 rmse() { rmse_from_predictions "$1" test.csv; }
-# wait_for LOG PATTERN — until the background run printed PATTERN
-wait_for() {
-    for _ in $(seq 1 2400); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    fail "the background run never printed '$2': $(cat "$1")"
-}
 
 # ---- BSP, one worker: stop mid-epoch on SIGUSR1, resume, same model
 train 2 1 whole --consistency bsp --epochs 8 >whole.log 2>&1 || fail "uninterrupted run failed: $(cat whole.log)"

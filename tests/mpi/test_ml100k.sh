@@ -30,11 +30,7 @@ awk -v r="$computed" 'BEGIN { exit !(r <= 0.925) }' || fail "u1 test RMSE $compu
 flags=(--config "$PSREC_SOURCE_DIR/configs/ml100k-mf.conf" --train "$data/u1.base"
        --test "$data/u1.test" --progress false --checkpoint-dir "$WORK/ckpt" --checkpoint-every 1)
 run_mpi 4 train --servers 2 "${flags[@]}" --run-dir "$WORK/killed" >"$WORK/killed.log" 2>&1 &
-for _ in $(seq 1 1200); do
-    grep -q "ckpt-000003 written" "$WORK/killed.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "ckpt-000003 written" "$WORK/killed.log" || fail "no third checkpoint: $(cat "$WORK/killed.log")"
+wait_for "$WORK/killed.log" "ckpt-000003 written"
 pkill -KILL -f -- "--run-dir $WORK/killed" || fail "nothing to kill"
 wait 2>/dev/null || true
 sleep 1

@@ -44,11 +44,7 @@ signal_rank() {
     PSREC_TEST_TIMEOUT=120 run_mpi 3 train --servers 1 --train f.csv --run-dir "$run" \
         --epochs 100000 --progress false --rank-timeout "$RANK_TIMEOUT" >"$name.log" 2>&1 &
     local job=$!
-    for _ in $(seq 1 600); do
-        grep -q "^epoch" "$name.log" && break
-        sleep 0.1
-    done
-    grep -q "^epoch" "$name.log" || fail "$name: training did not start: $(cat "$name.log")"
+    wait_for "$name.log" "^epoch" 60
     local pid start
     pid=$(rank_pid "$run" "$rank") || fail "$name: no process of world rank $rank"
     STOPPED="$STOPPED $pid"

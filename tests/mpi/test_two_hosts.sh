@@ -172,11 +172,7 @@ signal_rank() {
     PSREC_TEST_TIMEOUT=90 run_two_hosts 4 "${TRAIN[@]}" --servers 2 --epochs 100000 \
         --run-dir "$WORK/$name" "$@" >"$name.log" 2>&1 &
     local job=$!
-    for _ in $(seq 1 600); do
-        grep -q "^epoch" "$name.log" && break
-        sleep 0.1
-    done
-    grep -q "^epoch" "$name.log" || fail "$name: training did not start: $(cat "$name.log")"
+    wait_for "$name.log" "^epoch" 60
     PID=$(rank_pid "$WORK/$name" "$rank") || fail "$name: no process of world rank $rank"
     [ "$(ip netns identify "$PID")" = "$NS2" ] ||
         fail "$name: rank $rank runs in '$(ip netns identify "$PID")', not on $H2 ($NS2)"
