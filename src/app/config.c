@@ -278,6 +278,11 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "interactions per minibatch on each worker", NULL, RANGE(1, 10000000)},
     {"seed", OPTION_UINT64, TRAIN_FIELD(seed), "42",
      "seed of initialisation and shuffling (same seed, same run)", NULL, UNBOUNDED},
+    {"shuffle", OPTION_CHOICE, TRAIN_FIELD(shuffle), "blocks",
+     "how each epoch orders a worker's examples: blocks (users in blocks of about 1 MiB of "
+     "rows, the blocks in random order and the examples shuffled within each, so those rows "
+     "stay in cache on the servers; one block on small data) or examples (one shuffle of "
+     "them all)", "blocks|examples", UNBOUNDED},
     /* output */
     {"progress", OPTION_BOOL, TRAIN_FIELD(progress), "true",
      "live progress line within epochs (under mpirun every rank's stdout is a terminal: say false when logging to a file)", NULL, UNBOUNDED},

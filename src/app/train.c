@@ -76,12 +76,13 @@ typedef struct {
     double rating_min;
     double rating_max;
     uint64_t n_batches;      /* per epoch, the same on every worker */
+    double n_user_blocks;    /* summed over workers (user_blocks.h) */
 } DataSummary;
 
 /* Collective over the workers: totals, μ, the rating range and the number of
- * batches per epoch. */
+ * batches per epoch; *local_users is how many users this worker has. */
 static void summarise_data(const TrainConfig *config, const TrainingSet *set,
-                           DataSummary *summary)
+                           DataSummary *summary, size_t *local_users)
 {
     const Ratings *train = &set->train;
     double sum = 0.0, low = INFINITY, high = -INFINITY;
@@ -101,6 +102,7 @@ static void summarise_data(const TrainConfig *config, const TrainingSet *set,
     double sums[6] = {(double)train->n, sum, (double)set->valid.n, (double)set->test.n,
                       (double)(train->n_skipped + set->test.n_skipped),
                       (double)keyindex_size(users)};
+    *local_users = keyindex_size(users);
     keyindex_destroy(users);
     comm_workers_sum_double(sums, 6);
     uint64_t batches = (train->n + (size_t)config->batch_size - 1) / (size_t)config->batch_size;
@@ -372,6 +374,7 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"store_bytes", totals->store_bytes},
         {"store_rows", totals->store_rows},
         {"batches_per_epoch", (double)data->n_batches},
+        {"user_blocks", data->n_user_blocks},
         {"pulls", totals->pulls},
         {"pushes", totals->pushes},
     };
@@ -781,6 +784,7 @@ static int run_worker(const TrainConfig *config, const CommLayout *layout, const
         .staleness = staleness_from_config(config),
         .pull_bf16 = config->pull_precision == PULL_PRECISION_BF16,
         .seed = config->seed,
+        .blocks = &set->train_blocks,
         .catalogue = &set->catalogue,
         .sampler = set->indexed ? &set->sampler : NULL,
         .positives = set->indexed ? &set->known_train : NULL,
@@ -1547,7 +1551,6 @@ int train_main(int argc, char **argv)
                                     &err) != 0;
     if (agree_on_failure(failed, &err))
         goto finish;
-    ratings_move_to_huge_pages(&set.train); /* read in shuffled order every epoch */
     ModelParams params;
     model_params_from_config(&params, &config);
     failed = !layout.is_server &&
@@ -1559,9 +1562,17 @@ int train_main(int argc, char **argv)
     FeatureSummary feature_summary = {0};
     if (!layout.is_server) {
         training_set_index(&set, &set_options, true);
-        summarise_data(&config, &set, &data);
+        size_t local_users;
+        summarise_data(&config, &set, &data, &local_users);
         summarise_features(&features, &set, layout.role_rank, layout.n_workers,
                            &feature_summary);
+        size_t row_bytes = model_table_width(model, &params, MODEL_TABLE_USER) * sizeof(float);
+        training_set_arrange(&set, config.shuffle == SHUFFLE_BLOCKS
+                                       ? user_blocks_needed(local_users, row_bytes,
+                                                            (size_t)config.batch_size)
+                                       : 1);
+        data.n_user_blocks = (double)set.train_blocks.n_blocks;
+        comm_workers_sum_double(&data.n_user_blocks, 1);
     }
     /* Servers need the epoch length for the learning-rate schedule. */
     comm_world_broadcast(&data, sizeof data, 0);
@@ -1591,11 +1602,12 @@ int train_main(int argc, char **argv)
     totals.load_seconds = time_now_s() - load_start;
     if (chief) {
         printf("data: %.0f training, %.0f validation and %.0f test examples over %.0f items "
-               "(%.0f malformed lines skipped), mean %s %.4f, %llu batches per epoch, loaded "
-               "in %.2fs\n",
+               "(%.0f malformed lines skipped), mean %s %.4f, %llu batches per epoch in %.0f "
+               "user block%s, loaded in %.2fs\n",
                data.n_train, data.n_valid, data.n_test, data.n_items, data.n_skipped,
                model->implicit ? "weight" : "rating", data.global_mean,
-               (unsigned long long)data.n_batches, totals.load_seconds);
+               (unsigned long long)data.n_batches, data.n_user_blocks,
+               data.n_user_blocks == 1 ? "" : "s", totals.load_seconds);
         report_features(&config, &feature_summary, set.n_cold_items);
         if (warm.active) {
             printf("warm start: from %s (run %016llx: %s dim %d, %d epochs)",

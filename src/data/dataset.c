@@ -1050,29 +1050,6 @@ int dataset_read(Ratings *out, const char *path, const DatasetOptions *options, 
     return dataset_read_partition(out, path, options, 0, 1, err);
 }
 
-/* A copy of the first n elements of array in huge-page memory; frees array. */
-static void *move_to_huge_pages(void *array, size_t n, size_t element_bytes)
-{
-    if (!array)
-        return NULL;
-    void *moved = xmalloc_huge(n * element_bytes);
-    memcpy(moved, array, n * element_bytes);
-    free(array);
-    return moved;
-}
-
-void ratings_move_to_huge_pages(Ratings *ratings)
-{
-    if (ratings->n * sizeof *ratings->users < HUGE_PAGE_BYTES)
-        return;
-    size_t n = ratings->n;
-    ratings->users = move_to_huge_pages(ratings->users, n, sizeof *ratings->users);
-    ratings->items = move_to_huge_pages(ratings->items, n, sizeof *ratings->items);
-    ratings->ratings = move_to_huge_pages(ratings->ratings, n, sizeof *ratings->ratings);
-    ratings->timestamps = move_to_huge_pages(ratings->timestamps, n, sizeof *ratings->timestamps);
-    ratings->weights = move_to_huge_pages(ratings->weights, n, sizeof *ratings->weights);
-}
-
 void ratings_free(Ratings *ratings)
 {
     free(ratings->users);

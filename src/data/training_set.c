@@ -132,11 +132,18 @@ void training_set_index(TrainingSet *set, const TrainingSetOptions *options, boo
     set->indexed = true;
 }
 
+void training_set_arrange(TrainingSet *set, size_t n_blocks)
+{
+    user_blocks_free(&set->train_blocks);
+    user_blocks_arrange(&set->train, n_blocks, &set->train_blocks);
+}
+
 void training_set_free(TrainingSet *set)
 {
     if (!set)
         return;
     ratings_free(&set->train);
+    user_blocks_free(&set->train_blocks);
     ratings_free(&set->valid);
     ratings_free(&set->test);
     catalogue_free(&set->catalogue);

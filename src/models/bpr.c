@@ -41,21 +41,20 @@ static void bpr_item_l2(const ModelParams *params, const float *item, float *gra
 static double bpr_batch_gradient(const ModelParams *params, ModelBatch *batch)
 {
     int dim = params->dim;
-    size_t item_width = (size_t)dim + 1;
     size_t per_example = (size_t)batch->items_per_example;
     double loss = 0.0;
     for (size_t e = 0; e < batch->n_examples; e++) {
-        const float *user = batch->users + e * (size_t)dim;
-        float *grad_user = batch->grad_users + e * (size_t)dim;
-        const float *items = batch->items + e * per_example * item_width;
-        float *grad_items = batch->grad_items + e * per_example * item_width;
-        const float *positive = items;
-        float *grad_positive = grad_items;
+        size_t user_at = model_batch_user(batch, e), positive_at = model_batch_item(batch, e, 0);
+        const float *user = batch->users + user_at;
+        float *grad_user = batch->grad_users + user_at;
+        const float *positive = batch->items + positive_at;
+        float *grad_positive = batch->grad_items + positive_at;
         double positive_score = bpr_score(dim, user, positive);
         float weight = batch->weights[e];
         for (size_t j = 1; j < per_example; j++) {
-            const float *negative = items + j * item_width;
-            float *grad_negative = grad_items + j * item_width;
+            size_t negative_at = model_batch_item(batch, e, j);
+            const float *negative = batch->items + negative_at;
+            float *grad_negative = batch->grad_items + negative_at;
             double margin = positive_score - bpr_score(dim, user, negative);
             /* −ln σ(x) = ln(1 + e^−x), computed without overflow either way. */
             loss += weight * (margin > 0 ? log1p(exp(-margin)) : -margin + log1p(exp(margin)));
@@ -103,6 +102,7 @@ static void bpr_item_vectors(const ModelParams *params, const float *dense,
 const ModelOps MODEL_BPR = {
     .name = "bpr",
     .implicit = true,
+    .rows_in_place = true,
     .table_specs = bpr_table_specs,
     .dense_size = NULL,
     .dense_matrices = NULL,

@@ -25,13 +25,13 @@ static int mf_table_specs(const ModelParams *params, TableSpec *tables)
 static double mf_batch_gradient(const ModelParams *params, ModelBatch *batch)
 {
     int dim = params->dim;
-    size_t width = (size_t)dim + 1;
     double squared_error = 0.0;
     for (size_t e = 0; e < batch->n_examples; e++) {
-        const float *user = batch->users + e * width;
-        const float *item = batch->items + e * (size_t)batch->items_per_example * width;
-        float *grad_user = batch->grad_users + e * width;
-        float *grad_item = batch->grad_items + e * (size_t)batch->items_per_example * width;
+        size_t user_at = model_batch_user(batch, e), item_at = model_batch_item(batch, e, 0);
+        const float *user = batch->users + user_at;
+        const float *item = batch->items + item_at;
+        float *grad_user = batch->grad_users + user_at;
+        float *grad_item = batch->grad_items + item_at;
         double dot = 0.0;
         for (int f = 1; f <= dim; f++)
             dot += (double)user[f] * (double)item[f];
@@ -93,6 +93,7 @@ static float mf_finish_score(const ModelParams *params, float score)
 const ModelOps MODEL_MF = {
     .name = "mf",
     .implicit = false,
+    .rows_in_place = true,
     .table_specs = mf_table_specs,
     .dense_size = NULL,
     .dense_matrices = NULL,

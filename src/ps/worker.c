@@ -52,6 +52,9 @@ typedef struct {
     uint32_t *bag_slots;       /* (n_entries,) unique slot of each entry's key */
     float *bag_weights;        /* (n_entries,) */
     size_t entry_capacity;
+    bool single_rows;          /* every bag is one row of weight 1 (no features) */
+    size_t *user_offsets;      /* (n_examples,) where each bag's row sits in params, */
+    size_t *item_offsets;      /* (n_examples * items_per_example,) for rows_in_place */
     float *labels;             /* (n_examples,) */
     float *weights;            /* (n_examples,) */
     size_t *row_offset;        /* (n_unique,) into params / grads */
@@ -116,6 +119,8 @@ static void plan_free(BatchPlan *plan, int n_servers)
     free(plan->bag_weights);
     free(plan->labels);
     free(plan->weights);
+    free(plan->user_offsets);
+    free(plan->item_offsets);
     free(plan->row_offset);
     free(plan->params);
     free(plan->grads);
@@ -135,11 +140,15 @@ static void plan_begin(BatchPlan *plan, size_t n, int items_per_example, size_t 
         plan->example_capacity = 2 * n;
         plan->labels = xrealloc(plan->labels, plan->example_capacity * sizeof(float));
         plan->weights = xrealloc(plan->weights, plan->example_capacity * sizeof(float));
+        plan->user_offsets =
+            xrealloc(plan->user_offsets, plan->example_capacity * sizeof(size_t));
     }
-    if (n_bags + 1 > plan->bag_capacity) {
+    if (n_bags + 1 > plan->bag_capacity) { /* n_bags ≥ the items of n examples */
         plan->bag_capacity = 2 * (n_bags + 1);
         plan->bag_start = xrealloc(plan->bag_start, plan->bag_capacity * sizeof(uint32_t));
+        plan->item_offsets = xrealloc(plan->item_offsets, plan->bag_capacity * sizeof(size_t));
     }
+    plan->single_rows = true;
     plan->bag_start[0] = 0;
     plan->n_examples = n;
     plan->items_per_example = items_per_example;
@@ -176,6 +185,8 @@ static void plan_add_bag(const Worker *worker, BatchPlan *plan, size_t bag, uint
     plan->bag_start[bag + 1] = plan->bag_start[bag];
     BagCursor cursor = {.plan = plan, .bag = bag};
     model_bag(worker->setup.features, table, id, plan_add_entry, &cursor);
+    if (plan->bag_start[bag + 1] != plan->bag_start[bag] + 1)
+        plan->single_rows = false; /* the row and its features */
 }
 
 /* Adds the model's dense blocks to the plan's keys (every batch needs all
@@ -458,10 +469,45 @@ static void plan_gather_dense(Worker *worker, const BatchPlan *plan, ModelBatch 
     batch->grad_dense = worker->grad_dense;
 }
 
+/* plan_compute for a model that reads rows in place, when every bag is one
+ * row: the model reads the pulled rows in plan->params and sums gradients
+ * straight into plan->grads, with no copy either way. */
+static double plan_compute_in_place(Worker *worker, BatchPlan *plan)
+{
+    size_t per = (size_t)plan->items_per_example, n_bags = 1 + per;
+    for (size_t e = 0; e < plan->n_examples; e++) {
+        const uint32_t *slots = plan->bag_slots + e * n_bags; /* one entry a bag */
+        plan->user_offsets[e] = plan->row_offset[slots[0]];
+        for (size_t j = 0; j < per; j++)
+            plan->item_offsets[e * per + j] = plan->row_offset[slots[1 + j]];
+    }
+    memset(plan->grads, 0, plan->n_floats * sizeof(float));
+    time_shares_charge(TIME_COPY);
+    ModelBatch batch = {
+        .n_examples = plan->n_examples,
+        .items_per_example = plan->items_per_example,
+        .user_width = worker->user_width,
+        .item_width = worker->item_width,
+        .users = plan->params,
+        .items = plan->params,
+        .user_offsets = plan->user_offsets,
+        .item_offsets = plan->item_offsets,
+        .labels = plan->labels,
+        .weights = plan->weights,
+        .grad_users = plan->grads,
+        .grad_items = plan->grads,
+    };
+    double loss = worker->setup.model->batch_gradient(&worker->setup.params, &batch);
+    time_shares_charge(TIME_MODEL);
+    return loss;
+}
+
 /* Forward and backward pass over the plan's examples; gradients summed per
  * key into plan->grads. Returns the model's summed loss. */
 static double plan_compute(Worker *worker, BatchPlan *plan)
 {
+    if (worker->setup.model->rows_in_place && plan->single_rows && worker->n_dense_blocks == 0)
+        return plan_compute_in_place(worker, plan);
     ModelBatch batch;
     plan_gather(worker, plan, &batch);
     plan_gather_dense(worker, plan, &batch);
@@ -555,20 +601,6 @@ void worker_destroy(Worker *worker)
     free(worker);
 }
 
-void worker_epoch_order(size_t *order, size_t n, uint64_t seed, int worker, int epoch)
-{
-    Rng rng;
-    rng_seed(&rng, hash_u64(seed) ^ hash_u64(((uint64_t)worker << 32) | (uint64_t)epoch));
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = n; i > 1; i--) { /* Fisher–Yates */
-        size_t j = (size_t)rng_below(&rng, i);
-        size_t tmp = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = tmp;
-    }
-}
-
 size_t worker_batch_start(size_t n, uint64_t n_batches, uint64_t batch)
 {
     /* floor(n * batch / n_batches) without overflowing n * batch. */
@@ -622,8 +654,8 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
         worker->order_capacity = n;
         worker->order = xrealloc(worker->order, n * sizeof(size_t));
     }
-    worker_epoch_order(worker->order, n, worker->setup.seed, worker->setup.layout->role_rank,
-                       epoch);
+    user_blocks_epoch_order(worker->setup.blocks, n, worker->setup.seed,
+                            worker->setup.layout->role_rank, epoch, worker->order);
     /* Global batch index of batch b: first_global + b. */
     uint64_t first_global = worker->clock - first_batch;
     BatchPlan *current = &worker->plans[0];

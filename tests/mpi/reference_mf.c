@@ -19,6 +19,8 @@
 
 #include "psrec/app/config.h"
 #include "psrec/data/dataset.h"
+#include "psrec/data/user_blocks.h"
+#include "psrec/core/keyindex.h"
 #include "psrec/core/keys.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/store.h"
@@ -118,6 +120,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "reference_mf: %s\n", err.message);
         return 2;
     }
+    /* The worker's order: its examples grouped in user blocks as train does. */
+    size_t n_users = 0;
+    {
+        KeyIndex *users = keyindex_create(1024);
+        for (size_t i = 0; i < train.n; i++)
+            keyindex_insert(users, train.users[i], NULL);
+        n_users = keyindex_size(users);
+        keyindex_destroy(users);
+    }
+    UserBlocks blocks;
+    user_blocks_arrange(&train,
+                        config.shuffle == SHUFFLE_BLOCKS
+                            ? user_blocks_needed(n_users, (size_t)(config.dim + 1) * sizeof(float),
+                                                 (size_t)config.batch_size)
+                            : 1,
+                        &blocks);
+    printf("reference_mf: %zu user blocks\n", blocks.n_blocks);
     uint64_t max_user = 0, max_item = 0;
     double sum = 0, low = INFINITY, high = -INFINITY;
     for (size_t i = 0; i < train.n; i++) {
@@ -136,7 +155,7 @@ int main(int argc, char **argv)
     size_t *order = malloc(train.n * sizeof(size_t));
     uint64_t n_batches = (train.n + (size_t)config.batch_size - 1) / (size_t)config.batch_size;
     for (int epoch = 0; epoch < config.epochs; epoch++) {
-        worker_epoch_order(order, train.n, config.seed, 0, epoch);
+        user_blocks_epoch_order(&blocks, train.n, config.seed, 0, epoch, order);
         float learning_rate = (float)((double)config.learning_rate * pow(config.lr_decay, epoch));
         for (uint64_t b = 0; b < n_batches; b++) {
             size_t first = worker_batch_start(train.n, n_batches, b);

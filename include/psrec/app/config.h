@@ -32,6 +32,11 @@ typedef enum {
 } PullPrecision;
 
 typedef enum {
+    SHUFFLE_BLOCKS = 0,  /* blocks of users in random order, examples shuffled within (user_blocks.h) */
+    SHUFFLE_EXAMPLES = 1 /* every example shuffled over the whole partition */
+} ShuffleChoice;
+
+typedef enum {
     MODEL_CHOICE_MF = 0,
     MODEL_CHOICE_BPR = 1,
     MODEL_CHOICE_DEEP = 2,
@@ -97,6 +102,7 @@ typedef struct {
     int consistency;      /* Consistency */
     int staleness;        /* SSP bound in batches */
     int pull_precision;   /* PullPrecision */
+    int shuffle;          /* ShuffleChoice */
     double rank_timeout;  /* seconds unanswered before a rank counts as stalled; 0 = never */
     /* model */
     int model;            /* ModelChoice */

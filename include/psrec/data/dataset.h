@@ -133,9 +133,4 @@ int dataset_read(Ratings *out, const char *path, const DatasetOptions *options, 
  * no-op. */
 void ratings_free(Ratings *ratings);
 
-/* Moves the arrays into memory backed by huge pages where they are large
- * (xmalloc_huge), one array at a time: training reads examples in shuffled
- * order, and with 4 KiB pages nearly every read would also miss the TLB. */
-void ratings_move_to_huge_pages(Ratings *ratings);
-
 #endif

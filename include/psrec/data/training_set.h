@@ -25,6 +25,7 @@
 #include "psrec/data/dataset.h"
 #include "psrec/data/history.h"
 #include "psrec/data/sampler.h"
+#include "psrec/data/user_blocks.h"
 
 typedef struct {
     const char *train_path;
@@ -45,6 +46,9 @@ typedef struct {
 
 typedef struct {
     Ratings train, valid, test;
+    /* train's examples grouped by user block (training_set_arrange); zero
+     * until then. */
+    UserBlocks train_blocks;
     Catalogue catalogue;        /* every item in the files; counts from train */
     History known_train;
     History known_valid;
@@ -56,6 +60,10 @@ typedef struct {
     size_t n_cold_items;
     bool indexed;               /* the histories and sampler are built */
 } TrainingSet;
+
+/* Groups the training examples into n_blocks user blocks
+ * (user_blocks_arrange) for training to visit block by block. */
+void training_set_arrange(TrainingSet *set, size_t n_blocks);
 
 /* Loads worker `worker` of n_workers's part. distributed: the workers read
  * byte ranges and exchange by user (collective over the workers);

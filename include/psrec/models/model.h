@@ -108,7 +108,15 @@ typedef struct {
  * items_per_example, item_width), item 0 of an example being the rated or
  * positive item and the others its sampled negatives. The model adds the
  * gradient of the batch's loss into grad_users / grad_items (same shapes,
- * zeroed by the caller). */
+ * zeroed by the caller).
+ *
+ * A model that reads rows in place (ModelOps.rows_in_place) may instead get
+ * offsets: example e's user at users + user_offsets[e], its item j at
+ * items + item_offsets[e * items_per_example + j], and their gradients at
+ * the same offsets into grad_users / grad_items. A row the batch names
+ * twice is then one row, its gradients adding up where it lies (the worker
+ * passes the pulled rows themselves, with no copy). model_batch_user and
+ * model_batch_item find the offset either way. */
 typedef struct {
     size_t n_examples;
     int items_per_example;
@@ -116,6 +124,8 @@ typedef struct {
     int item_width;
     const float *users;
     const float *items;
+    const size_t *user_offsets; /* (n_examples,) or NULL: dense */
+    const size_t *item_offsets; /* (n_examples * items_per_example,) or NULL: dense */
     const float *labels;   /* (n_examples,) ratings (explicit models) */
     const float *weights;  /* (n_examples,) example weights */
     const float *dense;    /* (dense_size,) the model's dense parameters, or NULL */
@@ -123,6 +133,19 @@ typedef struct {
     float *grad_items;
     float *grad_dense;     /* (dense_size,) zeroed by the caller, or NULL */
 } ModelBatch;
+
+/* Where example e's user (and its gradient) starts in users / grad_users. */
+static inline size_t model_batch_user(const ModelBatch *batch, size_t e)
+{
+    return batch->user_offsets ? batch->user_offsets[e] : e * (size_t)batch->user_width;
+}
+
+/* Where item j of example e (and its gradient) starts in items / grad_items. */
+static inline size_t model_batch_item(const ModelBatch *batch, size_t e, size_t j)
+{
+    size_t k = e * (size_t)batch->items_per_example + j;
+    return batch->item_offsets ? batch->item_offsets[k] : k * (size_t)batch->item_width;
+}
 
 typedef struct {
     const char *name;
@@ -134,6 +157,9 @@ typedef struct {
      * score_width, user_vectors and item_vectors are unused (NULL);
      * batch_gradient, if any, trains its baselines. */
     bool neighbourhood;
+    /* True: batch_gradient takes a ModelBatch with offsets (rows read and
+     * their gradients summed in place); false: always dense copies. */
+    bool rows_in_place;
     /* Writes the specs of the model's own tables (user, item, and dense if it
      * has dense parameters) into tables and returns how many. Feature tables
      * are added by model_table_specs. */

@@ -25,6 +25,7 @@
 #include "psrec/data/dataset.h"
 #include "psrec/data/history.h"
 #include "psrec/data/sampler.h"
+#include "psrec/data/user_blocks.h"
 #include "psrec/core/keys.h"
 #include "psrec/eval/metrics.h"
 #include "psrec/models/model.h"
@@ -41,6 +42,9 @@ typedef struct {
     bool pull_bf16;       /* training pulls bring rows as bfloat16 (--pull-precision bf16) */
     uint64_t staleness;   /* 0 for BSP, s for SSP, WORKER_NEVER_WAIT for ASP */
     uint64_t seed;        /* shuffling and negative sampling */
+    /* The training examples' user blocks (worker_epoch_order); NULL: one
+     * block. Not owned. */
+    const UserBlocks *blocks;
     /* Implicit models only: negatives are items of the catalogue drawn by
      * the sampler, never one of the user's own items (positives, by
      * catalogue index). Not owned. */
@@ -153,10 +157,6 @@ void worker_merge_pairs(Worker *worker, uint64_t block);
 void worker_finish(Worker *worker);
 
 const WorkerStats *worker_stats(const Worker *worker);
-
-/* The order in which a worker visits its examples in an epoch: a
- * permutation of 0..n-1 that depends only on (seed, worker, epoch). */
-void worker_epoch_order(size_t *order, size_t n, uint64_t seed, int worker, int epoch);
 
 /* Batch b of n_batches over n examples covers positions
  * [n*b/n_batches, n*(b+1)/n_batches) of the epoch order. */

@@ -1,0 +1,62 @@
+/* user_blocks.h — a worker's training examples grouped into blocks of users.
+ *
+ * A parameter server's rows lie scattered over gigabytes; a batch of
+ * uniformly shuffled examples touches user rows all over them, so nearly
+ * every pull and push of a row misses the cache. Training visits the
+ * blocks one after another instead (in a random order each epoch, the
+ * examples shuffled within each block), so the rows of the current block's
+ * users (about a megabyte, USER_BLOCK_BYTES) stay in cache while the
+ * servers and the worker work through them. Items stay uniformly mixed in
+ * every batch: blocking them too (as LIBMF does) would concentrate an
+ * item's occurrences in a batch, and a minibatch sums them into one step.
+ * One block (small data, or --shuffle examples) is the plain shuffle.
+ */
+#ifndef PSREC_USER_BLOCKS_H
+#define PSREC_USER_BLOCKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psrec/data/dataset.h"
+
+/* The user rows a block aims to hold, in bytes. */
+#define USER_BLOCK_BYTES ((size_t)1 << 20)
+/* A block holds at least this many users per example of a batch. A batch
+ * draws from its block's users only, so a user appears in it 1/this times
+ * on average (with a plain shuffle, far less): the minibatch sums a user's
+ * examples of one batch into one step, and blocks of too few users would
+ * make those steps uneven (on Amazon Beauty, bpr's full-ranking recall
+ * fell 4% with one user per example of a batch, 15% with 1/16). */
+#define USER_BLOCK_USERS_PER_BATCH_EXAMPLE 4
+
+typedef struct {
+    size_t n_blocks;
+    size_t *start; /* (n_blocks + 1,) block b covers examples [start[b], start[b + 1]) */
+} UserBlocks;
+
+/* How many blocks n_users users make when a block holds
+ * about USER_BLOCK_BYTES of user rows of `row_bytes` each, but never fewer
+ * than USER_BLOCK_USERS_PER_BATCH_EXAMPLE × batch_size users (at least 1;
+ * row_bytes 0, a model without user rows: 1). */
+size_t user_blocks_needed(size_t n_users, size_t row_bytes, size_t batch_size);
+
+/* Reorders the examples of `ratings` so that each of n_blocks blocks is
+ * contiguous (a user's block is hash_u64(user) % n_blocks; blocks in order
+ * 0, 1, …; examples keep their relative order within a block, so a user's
+ * examples stay in file order) and moves the arrays into huge-page memory
+ * where they are large (training reads them in shuffled order: with 4 KiB
+ * pages nearly every read would also miss the TLB). Fills *blocks; free
+ * with user_blocks_free. */
+void user_blocks_arrange(Ratings *ratings, size_t n_blocks, UserBlocks *blocks);
+
+/* The order in which worker `worker` visits its n examples in an epoch: a
+ * permutation of 0..n-1 into order that depends only on (blocks, seed,
+ * worker, epoch). The blocks come one after another in a random order,
+ * each block's examples shuffled; blocks NULL (or one block) is a plain
+ * shuffle of all n. */
+void user_blocks_epoch_order(const UserBlocks *blocks, size_t n, uint64_t seed, int worker,
+                             int epoch, size_t *order);
+
+void user_blocks_free(UserBlocks *blocks);
+
+#endif
