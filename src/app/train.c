@@ -330,6 +330,7 @@ typedef struct {
     double time_seconds[2][TIME_KINDS];
     double pulls;               /* pull requests the servers answered, summed */
     double pushes;              /* pushes they applied, summed */
+    double rows_pushed;         /* rows those pushes named: Σ over batches of distinct rows */
 } RunTotals;
 
 enum { TIME_ROLE_SERVERS, TIME_ROLE_WORKERS };
@@ -377,6 +378,7 @@ static int write_summary(const TrainConfig *config, const RunNames *names,
         {"user_blocks", data->n_user_blocks},
         {"pulls", totals->pulls},
         {"pushes", totals->pushes},
+        {"rows_pushed", totals->rows_pushed},
     };
     fprintf(file,
             "{\"model\":\"%s\",\"np\":%d,\"servers\":%d,\"workers\":%d,\"consistency\":\"%s\","
@@ -1160,6 +1162,7 @@ static void run_server(ServerState *state, const TrainConfig *config, const Comm
     /* For scripts/scaling's network model: messages per batch. */
     totals->pulls = (double)stats.pulls;
     totals->pushes = (double)stats.pushes;
+    totals->rows_pushed = (double)stats.rows_pushed;
     totals->pair_bytes_peak = (double)stats.pair_bytes_peak;
     totals->train_bytes = (double)stats.train_bytes_sent;
     totals->staleness_sum = (double)stats.staleness_sum;
@@ -1701,10 +1704,10 @@ int train_main(int argc, char **argv)
     double store_rows = 0.0;
     for (int t = 0; layout.is_server && server.store && t < store_table_count(server.store); t++)
         store_rows += (double)store_row_count(server.store, t);
-    double reduced[7] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
+    double reduced[8] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
                          layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
-                         store_rows, totals.pulls, totals.pushes};
-    comm_world_sum_double(reduced, 7);
+                         store_rows, totals.pulls, totals.pushes, totals.rows_pushed};
+    comm_world_sum_double(reduced, 8);
     comm_world_sum_double(&totals.time_seconds[0][0], 2 * TIME_KINDS);
     double peak = process_peak_memory_mib();
     double maxima[5] = {totals.staleness_max, totals.worker_wait_seconds, totals.pair_bytes_peak,
@@ -1722,6 +1725,7 @@ int train_main(int argc, char **argv)
     totals.store_rows = reduced[4];
     totals.pulls = reduced[5];
     totals.pushes = reduced[6];
+    totals.rows_pushed = reduced[7];
     if (agree_on_failure(failed, &err))
         goto finish;
     stopped = totals.stop_signal;

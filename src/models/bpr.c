@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "psrec/models/linalg.h"
 #include "psrec/models/model.h"
 
 static int bpr_table_specs(const ModelParams *params, TableSpec *tables)
@@ -24,10 +25,7 @@ static int bpr_table_specs(const ModelParams *params, TableSpec *tables)
 /* s(u, i) for a user row and an item row. */
 static double bpr_score(int dim, const float *user, const float *item)
 {
-    double score = item[0];
-    for (int f = 0; f < dim; f++)
-        score += (double)user[f] * (double)item[f + 1];
-    return score;
+    return (double)item[0] + linalg_dot_double(user, item + 1, dim);
 }
 
 /* Adds the L2 gradient of one occurrence of an item row. */

@@ -3,13 +3,25 @@
 
 #include <cblas.h>
 
-float linalg_dot(const float *a, const float *b, int n)
+#define LINALG_DOT_LANES 8
+
+double linalg_dot_double(const float *a, const float *b, int n)
 {
-    double sum = 0.0;
-    for (int k = 0; k < n; k++)
-        sum += (double)a[k] * (double)b[k];
-    return (float)sum;
+    double lanes[LINALG_DOT_LANES] = {0};
+    int k = 0;
+    for (; k + LINALG_DOT_LANES <= n; k += LINALG_DOT_LANES)
+        for (int l = 0; l < LINALG_DOT_LANES; l++)
+            lanes[l] += (double)a[k + l] * (double)b[k + l];
+    for (int l = 0; k < n; k++, l++)
+        lanes[l] += (double)a[k] * (double)b[k];
+    /* A pairwise tree over the lanes. */
+    for (int width = LINALG_DOT_LANES / 2; width > 0; width /= 2)
+        for (int l = 0; l < width; l++)
+            lanes[l] += lanes[l + width];
+    return lanes[0];
 }
+
+float linalg_dot(const float *a, const float *b, int n) { return (float)linalg_dot_double(a, b, n); }
 
 void linalg_scores(const float *a, size_t m, const float *b, size_t n, int width, float *scores)
 {

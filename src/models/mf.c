@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 
+#include "psrec/models/linalg.h"
 #include "psrec/models/model.h"
 
 static int mf_table_specs(const ModelParams *params, TableSpec *tables)
@@ -32,9 +33,7 @@ static double mf_batch_gradient(const ModelParams *params, ModelBatch *batch)
         const float *item = batch->items + item_at;
         float *grad_user = batch->grad_users + user_at;
         float *grad_item = batch->grad_items + item_at;
-        double dot = 0.0;
-        for (int f = 1; f <= dim; f++)
-            dot += (double)user[f] * (double)item[f];
+        double dot = linalg_dot_double(user + 1, item + 1, dim);
         double error = params->global_mean + (double)user[0] + (double)item[0] + dot -
                        (double)batch->labels[e];
         float e_w = (float)error * batch->weights[e];

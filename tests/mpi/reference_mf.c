@@ -22,6 +22,7 @@
 #include "psrec/data/user_blocks.h"
 #include "psrec/core/keyindex.h"
 #include "psrec/core/keys.h"
+#include "psrec/models/linalg.h"
 #include "psrec/models/model.h"
 #include "psrec/ps/store.h"
 #include "psrec/ps/worker.h"
@@ -91,10 +92,7 @@ static void table_update_row(DenseTable *table, size_t id, const TrainConfig *co
 
 static double raw_prediction(double mu, int dim, const float *u, const float *v)
 {
-    double dot = 0.0;
-    for (int f = 1; f <= dim; f++)
-        dot += (double)u[f] * (double)v[f];
-    return mu + (double)u[0] + (double)v[0] + dot;
+    return mu + (double)u[0] + (double)v[0] + linalg_dot_double(u + 1, v + 1, dim);
 }
 
 int main(int argc, char **argv)

@@ -10,7 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Σ a[k]·b[k] over k < n, accumulated in double. */
+/* Σ a[k]·b[k] over k < n, accumulated in double in LINALG_DOT_LANES
+ * interleaved partial sums added in a fixed order at the end: the lanes
+ * are independent, so the loop vectorises instead of waiting on one long
+ * chain of dependent additions (mf's gradient spent most of its time
+ * there), and the result is the same on every machine. */
+double linalg_dot_double(const float *a, const float *b, int n);
+
+/* linalg_dot_double rounded to float. */
 float linalg_dot(const float *a, const float *b, int n);
 
 /* scores = a · bᵀ: a is (m, width), b is (n, width), scores is (m, n),
