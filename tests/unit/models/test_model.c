@@ -4,6 +4,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "psrec/models/model.h"
 
@@ -178,6 +179,71 @@ END_TEST
 START_TEST(test_bpr_gradient_matches_finite_differences) { check_gradient("bpr", bpr_loss_ref); }
 END_TEST
 
+/* A model that reads rows in place (ModelBatch offsets) must compute what
+ * its dense form computes with the gradients then summed per row: the same
+ * batch, where examples share users and items, both ways. */
+static void check_rows_in_place(const char *name)
+{
+    enum { ROWS = 5, N = 12 };
+    const ModelOps *model = model_find(name);
+    ck_assert(model->rows_in_place);
+    ModelParams params = make_params();
+    int width = DIM + 1; /* a row's room; bpr's user rows use DIM of it */
+    int user_width = (int)model_table_width(model, &params, MODEL_TABLE_USER);
+    int item_width = (int)model_table_width(model, &params, MODEL_TABLE_ITEM);
+    int per = model->implicit ? 1 + NEGATIVES : 1;
+    float rows[ROWS * (DIM + 1)], labels[N], weights[N];
+    srand(11);
+    for (int k = 0; k < ROWS * width; k++)
+        rows[k] = (float)(rand() / (double)RAND_MAX - 0.5);
+    size_t user_offsets[N], item_offsets[N * (1 + NEGATIVES)];
+    float users[N * (DIM + 1)], items[N * (1 + NEGATIVES) * (DIM + 1)];
+    for (int e = 0; e < N; e++) {
+        int user_row = e % 3; /* rows 0-2 are users, 2-4 items: row 2 is both */
+        user_offsets[e] = (size_t)(user_row * width);
+        memcpy(users + e * user_width, rows + user_row * width, (size_t)user_width * sizeof(float));
+        for (int j = 0; j < per; j++) {
+            int item_row = 2 + (e + j) % 3;
+            item_offsets[e * per + j] = (size_t)(item_row * width);
+            memcpy(items + (e * per + j) * item_width, rows + item_row * width,
+                   (size_t)item_width * sizeof(float));
+        }
+        labels[e] = (float)(1 + e % 5);
+        weights[e] = 0.5f + (float)e / N;
+    }
+    float grad_users[N * (DIM + 1)] = {0}, grad_items[N * (1 + NEGATIVES) * (DIM + 1)] = {0};
+    ModelBatch dense = {.n_examples = N, .items_per_example = per, .user_width = user_width,
+                        .item_width = item_width, .users = users, .items = items,
+                        .labels = labels, .weights = weights, .grad_users = grad_users,
+                        .grad_items = grad_items};
+    double dense_loss = model->batch_gradient(&params, &dense);
+    double expected[ROWS * (DIM + 1)] = {0};
+    for (int e = 0; e < N; e++) {
+        for (int f = 0; f < user_width; f++)
+            expected[user_offsets[e] + (size_t)f] += grad_users[e * user_width + f];
+        for (int j = 0; j < per; j++)
+            for (int f = 0; f < item_width; f++)
+                expected[item_offsets[e * per + j] + (size_t)f] +=
+                    grad_items[(e * per + j) * item_width + f];
+    }
+    float grads[ROWS * (DIM + 1)] = {0};
+    ModelBatch in_place = {.n_examples = N, .items_per_example = per, .user_width = user_width,
+                           .item_width = item_width, .users = rows, .items = rows,
+                           .user_offsets = user_offsets, .item_offsets = item_offsets,
+                           .labels = labels, .weights = weights, .grad_users = grads,
+                           .grad_items = grads};
+    ck_assert_double_eq_tol(model->batch_gradient(&params, &in_place), dense_loss, 1e-9);
+    for (int k = 0; k < ROWS * width; k++)
+        ck_assert_double_eq_tol(grads[k], expected[k], 1e-5);
+}
+
+START_TEST(test_rows_in_place_equal_dense_then_summed)
+{
+    check_rows_in_place("mf");
+    check_rows_in_place("bpr");
+}
+END_TEST
+
 START_TEST(test_score_vectors_reproduce_scores)
 {
     /* For both models, user_vector · item_vector is the score that the
@@ -208,6 +274,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_bpr_score_formula);
     tcase_add_test(tc, test_mf_gradient_matches_finite_differences);
     tcase_add_test(tc, test_bpr_gradient_matches_finite_differences);
+    tcase_add_test(tc, test_rows_in_place_equal_dense_then_summed);
     tcase_add_test(tc, test_score_vectors_reproduce_scores);
     suite_add_tcase(suite, tc);
     return suite;
