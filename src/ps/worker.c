@@ -654,7 +654,7 @@ void worker_train_epoch(Worker *worker, const Ratings *train, int epoch, uint64_
         worker->order_capacity = n;
         worker->order = xrealloc(worker->order, n * sizeof(size_t));
     }
-    user_blocks_epoch_order(worker->setup.blocks, n, worker->setup.seed,
+    user_blocks_epoch_order(worker->setup.blocks, train->users, n, worker->setup.seed,
                             worker->setup.layout->role_rank, epoch, worker->order);
     /* Global batch index of batch b: first_global + b. */
     uint64_t first_global = worker->clock - first_batch;

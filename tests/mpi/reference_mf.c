@@ -153,7 +153,7 @@ int main(int argc, char **argv)
     size_t *order = malloc(train.n * sizeof(size_t));
     uint64_t n_batches = (train.n + (size_t)config.batch_size - 1) / (size_t)config.batch_size;
     for (int epoch = 0; epoch < config.epochs; epoch++) {
-        user_blocks_epoch_order(&blocks, train.n, config.seed, 0, epoch, order);
+        user_blocks_epoch_order(&blocks, train.users, train.n, config.seed, 0, epoch, order);
         float learning_rate = (float)((double)config.learning_rate * pow(config.lr_decay, epoch));
         for (uint64_t b = 0; b < n_batches; b++) {
             size_t first = worker_batch_start(train.n, n_batches, b);
