@@ -10,11 +10,11 @@
  * Within a block, each user's examples are spread evenly over the block's
  * span rather than shuffled: a batch draws from far fewer users than with
  * a plain shuffle, and a minibatch sums a user's examples of one batch into
- * one step, which Adam takes as one step (its size normalised) — with a
- * plain shuffle inside blocks of 4 users per batch example, 11% of a
- * user's examples shared a batch, and a generated data set's test RMSE
- * rose by 0.007 under Adam; spread out, it was 0.001 better than a plain
- * shuffle of everything. Items stay uniformly mixed in every batch:
+ * one step, which Adam takes as one step (its size normalised). With a
+ * plain shuffle inside blocks of 4 users per batch example, a batch of
+ * 1024 named 1474 distinct rows instead of 1636 (users met twice), and a
+ * generated data set's test RMSE rose by 0.007 under Adam; spread out, it
+ * was 0.0006 better than a plain shuffle of everything (3 seeds). Items stay uniformly mixed in every batch:
  * blocking them too (as LIBMF does) would concentrate an item's
  * occurrences in a batch (tried with SGD: it diverged). One block (small
  * data, or --shuffle examples) is the plain shuffle.
