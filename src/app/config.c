@@ -280,9 +280,9 @@ const OptionSpec TRAIN_OPTIONS[] = {
      "seed of initialisation and shuffling (same seed, same run)", NULL, UNBOUNDED},
     {"shuffle", OPTION_CHOICE, TRAIN_FIELD(shuffle), "blocks",
      "how each epoch orders a worker's examples: blocks (users in blocks of about 1 MiB of "
-     "rows, the blocks in random order and the examples shuffled within each, so those rows "
-     "stay in cache on the servers; one block on small data) or examples (one shuffle of "
-     "them all)", "blocks|examples", UNBOUNDED},
+     "rows, the blocks in random order and each user's examples spread evenly over its "
+     "block, so those rows stay in cache on the servers; one block on small data) or "
+     "examples (one shuffle of them all)", "blocks|examples", UNBOUNDED},
     /* output */
     {"progress", OPTION_BOOL, TRAIN_FIELD(progress), "true",
      "live progress line within epochs (under mpirun every rank's stdout is a terminal: say false when logging to a file)", NULL, UNBOUNDED},

@@ -8,7 +8,10 @@
  * are laid out server by server, in the order of that server's keys, so a
  * pull response is copied in with one memcpy and a push sends a slice of
  * grads as it is. Two plans alternate so the next batch's pull can be in
- * flight while this one computes.
+ * flight while this one computes. Where every bag is one row, a model that
+ * reads rows in place (mf, bpr) computes on params and grads directly
+ * (plan_compute_in_place); otherwise bags are gathered into dense arrays
+ * and their gradients scattered back.
  */
 #include "psrec/ps/worker.h"
 
@@ -53,8 +56,10 @@ typedef struct {
     float *bag_weights;        /* (n_entries,) */
     size_t entry_capacity;
     bool single_rows;          /* every bag is one row of weight 1 (no features) */
-    size_t *user_offsets;      /* (n_examples,) where each bag's row sits in params, */
-    size_t *item_offsets;      /* (n_examples * items_per_example,) for rows_in_place */
+    /* For rows_in_place: where each example's user row and item rows sit in
+     * params (and their gradients in grads). */
+    size_t *user_offsets;      /* (n_examples,) */
+    size_t *item_offsets;      /* (n_examples * items_per_example,) */
     float *labels;             /* (n_examples,) */
     float *weights;            /* (n_examples,) */
     size_t *row_offset;        /* (n_unique,) into params / grads */
