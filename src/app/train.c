@@ -1112,6 +1112,15 @@ static int server_load_rows(ServerState *state, const ShardMap *map, const char 
                                  state->server, manifest->run_id, err);
 }
 
+/* The rows a server's store holds, all tables together (0 without a store). */
+static double store_rows_held(const Store *store)
+{
+    double rows = 0.0;
+    for (int t = 0; store && t < store_table_count(store); t++)
+        rows += (double)store_row_count(store, t);
+    return rows;
+}
+
 /* Server side of a resume: this server's rows of the checkpoint (written by
  * any number of servers), and its best-epoch snapshot if it has one. */
 static int server_resume(ServerState *state, const ShardMap *map, const ResumePoint *resume,
@@ -1664,9 +1673,7 @@ int train_main(int argc, char **argv)
         }
         if (agree_on_failure(failed, &err))
             goto finish;
-        double rows = 0.0;
-        for (int t = 0; layout.is_server && t < store_table_count(server.store); t++)
-            rows += (double)store_row_count(server.store, t);
+        double rows = layout.is_server ? store_rows_held(server.store) : 0.0;
         comm_world_sum_double(&rows, 1);
         if (chief)
             printf("warm start: %.0f rows with their optimizer state loaded onto %d server%s; "
@@ -1701,9 +1708,7 @@ int train_main(int argc, char **argv)
 
     /* ---- model files and summary: shards are written; the manifest commits */
     /* What the servers hold, for scripts/bench-scale's bytes per row. */
-    double store_rows = 0.0;
-    for (int t = 0; layout.is_server && server.store && t < store_table_count(server.store); t++)
-        store_rows += (double)store_row_count(server.store, t);
+    double store_rows = layout.is_server ? store_rows_held(server.store) : 0.0;
     double reduced[8] = {totals.train_bytes, totals.staleness_sum, totals.staleness_samples,
                          layout.is_server && server.store ? (double)store_bytes(server.store) : 0.0,
                          store_rows, totals.pulls, totals.pushes, totals.rows_pushed};

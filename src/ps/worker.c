@@ -55,7 +55,6 @@ typedef struct {
     uint32_t *bag_slots;       /* (n_entries,) unique slot of each entry's key */
     float *bag_weights;        /* (n_entries,) */
     size_t entry_capacity;
-    bool single_rows;          /* every bag is one row of weight 1 (no features) */
     /* For rows_in_place: where each example's user row and item rows sit in
      * params (and their gradients in grads). */
     size_t *user_offsets;      /* (n_examples,) */
@@ -153,7 +152,6 @@ static void plan_begin(BatchPlan *plan, size_t n, int items_per_example, size_t 
         plan->bag_start = xrealloc(plan->bag_start, plan->bag_capacity * sizeof(uint32_t));
         plan->item_offsets = xrealloc(plan->item_offsets, plan->bag_capacity * sizeof(size_t));
     }
-    plan->single_rows = true;
     plan->bag_start[0] = 0;
     plan->n_examples = n;
     plan->items_per_example = items_per_example;
@@ -190,8 +188,14 @@ static void plan_add_bag(const Worker *worker, BatchPlan *plan, size_t bag, uint
     plan->bag_start[bag + 1] = plan->bag_start[bag];
     BagCursor cursor = {.plan = plan, .bag = bag};
     model_bag(worker->setup.features, table, id, plan_add_entry, &cursor);
-    if (plan->bag_start[bag + 1] != plan->bag_start[bag] + 1)
-        plan->single_rows = false; /* the row and its features */
+}
+
+/* Whether every bag of the plan is its row alone (no features): each bag
+ * holds its row, so exactly when there are as many entries as bags. */
+static bool plan_single_rows(const BatchPlan *plan)
+{
+    size_t n_bags = plan->n_examples * (1 + (size_t)plan->items_per_example);
+    return plan->bag_start[n_bags] == n_bags;
 }
 
 /* Adds the model's dense blocks to the plan's keys (every batch needs all
@@ -511,7 +515,7 @@ static double plan_compute_in_place(Worker *worker, BatchPlan *plan)
  * key into plan->grads. Returns the model's summed loss. */
 static double plan_compute(Worker *worker, BatchPlan *plan)
 {
-    if (worker->setup.model->rows_in_place && plan->single_rows && worker->n_dense_blocks == 0)
+    if (worker->setup.model->rows_in_place && plan_single_rows(plan) && worker->n_dense_blocks == 0)
         return plan_compute_in_place(worker, plan);
     ModelBatch batch;
     plan_gather(worker, plan, &batch);
